@@ -1,0 +1,303 @@
+//! From the raw command line and the environment to a typed, validated [`Config`].
+//!
+//! The command line wins over `WHENREADY_*` variables, which win over defaults. Every
+//! bad value is a [`UsageError`] that names where it came from (`--timeout` or
+//! `WHENREADY_TIMEOUT`) and says what would be valid. No I/O happens here.
+
+use crate::cli::Cli;
+use crate::duration;
+use crate::env::Env;
+use crate::target::Target;
+use std::ffi::OsString;
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Default deadline for all targets together.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default cap of the backoff between attempts at one target.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(250);
+/// Default bound of one attempt.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A usage error: the message names the bad input; the exit status is 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What to wait for and how; everything the run needs, already validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Targets from the command line, then from `WHENREADY_TARGETS`.
+    pub targets: Vec<Target>,
+    /// The deadline for all targets; `None` waits forever (`-t 0`).
+    pub timeout: Option<Duration>,
+    /// The cap of the backoff between attempts at one target.
+    pub interval: Duration,
+    /// The most one attempt may take.
+    pub attempt_timeout: Duration,
+    /// One attempt per target, no retries.
+    pub once: bool,
+    /// Print only the final reason of a failure.
+    pub quiet: bool,
+    /// Print events as JSON lines.
+    pub json: bool,
+    /// Treat permanent failures as transient.
+    pub retry_all: bool,
+    /// HTTP statuses that count as ready.
+    pub http_status: StatusSet,
+    /// Extra CA certificates for https and rediss.
+    pub cacert: Option<PathBuf>,
+    /// Skip certificate verification for https and rediss.
+    pub insecure: bool,
+    /// The command to exec, argv exactly as given.
+    pub command: Vec<OsString>,
+}
+
+/// A set of accepted HTTP statuses: codes and inclusive ranges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSet(Vec<RangeInclusive<u16>>);
+
+impl StatusSet {
+    /// Parses `200,204,300-399`.
+    pub fn parse(text: &str) -> Result<StatusSet, String> {
+        let mut ranges = Vec::new();
+        for part in text.split(',').map(str::trim) {
+            let code = |s: &str| -> Result<u16, String> {
+                match s.trim().parse::<u16>() {
+                    Ok(c) if (100..=599).contains(&c) => Ok(c),
+                    _ => Err(format!("{s:?} is not an HTTP status (100-599)")),
+                }
+            };
+            if part.is_empty() {
+                return Err("empty entry: write codes and ranges such as 200,204,300-399".into());
+            }
+            let range = match part.split_once('-') {
+                Some((lo, hi)) => {
+                    let (lo, hi) = (code(lo)?, code(hi)?);
+                    if lo > hi {
+                        return Err(format!("range {part:?} is backwards"));
+                    }
+                    lo..=hi
+                }
+                None => {
+                    let c = code(part)?;
+                    c..=c
+                }
+            };
+            ranges.push(range);
+        }
+        Ok(StatusSet(ranges))
+    }
+
+    /// Whether `status` is accepted.
+    pub fn contains(&self, status: u16) -> bool {
+        self.0.iter().any(|r| r.contains(&status))
+    }
+}
+
+impl Default for StatusSet {
+    fn default() -> Self {
+        StatusSet(vec![200..=299])
+    }
+}
+
+impl std::fmt::Display for StatusSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|r| if r.start() == r.end() { r.start().to_string() } else { format!("{}-{}", r.start(), r.end()) })
+            .collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+/// Where a value came from, for error messages.
+struct Source<'a> {
+    flag: &'a str,
+    var: String,
+}
+
+impl Source<'_> {
+    fn new(flag: &str) -> Source<'_> {
+        let var = format!("WHENREADY_{}", flag.trim_start_matches('-').replace('-', "_").to_uppercase());
+        Source { flag, var }
+    }
+}
+
+/// The value of an option: the command line, else its variable. The second element
+/// names the origin for messages.
+fn pick(cli: Option<String>, src: &Source, env: &Env) -> Result<Option<(String, String)>, UsageError> {
+    if let Some(v) = cli {
+        return Ok(Some((v, src.flag.to_string())));
+    }
+    match env.get(&src.var) {
+        Ok(Some(v)) => Ok(Some((v.to_string(), src.var.clone()))),
+        Ok(None) => Ok(None),
+        Err(e) => Err(UsageError(e)),
+    }
+}
+
+fn duration_opt(cli: Option<String>, flag: &str, env: &Env) -> Result<Option<Duration>, UsageError> {
+    let src = Source::new(flag);
+    match pick(cli, &src, env)? {
+        None => Ok(None),
+        Some((text, origin)) => duration::parse(&text).map(Some).map_err(|_| {
+            UsageError(format!(
+                "invalid duration {text:?} for {origin}: try 500ms, 30s, 2m, 1h30m or a number of seconds such as 15 or 2.5"
+            ))
+        }),
+    }
+}
+
+fn switch(cli: bool, flag: &str, env: &Env) -> Result<bool, UsageError> {
+    if cli {
+        return Ok(true);
+    }
+    let src = Source::new(flag);
+    match env.get(&src.var).map_err(UsageError)? {
+        None => Ok(false),
+        Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(UsageError(format!(
+                "invalid value {v:?} for {}: expected 1/true/yes or 0/false/no",
+                src.var
+            ))),
+        },
+    }
+}
+
+impl Config {
+    /// Builds the configuration from a parsed command line and the environment.
+    pub fn from_cli(cli: Cli, env: &Env) -> Result<Config, UsageError> {
+        let timeout = duration_opt(cli.timeout, "--timeout", env)?.unwrap_or(DEFAULT_TIMEOUT);
+        let interval = duration_opt(cli.interval, "--interval", env)?.unwrap_or(DEFAULT_INTERVAL);
+        let attempt_timeout =
+            duration_opt(cli.attempt_timeout, "--attempt-timeout", env)?.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT);
+        if attempt_timeout.is_zero() {
+            return Err(UsageError("--attempt-timeout must be more than 0".into()));
+        }
+        let http_status = match pick(cli.http_status, &Source::new("--http-status"), env)? {
+            None => StatusSet::default(),
+            Some((text, origin)) => StatusSet::parse(&text)
+                .map_err(|why| UsageError(format!("invalid status list {text:?} for {origin}: {why}")))?,
+        };
+        let cacert = match cli.cacert {
+            Some(p) => Some(PathBuf::from(p)),
+            None => env.get("WHENREADY_CACERT").map_err(UsageError)?.map(PathBuf::from),
+        };
+
+        let mut targets = Vec::new();
+        let from_env = env.get("WHENREADY_TARGETS").map_err(UsageError)?.unwrap_or("");
+        let env_targets = from_env.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty());
+        for (text, origin) in cli
+            .targets
+            .iter()
+            .map(|t| (t.as_str(), None))
+            .chain(env_targets.map(|t| (t, Some("WHENREADY_TARGETS"))))
+        {
+            let target = Target::parse(text, env).map_err(|mut why| {
+                if let Some(var) = origin {
+                    why = format!("{why} (in {var})");
+                } else if !text.contains(':') {
+                    why = format!("{why}; to run a command, put it after --");
+                }
+                UsageError(why)
+            })?;
+            targets.push(target);
+        }
+
+        Ok(Config {
+            targets,
+            timeout: Some(timeout).filter(|t| !t.is_zero()),
+            interval,
+            attempt_timeout,
+            once: switch(cli.once, "--once", env)?,
+            quiet: switch(cli.quiet, "--quiet", env)?,
+            json: switch(cli.json, "--json", env)?,
+            retry_all: switch(cli.retry_all, "--retry-all", env)?,
+            http_status,
+            cacert,
+            insecure: switch(cli.insecure, "--insecure", env)?,
+            command: cli.command,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(args: &[&str], env: &[(&str, &str)]) -> Result<Config, UsageError> {
+        let mut argv = vec!["whenready"];
+        argv.extend_from_slice(args);
+        Config::from_cli(Cli::try_parse_from(argv).unwrap(), &Env::from_pairs(env))
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&[], &[]).unwrap();
+        assert_eq!(c.timeout, Some(DEFAULT_TIMEOUT));
+        assert_eq!(c.interval, DEFAULT_INTERVAL);
+        assert_eq!(c.attempt_timeout, DEFAULT_ATTEMPT_TIMEOUT);
+        assert!(!c.once && !c.quiet && !c.json && !c.retry_all && !c.insecure);
+        assert!(c.http_status.contains(200) && c.http_status.contains(299) && !c.http_status.contains(300));
+    }
+
+    #[test]
+    fn zero_timeout_means_no_deadline() {
+        assert_eq!(config(&["-t", "0"], &[]).unwrap().timeout, None);
+        assert_eq!(config(&[], &[("WHENREADY_TIMEOUT", "0s")]).unwrap().timeout, None);
+    }
+
+    #[test]
+    fn command_line_wins_over_environment() {
+        let env = [("WHENREADY_TIMEOUT", "2m"), ("WHENREADY_INTERVAL", "1s")];
+        let c = config(&["--timeout", "2.5"], &env).unwrap();
+        assert_eq!(c.timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(c.interval, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn bad_values_name_their_origin() {
+        let e = config(&["-t", "30x"], &[]).unwrap_err().0;
+        assert!(e.contains("\"30x\"") && e.contains("--timeout"), "{e}");
+        let e = config(&[], &[("WHENREADY_ATTEMPT_TIMEOUT", "soon")]).unwrap_err().0;
+        assert!(e.contains("WHENREADY_ATTEMPT_TIMEOUT") && e.contains("soon"), "{e}");
+        let e = config(&[], &[("WHENREADY_QUIET", "maybe")]).unwrap_err().0;
+        assert!(e.contains("WHENREADY_QUIET"), "{e}");
+        let e = config(&["--http-status", "200,abc"], &[]).unwrap_err().0;
+        assert!(e.contains("--http-status") && e.contains("abc"), "{e}");
+        let e = config(&[], &[("WHENREADY_TARGETS", "db:1, nope")]).unwrap_err().0;
+        assert!(e.contains("WHENREADY_TARGETS") && e.contains("nope"), "{e}");
+        let e = config(&["python"], &[]).unwrap_err().0;
+        assert!(e.contains("after --"), "{e}");
+    }
+
+    #[test]
+    fn switches_and_targets_from_environment() {
+        let env = [("WHENREADY_QUIET", "yes"), ("WHENREADY_ONCE", "1"), ("WHENREADY_JSON", "false"), ("WHENREADY_TARGETS", "a:1,b:2 \n c:3")];
+        let c = config(&["z:9"], &env).unwrap();
+        assert!(c.quiet && c.once && !c.json);
+        let shown: Vec<_> = c.targets.iter().map(|t| t.shown.as_str()).collect();
+        assert_eq!(shown, ["z:9", "a:1", "b:2", "c:3"]);
+    }
+
+    #[test]
+    fn status_lists() {
+        let s = StatusSet::parse("200,204,300-399").unwrap();
+        assert!(s.contains(204) && s.contains(301) && !s.contains(201) && !s.contains(400));
+        assert_eq!(s.to_string(), "200,204,300-399");
+        for bad in ["", "2OO", "99", "600", "300-200", "200,", "200-"] {
+            assert!(StatusSet::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

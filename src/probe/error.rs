@@ -1,0 +1,116 @@
+//! The outcome of a failed attempt: a reason for the user and whether waiting can help.
+
+use std::io;
+
+/// Whether waiting longer can make a failed target ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transience {
+    /// Keep waiting: refused, reset, timed out, starting up, LOADING, ...
+    Transient,
+    /// Stop at once with exit 3: rejected password, missing database, bad certificate.
+    Permanent,
+}
+
+/// Why one attempt at a target failed. The reason never contains a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeError {
+    /// Whether waiting can help.
+    pub transience: Transience,
+    /// A short lowercase reason, e.g. `connection refused`.
+    pub reason: String,
+}
+
+impl ProbeError {
+    /// A failure that waiting may fix.
+    pub fn transient(reason: impl Into<String>) -> Self {
+        ProbeError { transience: Transience::Transient, reason: reason.into() }
+    }
+
+    /// A failure that waiting cannot fix.
+    pub fn permanent(reason: impl Into<String>) -> Self {
+        ProbeError { transience: Transience::Permanent, reason: reason.into() }
+    }
+
+    /// Whether this failure ends the run (unless `--retry-all`).
+    pub fn is_permanent(&self) -> bool {
+        self.transience == Transience::Permanent
+    }
+}
+
+impl std::fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// A short reason for an I/O error, without the `(os error N)` noise.
+pub fn io_reason(e: &io::Error) -> String {
+    use io::ErrorKind::*;
+    match e.kind() {
+        ConnectionRefused => "connection refused".into(),
+        ConnectionReset => "connection reset".into(),
+        ConnectionAborted => "connection aborted".into(),
+        TimedOut => "timed out".into(),
+        UnexpectedEof => "connection closed by the server".into(),
+        BrokenPipe => "connection closed by the server (broken pipe)".into(),
+        NotFound => "not found".into(),
+        PermissionDenied => "permission denied".into(),
+        HostUnreachable => "host unreachable".into(),
+        NetworkUnreachable => "network unreachable".into(),
+        AddrNotAvailable => "address not available".into(),
+        _ => {
+            let text = e.to_string();
+            match text.find(" (os error") {
+                Some(i) => text[..i].to_lowercase(),
+                None => text,
+            }
+        }
+    }
+}
+
+/// Walks an error's source chain, looking inside `io::Error`s too, for the first
+/// error of type `T`.
+pub fn find_in_chain<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut cur: Option<&'a (dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(t) = e.downcast_ref::<T>() {
+            return Some(t);
+        }
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            if let Some(inner) = io.get_ref() {
+                if let Some(t) = find_in_chain::<T>(inner) {
+                    return Some(t);
+                }
+            }
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// The innermost I/O error in a chain, if any.
+pub fn find_io<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a io::Error> {
+    let mut found = None;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            found = Some(io);
+        }
+        cur = e.source();
+    }
+    found
+}
+
+/// A certificate or TLS-level failure in `err`'s chain, classified: rejected
+/// certificates are permanent, anything else at the TLS layer is transient.
+pub fn tls_failure(err: &(dyn std::error::Error + 'static)) -> Option<ProbeError> {
+    let tls = find_in_chain::<rustls::Error>(err)?;
+    Some(match tls {
+        rustls::Error::InvalidCertificate(_) | rustls::Error::InvalidCertRevocationList(_) => {
+            ProbeError::permanent(format!("certificate verification failed: {tls}"))
+        }
+        other => ProbeError::transient(format!("TLS error: {other}")),
+    })
+}

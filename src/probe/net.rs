@@ -1,0 +1,83 @@
+//! Connecting to HOST:PORT the way the contract asks: resolve the name again at every
+//! attempt, try every address at once (IPv4 and IPv6), take the first that answers.
+
+use super::error::{io_reason, ProbeError};
+use crate::target::{Endpoint, Host};
+use std::net::SocketAddr;
+use tokio::net::TcpStream;
+use tokio::task::JoinSet;
+
+/// The addresses of an endpoint, resolved now. A name that does not resolve (yet)
+/// is a transient failure: DNS records appear late in compose and Kubernetes.
+pub async fn resolve(ep: &Endpoint) -> Result<Vec<SocketAddr>, ProbeError> {
+    match &ep.host {
+        Host::Ip(ip) => Ok(vec![SocketAddr::new(*ip, ep.port)]),
+        Host::Name(name) => {
+            let not_resolved = |why: String| ProbeError::transient(format!("{name:?} does not resolve ({why})"));
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), ep.port))
+                .await
+                .map_err(|e| {
+                    let text = e.to_string();
+                    let text = text.strip_prefix("failed to lookup address information: ").unwrap_or(&text);
+                    not_resolved(text.to_lowercase())
+                })?
+                .collect();
+            if addrs.is_empty() {
+                return Err(not_resolved("no addresses".into()));
+            }
+            Ok(addrs)
+        }
+    }
+}
+
+/// Opens a TCP connection to the first address of `ep` that accepts. All addresses
+/// are tried concurrently so that one that drops SYNs cannot hide one that answers.
+pub async fn connect(ep: &Endpoint) -> Result<TcpStream, ProbeError> {
+    let addrs = resolve(ep).await?;
+    let mut attempts = JoinSet::new();
+    for addr in addrs {
+        attempts.spawn(async move { (addr, TcpStream::connect(addr).await) });
+    }
+    let mut errors: Vec<(SocketAddr, String)> = Vec::new();
+    while let Some(joined) = attempts.join_next().await {
+        match joined {
+            Ok((_, Ok(stream))) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Ok((addr, Err(e))) => errors.push((addr, io_reason(&e))),
+            Err(e) => errors.push((SocketAddr::from(([0, 0, 0, 0], 0)), e.to_string())),
+        }
+    }
+    Err(ProbeError::transient(summarize(errors)))
+}
+
+/// One reason for all addresses: the reason alone when they agree, else per address.
+fn summarize(mut errors: Vec<(SocketAddr, String)>) -> String {
+    errors.sort();
+    let first = errors.first().map(|(_, r)| r.clone()).unwrap_or_default();
+    if errors.iter().all(|(_, r)| *r == first) {
+        return first;
+    }
+    errors
+        .iter()
+        .map(|(a, r)| format!("{a}: {r}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agreeing_reasons_are_said_once() {
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let b: SocketAddr = "[::1]:1".parse().unwrap();
+        assert_eq!(summarize(vec![(a, "connection refused".into()), (b, "connection refused".into())]), "connection refused");
+        assert_eq!(
+            summarize(vec![(b, "x".into()), (a, "y".into())]),
+            "127.0.0.1:1: y; [::1]:1: x"
+        );
+    }
+}

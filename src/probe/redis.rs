@@ -1,0 +1,160 @@
+//! Redis: AUTH and SELECT where the URL asks for them, then PING must answer PONG.
+//!
+//! The connection is ours (every address tried, our TLS settings); the redis crate
+//! encodes the commands and parses the replies. All commands go out in one write and
+//! the replies are read in order, so a probe costs one round trip.
+
+use super::error::{io_reason, tls_failure, ProbeError};
+use super::net;
+use super::tls::{self, Tls};
+use crate::target::RedisTarget;
+use redis::Value;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+/// One attempt at a Redis target.
+pub async fn probe(target: &RedisTarget, tls_settings: &Tls) -> Result<(), ProbeError> {
+    let stream = net::connect(&target.endpoint).await?;
+    if target.tls {
+        let name = tls::server_name(&target.endpoint.host).map_err(ProbeError::permanent)?;
+        let connector = tokio_rustls::TlsConnector::from(tls_settings.verified());
+        let stream = connector.connect(name, stream).await.map_err(|e| {
+            tls_failure(&e).unwrap_or_else(|| ProbeError::transient(format!("TLS handshake failed: {}", io_reason(&e))))
+        })?;
+        converse(stream, target).await
+    } else {
+        converse(stream, target).await
+    }
+}
+
+async fn converse<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, target: &RedisTarget) -> Result<(), ProbeError> {
+    let mut commands = Vec::new();
+    let mut expect = Vec::new();
+    if let Some(password) = &target.password {
+        let mut auth = redis::cmd("AUTH");
+        if let Some(user) = &target.username {
+            auth.arg(user);
+        }
+        auth.arg(password);
+        commands.extend(auth.get_packed_command());
+        expect.push("AUTH");
+    }
+    if let Some(db) = target.db {
+        commands.extend(redis::cmd("SELECT").arg(db).get_packed_command());
+        expect.push("SELECT");
+    }
+    commands.extend(redis::cmd("PING").get_packed_command());
+    expect.push("PING");
+    stream
+        .write_all(&commands)
+        .await
+        .map_err(|e| ProbeError::transient(io_reason(&e)))?;
+    stream.flush().await.map_err(|e| ProbeError::transient(io_reason(&e)))?;
+
+    let mut decoder = combine::stream::Decoder::new();
+    for command in expect {
+        let value = redis::parse_redis_value_async(&mut decoder, &mut stream)
+            .await
+            .map_err(|e| read_failure(command, &e))?;
+        check(command, value)?;
+    }
+    let _ = stream.shutdown().await;
+    Ok(())
+}
+
+fn read_failure(command: &str, e: &redis::RedisError) -> ProbeError {
+    if e.is_io_error() || e.is_connection_dropped() {
+        if let Some(tls) = tls_failure(e) {
+            return tls;
+        }
+        let why = e.to_string().to_lowercase();
+        if why.contains("eof") || why.contains("closed") || why.contains("broken pipe") {
+            return ProbeError::transient(format!("connection closed before the reply to {command}"));
+        }
+        return ProbeError::transient(format!("no reply to {command}: {why}"));
+    }
+    ProbeError::transient(format!("not a Redis reply to {command} (garbage from the peer)"))
+}
+
+/// Checks one reply. Server errors are classified by their code.
+fn check(command: &str, value: Value) -> Result<(), ProbeError> {
+    match value {
+        Value::ServerError(e) => {
+            let code = e.code().to_string();
+            let detail = e.details().unwrap_or("").to_string();
+            Err(classify(command, &code, &detail))
+        }
+        Value::Okay if command != "PING" => Ok(()),
+        Value::SimpleString(s) if command == "PING" && s == "PONG" => Ok(()),
+        Value::SimpleString(s) if command != "PING" && s == "OK" => Ok(()),
+        other => Err(ProbeError::transient(format!("unexpected reply to {command}: {}", short(&other)))),
+    }
+}
+
+fn short(v: &Value) -> String {
+    let text = format!("{v:?}");
+    text.chars().take(60).collect()
+}
+
+/// The classification table: which Redis error codes waiting can fix.
+pub fn classify(command: &str, code: &str, detail: &str) -> ProbeError {
+    let message = format!("{code} {detail}").trim().to_string();
+    let lower = detail.to_ascii_lowercase();
+    match code {
+        // The server is starting, busy with a script, or its primary is down.
+        "LOADING" | "BUSY" | "MASTERDOWN" | "TRYAGAIN" | "CLUSTERDOWN" => ProbeError::transient(message),
+        // The credentials are wrong or missing, or the user may not run the command.
+        "WRONGPASS" | "NOAUTH" | "NOPERM" => ProbeError::permanent(message),
+        // Redis before 6 answered a wrong password with a plain ERR, and every
+        // version answers AUTH with ERR when no password is configured.
+        "ERR" if command == "AUTH"
+            && (lower.contains("invalid password") || lower.contains("without any password configured") || lower.contains("no password is set")) =>
+        {
+            ProbeError::permanent(message)
+        }
+        "ERR" if command == "SELECT" && lower.contains("out of range") => ProbeError::permanent(message),
+        _ => ProbeError::transient(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::error::Transience::{self, *};
+
+    fn t(command: &str, code: &str, detail: &str) -> Transience {
+        classify(command, code, detail).transience
+    }
+
+    #[test]
+    fn loading_is_transient() { assert_eq!(t("PING", "LOADING", "Redis is loading the dataset in memory"), Transient); }
+    #[test]
+    fn busy_is_transient() { assert_eq!(t("PING", "BUSY", "Redis is busy running a script"), Transient); }
+    #[test]
+    fn masterdown_is_transient() { assert_eq!(t("PING", "MASTERDOWN", "Link with MASTER is down"), Transient); }
+    #[test]
+    fn tryagain_is_transient() { assert_eq!(t("PING", "TRYAGAIN", "Multiple keys request during rehashing"), Transient); }
+    #[test]
+    fn wrongpass_is_permanent() { assert_eq!(t("AUTH", "WRONGPASS", "invalid username-password pair"), Permanent); }
+    #[test]
+    fn noauth_is_permanent() { assert_eq!(t("PING", "NOAUTH", "Authentication required."), Permanent); }
+    #[test]
+    fn noperm_is_permanent() { assert_eq!(t("PING", "NOPERM", "this user has no permissions"), Permanent); }
+    #[test]
+    fn old_invalid_password_is_permanent() { assert_eq!(t("AUTH", "ERR", "invalid password"), Permanent); }
+    #[test]
+    fn auth_without_configured_password_is_permanent() {
+        assert_eq!(t("AUTH", "ERR", "AUTH <password> called without any password configured for the default user."), Permanent);
+    }
+    #[test]
+    fn select_out_of_range_is_permanent() { assert_eq!(t("SELECT", "ERR", "DB index is out of range"), Permanent); }
+    #[test]
+    fn other_errors_are_transient() { assert_eq!(t("PING", "ERR", "unknown command"), Transient); }
+
+    #[test]
+    fn pong_and_ok_are_accepted() {
+        assert!(check("PING", Value::SimpleString("PONG".into())).is_ok());
+        assert!(check("AUTH", Value::Okay).is_ok());
+        assert!(check("PING", Value::Okay).is_err());
+        assert!(check("PING", Value::Int(1)).is_err());
+    }
+}
