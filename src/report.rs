@@ -29,6 +29,8 @@ struct State {
     attempts: u64,
     reason: Option<String>,
     ready_after: Option<Duration>,
+    /// When the attempt under way started, if one is.
+    in_flight: Option<Instant>,
 }
 
 /// Renders progress and keeps per-target state for the final summary.
@@ -86,13 +88,17 @@ impl Reporter {
 
     /// An attempt at target `i` starts.
     pub fn attempt(&self, i: usize) {
-        self.with(|s| s[i].attempts += 1);
+        self.with(|s| {
+            s[i].attempts += 1;
+            s[i].in_flight = Some(Instant::now());
+        });
     }
 
     /// An attempt at target `i` failed. Prints only when the reason changed (or when
     /// this failure ends the target's watch), so a flapping target cannot flood logs.
     pub fn not_ready(&self, i: usize, e: &crate::probe::ProbeError, last: bool) {
         let changed = self.with(|s| {
+            s[i].in_flight = None;
             let changed = s[i].reason.as_deref() != Some(e.reason.as_str());
             s[i].reason = Some(e.reason.clone());
             changed
@@ -120,6 +126,7 @@ impl Reporter {
         let elapsed = self.start.elapsed();
         let attempts = self.with(|s| {
             s[i].ready_after = Some(elapsed);
+            s[i].in_flight = None;
             s[i].attempts
         });
         match self.mode {
@@ -148,7 +155,17 @@ impl Reporter {
             s.iter()
                 .enumerate()
                 .filter(|(_, st)| st.ready_after.is_none())
-                .map(|(i, st)| (i, st.reason.clone().unwrap_or_else(|| "no answer yet".into()), st.attempts))
+                .map(|(i, st)| {
+                    // An attempt cut short by the end of the wait says so: that is
+                    // the freshest news about the target.
+                    let hung = st.in_flight.map(|t| t.elapsed()).filter(|d| *d >= Duration::from_millis(50));
+                    let reason = match (hung, &st.reason) {
+                        (Some(d), _) => format!("no answer within {}", show(d)),
+                        (None, Some(r)) => r.clone(),
+                        (None, None) => "no answer yet".into(),
+                    };
+                    (i, reason, st.attempts)
+                })
                 .collect()
         })
     }

@@ -1,0 +1,544 @@
+//! Shared test helpers: run the built binary, pick free ports, and start real
+//! servers (PostgreSQL 15, redis-server) or small fakes on 127.0.0.1.
+//!
+//! Real servers are started per test on free ports and stopped on drop; the
+//! PostgreSQL cluster is initialised once per machine (a template under the temp
+//! dir, guarded by a file lock) and copied for each test, since initdb costs seconds.
+//! A missing server binary fails the test with a message saying what to install.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The binary under test, with an empty environment but for PATH.
+pub fn whenready() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_whenready"));
+    cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// What a finished run printed and how it ended.
+pub struct Run {
+    /// Exit code (128 + n for a signal death).
+    pub code: i32,
+    /// Everything on stdout.
+    pub stdout: String,
+    /// Everything on stderr.
+    pub stderr: String,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}---", self.code, self.stdout, self.stderr)
+    }
+}
+
+/// Exit code of a status, with signal deaths as 128 + n.
+pub fn code_of(status: ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// Runs `cmd` to completion; kills it and fails the test after `limit`.
+pub fn run(cmd: &mut Command, limit: Duration) -> Run {
+    let start = Instant::now();
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn whenready");
+    finish(child, start, limit)
+}
+
+/// Waits for a spawned child (stdout and stderr piped) with a time limit.
+pub fn finish(mut child: Child, start: Instant, limit: Duration) -> Run {
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut err = child.stderr.take().expect("piped stderr");
+    let t_out = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let t_err = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("whenready still running after {limit:?}; stderr so far: {}", t_err.join().unwrap_or_default());
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    let elapsed = start.elapsed();
+    Run { code: code_of(status), stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap(), elapsed }
+}
+
+/// Runs whenready with `args` (limit 30 s).
+pub fn wr(args: &[&str]) -> Run {
+    run(whenready().args(args), Duration::from_secs(30))
+}
+
+/// A TCP port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Fails with a message naming what to install when `program` is missing.
+pub fn require(program: &str, package: &str) -> PathBuf {
+    let candidates = [PathBuf::from(program)];
+    for c in candidates.iter() {
+        if c.is_absolute() && c.exists() {
+            return c.clone();
+        }
+    }
+    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+        let p = Path::new(dir).join(program);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("{program} is required for this test: install {package} (apt-get install {package})");
+}
+
+/// A temporary directory removed on drop, readable by the unprivileged test user.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A new empty directory.
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "whenready-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    /// A path inside the directory.
+    pub fn join(&self, p: &str) -> PathBuf {
+        self.0.join(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+// ---------------------------------------------------------------- fake servers
+
+/// A listener on 127.0.0.1 whose connections are handled by a closure, each in its
+/// own thread. Stops accepting on drop.
+pub struct Fake {
+    /// The port it listens on.
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+    /// How many connections were accepted.
+    pub accepted: Arc<AtomicUsize>,
+}
+
+impl Fake {
+    /// Listens on a free port; `handle(stream, n)` gets the n-th connection (from 0).
+    pub fn start(handle: impl Fn(TcpStream, usize) + Send + Sync + 'static) -> Fake {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Fake::on(listener, handle)
+    }
+
+    /// Serves on an existing listener.
+    pub fn on(listener: TcpListener, handle: impl Fn(TcpStream, usize) + Send + Sync + 'static) -> Fake {
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let handle = Arc::new(handle);
+        let (s, a) = (stop.clone(), accepted.clone());
+        thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let _ = stream.set_nonblocking(false);
+                        let n = a.fetch_add(1, Ordering::SeqCst);
+                        let h = handle.clone();
+                        thread::spawn(move || h(stream, n));
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        Fake { port, stop, accepted }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Accepts and never sends a byte (holds the connection for a minute).
+pub fn silent(stream: TcpStream, _: usize) {
+    thread::sleep(Duration::from_secs(60));
+    drop(stream);
+}
+
+/// Reads an HTTP request head; returns the request line.
+pub fn read_request(stream: &mut impl Read) -> String {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => buf.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&buf).lines().next().unwrap_or("").to_string()
+}
+
+/// Writes a minimal HTTP/1.1 response and closes.
+pub fn respond(stream: &mut impl Write, status: u16, extra_headers: &str, body: &str) {
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n{extra_headers}\r\n{body}",
+        body.len()
+    );
+    let _ = stream.flush();
+}
+
+/// An HTTP server whose answer depends on the path and the connection number.
+pub fn http(answer: impl Fn(&str, usize) -> (u16, String) + Send + Sync + 'static) -> Fake {
+    Fake::start(move |mut s, n| {
+        let line = read_request(&mut s);
+        let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+        let (status, headers) = answer(&path, n);
+        respond(&mut s, status, &headers, "ok\n");
+    })
+}
+
+// ---------------------------------------------------------------- certificates
+
+/// A test CA and a server certificate for `localhost` and 127.0.0.1, as PEM files.
+pub struct Certs {
+    /// The directory holding the files.
+    pub dir: TempDir,
+    /// The CA certificate (PEM).
+    pub ca: PathBuf,
+    /// The server certificate (PEM).
+    pub cert: PathBuf,
+    /// The server key (PEM).
+    pub key: PathBuf,
+    /// The certificate in DER, for rustls servers.
+    pub cert_der: Vec<u8>,
+    /// The key in DER (PKCS#8), for rustls servers.
+    pub key_der: Vec<u8>,
+}
+
+/// Makes a CA and a server certificate signed by it, valid for `names`.
+pub fn certs(names: &[&str]) -> Certs {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
+    let dir = TempDir::new("certs");
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.distinguished_name.push(DnType::CommonName, "whenready test CA");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, names[0]);
+    for n in names {
+        params.subject_alt_names.push(match n.parse::<std::net::IpAddr>() {
+            Ok(ip) => SanType::IpAddress(ip),
+            Err(_) => SanType::DnsName((*n).try_into().unwrap()),
+        });
+    }
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let write = |name: &str, data: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, data).unwrap();
+        p
+    };
+    Certs {
+        ca: write("ca.pem", &ca.pem()),
+        cert: write("server.crt", &cert.pem()),
+        key: write("server.key", &key.serialize_pem()),
+        cert_der: cert.der().to_vec(),
+        key_der: key.serialize_der(),
+        dir,
+    }
+}
+
+/// A rustls server configuration for the certificate.
+pub fn tls_server(certs: &Certs) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(certs.cert_der.clone())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certs.key_der.clone())),
+        )
+        .unwrap();
+    Arc::new(config)
+}
+
+/// An HTTPS server answering every GET with `status`.
+pub fn https(certs: &Certs, status: u16) -> Fake {
+    let config = tls_server(certs);
+    Fake::start(move |s, _| {
+        let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, s);
+        read_request(&mut tls);
+        respond(&mut tls, status, "", "ok\n");
+        tls.conn.send_close_notify();
+        let _ = tls.flush();
+    })
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+/// The password of the `app` role in every test cluster.
+pub const PG_PASSWORD: &str = "pg-Canary-7f3a";
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// Runs a PostgreSQL tool as the unprivileged user when we are root (postgres
+/// refuses to run as root).
+fn pg_command(tool: &str) -> Command {
+    let path = Path::new(PG_BIN).join(tool);
+    if !path.exists() {
+        panic!("{} is required: install PostgreSQL 15 (apt-get install postgresql-15)", path.display());
+    }
+    if is_root() {
+        require("setpriv", "util-linux");
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(path);
+        c
+    } else {
+        Command::new(path)
+    }
+}
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+fn give_to_test_user(path: &Path) {
+    if is_root() {
+        let status = Command::new("chown").args(["-R", "65534:65534"]).arg(path).status().unwrap();
+        assert!(status.success());
+    }
+}
+
+/// The initialised cluster, made once per machine and copied per test.
+fn pg_template() -> PathBuf {
+    let base = std::env::temp_dir().join("whenready-pg15-template-v1");
+    let lock = std::fs::File::create(std::env::temp_dir().join("whenready-pg15-template-v1.lock")).unwrap();
+    lock.lock().unwrap();
+    if !base.join("ready").exists() {
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        std::fs::write(base.join("pwfile"), PG_PASSWORD).unwrap();
+        give_to_test_user(&base);
+        let out = pg_command("initdb")
+            .arg("-D")
+            .arg(base.join("data"))
+            .args(["-U", "app", "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--no-sync"])
+            .arg(format!("--pwfile={}", base.join("pwfile").display()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        std::fs::write(base.join("ready"), "").unwrap();
+    }
+    lock.unlock().unwrap();
+    base.join("data")
+}
+
+/// A PostgreSQL 15 server of our own on a free port, stopped on drop.
+pub struct Pg {
+    /// Its TCP port on 127.0.0.1.
+    pub port: u16,
+    dir: TempDir,
+    extra: Vec<String>,
+    running: bool,
+}
+
+impl Pg {
+    /// A fresh cluster on a free port, not started yet.
+    pub fn new() -> Pg {
+        Pg::with_options(&[])
+    }
+
+    /// A fresh cluster with extra `-c name=value` settings.
+    pub fn with_options(extra: &[&str]) -> Pg {
+        let template = pg_template();
+        let dir = TempDir::new("pg");
+        let status = Command::new("cp").arg("-a").arg(&template).arg(dir.join("data")).status().unwrap();
+        assert!(status.success(), "copying the template cluster failed");
+        std::fs::create_dir_all(dir.join("sock")).unwrap();
+        give_to_test_user(&dir.0);
+        Pg { port: free_port(), dir, extra: extra.iter().map(|s| s.to_string()).collect(), running: false }
+    }
+
+    /// The data directory.
+    pub fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// The Unix socket directory.
+    pub fn socket_dir(&self) -> PathBuf {
+        self.dir.join("sock")
+    }
+
+    /// Starts the server and waits until it accepts connections.
+    pub fn start(&mut self) {
+        let mut opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c shared_buffers=16MB",
+            self.port,
+            self.socket_dir().display()
+        );
+        for e in &self.extra {
+            opts.push_str(&format!(" -c {e}"));
+        }
+        let out = pg_command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .arg("-l")
+            .arg(self.dir.join("data/log.txt"))
+            .args(["-o", &opts, "-w", "-t", "30", "start"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg_ctl start failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            std::fs::read_to_string(self.dir.join("data/log.txt")).unwrap_or_default()
+        );
+        self.running = true;
+    }
+
+    /// A new cluster, started.
+    pub fn started() -> Pg {
+        let mut pg = Pg::new();
+        pg.start();
+        pg
+    }
+
+    /// Stops the server at once.
+    pub fn stop(&mut self) {
+        if self.running {
+            let _ = pg_command("pg_ctl").arg("-D").arg(self.data()).args(["-m", "immediate", "-w", "stop"]).output();
+            self.running = false;
+        }
+    }
+
+    /// `postgres://app:PASSWORD@127.0.0.1:PORT/postgres` with extra query text.
+    pub fn url(&self, password: &str, query: &str) -> String {
+        format!("postgres://app:{password}@127.0.0.1:{}/postgres{query}", self.port)
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+// ---------------------------------------------------------------- Redis
+
+/// A redis-server of our own on a free port, killed on drop.
+pub struct Redis {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    args: Vec<String>,
+    child: Option<Child>,
+    dir: TempDir,
+}
+
+impl Redis {
+    /// A server with these extra arguments (`--requirepass x`, ...), not started.
+    pub fn new(args: &[&str]) -> Redis {
+        require("redis-server", "redis-server");
+        Redis { port: free_port(), args: args.iter().map(|s| s.to_string()).collect(), child: None, dir: TempDir::new("redis") }
+    }
+
+    /// The test's scratch directory (for certificates).
+    pub fn dir(&self) -> &Path {
+        &self.dir.0
+    }
+
+    /// Starts it with `--port` (or the args may set `--port 0 --tls-port PORT`).
+    pub fn start(&mut self) {
+        let mut cmd = Command::new("redis-server");
+        if !self.args.iter().any(|a| a == "--tls-port") {
+            cmd.args(["--port", &self.port.to_string()]);
+        }
+        cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(self.dir())
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        self.child = Some(cmd.spawn().expect("start redis-server"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// A started server.
+    pub fn started(args: &[&str]) -> Redis {
+        let mut r = Redis::new(args);
+        r.start();
+        r
+    }
+
+    /// Kills it.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Asserts that no secret appears in any output of the run.
+pub fn assert_no_secret(run: &Run, secret: &str) {
+    assert!(!run.stderr.contains(secret), "secret leaked on stderr: {run:?}");
+    assert!(!run.stdout.contains(secret), "secret leaked on stdout: {run:?}");
+}
+
+/// `OsStr` helper for non-UTF-8 tests.
+pub fn os(bytes: &[u8]) -> &OsStr {
+    use std::os::unix::ffi::OsStrExt;
+    OsStr::from_bytes(bytes)
+}

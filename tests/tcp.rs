@@ -1,0 +1,207 @@
+//! TCP, Unix-socket and file targets against real sockets: ready, starts late,
+//! never ready, hangs; concurrency; the deadline; resolution.
+
+mod common;
+use common::*;
+use std::net::TcpListener;
+use std::thread;
+use std::time::{Duration, Instant};
+
+#[test]
+fn open_port_is_ready_and_the_command_runs() {
+    let fake = Fake::start(|_, _| {});
+    let r = wr(&[&fake.addr(), "--", "sh", "-c", "echo ran"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, "ran\n");
+    assert!(r.stderr.contains("ready after"), "{r:?}");
+    assert!(r.stderr.contains("1 attempt"), "{r:?}");
+}
+
+#[test]
+fn without_a_command_ready_exits_0() {
+    let fake = Fake::start(|_, _| {});
+    let r = wr(&[&fake.addr(), &format!("tcp://127.0.0.1:{}", fake.port)]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.is_empty(), "stdout belongs to COMMAND: {r:?}");
+}
+
+#[test]
+fn a_port_that_opens_late_is_waited_for() {
+    let port = free_port();
+    let start = Instant::now();
+    let opener = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(800));
+        let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        thread::sleep(Duration::from_secs(5));
+        drop(l);
+    });
+    let r = wr(&["-t", "10s", &format!("127.0.0.1:{port}"), "--", "true"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(start.elapsed() >= Duration::from_millis(800));
+    assert!(r.stderr.contains("connection refused"), "the reason is reported: {r:?}");
+    // The reason line appears once however many attempts were refused.
+    assert_eq!(r.stderr.matches("not ready: connection refused").count(), 1, "{r:?}");
+    opener.join().unwrap();
+}
+
+#[test]
+fn never_ready_exits_1_at_the_deadline_without_running_the_command() {
+    let port = free_port();
+    let r = wr(&["-t", "1s", &format!("127.0.0.1:{port}"), "--", "sh", "-c", "echo ran"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.is_empty(), "the command must not run: {r:?}");
+    assert!(r.stderr.contains("timed out after 1.0s"), "{r:?}");
+    assert!(r.stderr.contains(&format!("127.0.0.1:{port}: connection refused (")), "{r:?}");
+    assert!(r.stderr.contains("attempts)"), "attempt count in the summary: {r:?}");
+}
+
+#[test]
+fn deadline_holds_while_an_attempt_hangs() {
+    // A peer that accepts and never answers an HTTP request: the attempt hangs until
+    // the deadline, which must still end the run on time.
+    let hang = Fake::start(silent);
+    let port = free_port();
+    let r = wr(&["-t", "700ms", &format!("http://{}/", hang.addr()), &format!("127.0.0.1:{port}")]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(3), "{r:?}");
+    assert!(r.stderr.contains("no answer within"), "{r:?}");
+    assert!(r.stderr.contains("connection refused"), "{r:?}");
+}
+
+#[test]
+fn all_targets_are_probed_concurrently() {
+    // Three ports that open 1 s from now: waiting one after the other would still
+    // finish, so check the per-target ready lines all say ~1 s, not 1/2/3 s.
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let ps = ports.clone();
+    let opener = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(1000));
+        let ls: Vec<_> = ps.iter().map(|p| TcpListener::bind(("127.0.0.1", *p)).unwrap()).collect();
+        thread::sleep(Duration::from_secs(3));
+        drop(ls);
+    });
+    let args: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let mut cmd = whenready();
+    cmd.args(&args).args(["-t", "20s"]);
+    let r = run(&mut cmd, Duration::from_secs(30));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.elapsed < Duration::from_millis(2500), "{r:?}");
+    opener.join().unwrap();
+}
+
+#[test]
+fn a_name_that_does_not_resolve_keeps_waiting() {
+    let r = wr(&["-t", "600ms", "no-such-host.invalid:80"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("does not resolve"), "{r:?}");
+}
+
+#[test]
+fn localhost_works_when_only_one_address_family_listens() {
+    // localhost resolves to 127.0.0.1 and often ::1 as well; only IPv4 listens here.
+    let fake = Fake::start(|_, _| {});
+    let r = wr(&["-t", "5s", &format!("localhost:{}", fake.port)]);
+    assert_eq!(r.code, 0, "{r:?}");
+}
+
+#[test]
+fn ipv6_literals_work() {
+    let Ok(l) = TcpListener::bind("[::1]:0") else {
+        panic!("this test needs IPv6 on loopback (::1)");
+    };
+    let port = l.local_addr().unwrap().port();
+    let r = wr(&["-t", "5s", &format!("[::1]:{port}"), &format!("tcp://[::1]:{port}")]);
+    assert_eq!(r.code, 0, "{r:?}");
+}
+
+#[test]
+fn unix_socket_ready_late_and_never() {
+    let dir = TempDir::new("unix");
+    let path = dir.join("app.sock");
+    let p = path.clone();
+    let t = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(500));
+        let l = std::os::unix::net::UnixListener::bind(&p).unwrap();
+        thread::sleep(Duration::from_secs(3));
+        drop(l);
+    });
+    let url = format!("unix://{}", path.display());
+    let r = wr(&["-t", "10s", &url, "--", "true"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    t.join().unwrap();
+    // The socket file still exists but nothing listens: refused, not ready.
+    let r = wr(&["-t", "300ms", &url]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("connection refused"), "{r:?}");
+}
+
+#[test]
+fn file_target_waits_for_the_path() {
+    let dir = TempDir::new("file");
+    let path = dir.join("flag");
+    let p = path.clone();
+    let t = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(400));
+        std::fs::write(p, "").unwrap();
+    });
+    let url = format!("file://{}", path.display());
+    let r = wr(&["-t", "10s", &url]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("does not exist yet"), "{r:?}");
+    t.join().unwrap();
+    let r = wr(&["-t", "200ms", &format!("file://{}/missing", dir.0.display())]);
+    assert_eq!(r.code, 1, "{r:?}");
+}
+
+#[test]
+fn once_makes_one_attempt_and_exits_0_or_1() {
+    let fake = Fake::start(|_, _| {});
+    let r = wr(&["--once", &fake.addr()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(fake.accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let port = free_port();
+    let r = wr(&["--once", &fake.addr(), &format!("127.0.0.1:{port}")]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("1 attempt)"), "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(2), "{r:?}");
+}
+
+#[test]
+fn quiet_says_nothing_on_success_and_the_reason_on_failure() {
+    let fake = Fake::start(|_, _| {});
+    let r = wr(&["-q", &fake.addr()]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{r:?}");
+    let port = free_port();
+    let r = wr(&["-q", "-t", "300ms", &format!("127.0.0.1:{port}")]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("connection refused"), "{r:?}");
+    assert!(!r.stderr.contains("waiting up to"), "{r:?}");
+}
+
+#[test]
+fn zero_timeout_waits_without_deadline() {
+    let port = free_port();
+    let t = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(1200));
+        let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        thread::sleep(Duration::from_secs(3));
+        drop(l);
+    });
+    let r = wr(&["-t", "0", &format!("127.0.0.1:{port}")]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("without a deadline"), "{r:?}");
+    t.join().unwrap();
+}
+
+#[test]
+fn json_events_are_one_object_per_line() {
+    let fake = Fake::start(|_, _| {});
+    let port = free_port();
+    let r = wr(&["--json", "-t", "300ms", &fake.addr(), &format!("127.0.0.1:{port}")]);
+    assert_eq!(r.code, 1);
+    for line in r.stderr.lines() {
+        assert!(line.starts_with("{\"event\":\"") && line.ends_with('}'), "{line}");
+    }
+    assert!(r.stderr.contains("\"event\":\"ready\""), "{r:?}");
+    assert!(r.stderr.contains("\"event\":\"timeout\""), "{r:?}");
+}
