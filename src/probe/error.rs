@@ -23,12 +23,18 @@ pub struct ProbeError {
 impl ProbeError {
     /// A failure that waiting may fix.
     pub fn transient(reason: impl Into<String>) -> Self {
-        ProbeError { transience: Transience::Transient, reason: reason.into() }
+        ProbeError {
+            transience: Transience::Transient,
+            reason: reason.into(),
+        }
     }
 
     /// A failure that waiting cannot fix.
     pub fn permanent(reason: impl Into<String>) -> Self {
-        ProbeError { transience: Transience::Permanent, reason: reason.into() }
+        ProbeError {
+            transience: Transience::Permanent,
+            reason: reason.into(),
+        }
     }
 
     /// Whether this failure ends the run (unless `--retry-all`).
@@ -111,6 +117,9 @@ pub fn tls_failure(err: &(dyn std::error::Error + 'static)) -> Option<ProbeError
         rustls::Error::InvalidCertificate(_) | rustls::Error::InvalidCertRevocationList(_) => {
             ProbeError::permanent(format!("certificate verification failed: {tls}"))
         }
+        rustls::Error::InvalidMessage(_) => ProbeError::transient(format!(
+            "TLS handshake failed: the server did not answer in TLS ({tls})"
+        )),
         other => ProbeError::transient(format!("TLS error: {other}")),
     })
 }

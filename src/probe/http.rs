@@ -1,59 +1,210 @@
 //! HTTP(S): a GET whose final status is in `--http-status`, at most 10 redirects.
 //!
-//! One `reqwest::Client` serves the whole run; it uses our rustls configuration
-//! (system + bundled roots + `--cacert`, or none with `--insecure`).
+//! Each request goes over a connection of our own: the host is resolved again and
+//! every address tried ([`super::net`]), TLS uses the run's rustls configuration
+//! (system + bundled roots + `--cacert`, or none with `--insecure`), and hyper speaks
+//! HTTP/1.1. Credentials in the URL become Basic authentication. Proxy variables
+//! (HTTP_PROXY, ...) are not used: a readiness probe goes straight to the service.
 
 use super::error::{find_io, io_reason, tls_failure, ProbeError};
+use super::net;
+use super::tls::{self, Tls};
 use crate::config::StatusSet;
+use crate::target::{Endpoint, Host};
+use base64::Engine;
+use http_body_util::Empty;
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use std::net::IpAddr;
 use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
 use url::Url;
 
 /// How many redirects one attempt follows before it counts as not ready.
 pub const MAX_REDIRECTS: usize = 10;
 
-/// Builds the client used by every HTTP attempt of the run.
-pub fn client(tls: Arc<rustls::ClientConfig>) -> Result<reqwest::Client, String> {
-    let mut tls = (*tls).clone();
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
-        .user_agent(concat!("whenready/", env!("CARGO_PKG_VERSION")))
-        // Each attempt is a fresh look at the service, not a reused connection.
-        .pool_max_idle_per_host(0)
-        .build()
-        .map_err(|e| format!("cannot set up the HTTP client: {e}"))
+/// The TLS configuration for https targets, with HTTP/1.1 offered by ALPN.
+pub fn tls_config(tls: &Tls) -> Arc<rustls::ClientConfig> {
+    let mut config = (*tls.verified()).clone();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
 }
 
-/// One GET of `url`; ready when the final status is accepted.
-pub async fn probe(client: &reqwest::Client, url: &Url, accepted: &StatusSet) -> Result<(), ProbeError> {
-    let response = client.get(url.clone()).send().await.map_err(classify)?;
-    let status = response.status();
-    if accepted.contains(status.as_u16()) {
-        Ok(())
+/// One attempt: GET `url`, following redirects; ready when the final status is
+/// accepted.
+pub async fn probe(
+    url: &Url,
+    accepted: &StatusSet,
+    tls: &Arc<rustls::ClientConfig>,
+) -> Result<(), ProbeError> {
+    let mut url = url.clone();
+    for _ in 0..=MAX_REDIRECTS {
+        let (status, location) = get(&url, tls).await?;
+        let follow = matches!(status, 301 | 302 | 303 | 307 | 308);
+        match location.filter(|_| follow) {
+            Some(location) => {
+                url = url.join(&location).map_err(|_| {
+                    ProbeError::transient(format!("HTTP {status} with an invalid Location"))
+                })?;
+                if !matches!(url.scheme(), "http" | "https") {
+                    return Err(ProbeError::transient(format!(
+                        "HTTP {status} redirects to a {} URL",
+                        url.scheme()
+                    )));
+                }
+            }
+            None if accepted.contains(status) => return Ok(()),
+            None => return Err(ProbeError::transient(status_reason(status))),
+        }
+    }
+    Err(ProbeError::transient(format!(
+        "more than {MAX_REDIRECTS} redirects"
+    )))
+}
+
+fn status_reason(status: u16) -> String {
+    let reason = hyper::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    format!("HTTP {status} {reason}").trim_end().to_string()
+}
+
+/// One request; returns the status and the Location header.
+async fn get(
+    url: &Url,
+    tls: &Arc<rustls::ClientConfig>,
+) -> Result<(u16, Option<String>), ProbeError> {
+    let host = match url.host() {
+        Some(url::Host::Domain(d)) => Host::Name(d.to_string()),
+        Some(url::Host::Ipv4(a)) => Host::Ip(IpAddr::V4(a)),
+        Some(url::Host::Ipv6(a)) => Host::Ip(IpAddr::V6(a)),
+        None => return Err(ProbeError::transient("a redirect without a host")),
+    };
+    let port = url.port_or_known_default().unwrap_or(80);
+    let endpoint = Endpoint {
+        host: host.clone(),
+        port,
+    };
+    let stream = net::connect(&endpoint).await?;
+    if url.scheme() == "https" {
+        let name = tls::server_name(&host).map_err(ProbeError::permanent)?;
+        let stream = tokio_rustls::TlsConnector::from(tls.clone())
+            .connect(name, stream)
+            .await
+            .map_err(|e| {
+                tls_failure(&e).unwrap_or_else(|| {
+                    ProbeError::transient(format!("TLS handshake failed: {}", io_reason(&e)))
+                })
+            })?;
+        exchange(stream, url).await
     } else {
-        let reason = status.canonical_reason().unwrap_or("");
-        Err(ProbeError::transient(format!("HTTP {} {reason}", status.as_u16()).trim_end().to_string()))
+        exchange(stream, url).await
     }
 }
 
-fn classify(err: reqwest::Error) -> ProbeError {
-    // reqwest's Display quotes the URL, which may hold a password: never use it whole.
-    let err = err.without_url();
-    if let Some(tls) = tls_failure(&err) {
+async fn exchange<S>(stream: S, url: &Url) -> Result<(u16, Option<String>), ProbeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| classify(&e))?;
+    let request = request(url)
+        .map_err(|e| ProbeError::transient(format!("cannot build the request: {e}")))?;
+    let mut connection = std::pin::pin!(connection);
+    let mut send = std::pin::pin!(sender.send_request(request));
+    let response = tokio::select! {
+        response = &mut send => response,
+        done = &mut connection => match done {
+            // A server that closes after answering (Connection: close) ends the
+            // connection task right after handing over the response: collect it.
+            Ok(()) => send.await,
+            Err(e) => return Err(classify(&e)),
+        },
+    }
+    .map_err(|e| classify(&e))?;
+    let location = response
+        .headers()
+        .get(hyper::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    // The body is not needed; dropping the response and the connection closes it.
+    Ok((response.status().as_u16(), location))
+}
+
+fn request(url: &Url) -> Result<hyper::Request<Empty<Bytes>>, hyper::http::Error> {
+    let mut target = url.path().to_string();
+    if let Some(q) = url.query() {
+        target.push('?');
+        target.push_str(q);
+    }
+    let host = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        (None, _) => String::new(),
+    };
+    let mut builder = hyper::Request::get(target)
+        .header(hyper::header::HOST, host)
+        .header(
+            hyper::header::USER_AGENT,
+            concat!("whenready/", env!("CARGO_PKG_VERSION")),
+        )
+        .header(hyper::header::ACCEPT, "*/*")
+        .header(hyper::header::CONNECTION, "close");
+    if !url.username().is_empty() || url.password().is_some() {
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let pair = format!(
+            "{}:{}",
+            decode(url.username()),
+            decode(url.password().unwrap_or(""))
+        );
+        let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+        builder = builder.header(hyper::header::AUTHORIZATION, format!("Basic {encoded}"));
+    }
+    builder.body(Empty::new())
+}
+
+fn classify(e: &hyper::Error) -> ProbeError {
+    if let Some(tls) = tls_failure(e) {
         return tls;
     }
-    if err.is_redirect() {
-        return ProbeError::transient(format!("more than {MAX_REDIRECTS} redirects"));
+    if e.is_parse() || e.is_parse_status() {
+        return ProbeError::transient("not an HTTP response (garbage from the peer)");
     }
-    if let Some(io) = find_io(&err) {
+    if e.is_incomplete_message() {
+        return ProbeError::transient("connection closed before the response was complete");
+    }
+    if let Some(io) = find_io(e) {
         return ProbeError::transient(io_reason(io));
     }
-    // The innermost message is the most specific (hyper's "connection closed before
-    // message completed", "invalid HTTP version parsed", ...).
-    let mut inner: &(dyn std::error::Error + 'static) = &err;
-    while let Some(next) = inner.source() {
-        inner = next;
+    ProbeError::transient(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_carries_host_path_query_and_basic_auth() {
+        let url = Url::parse("http://us%40er:p%3Ass@svc:8080/health/live?full=1").unwrap();
+        let req = request(&url).unwrap();
+        assert_eq!(req.uri(), "/health/live?full=1");
+        assert_eq!(req.headers()["host"], "svc:8080");
+        // "us@er:p:ss"
+        assert_eq!(req.headers()["authorization"], "Basic dXNAZXI6cDpzcw==");
+        let req = request(&Url::parse("https://[::1]/").unwrap()).unwrap();
+        assert_eq!(req.headers()["host"], "[::1]");
+        assert!(req.headers().get("authorization").is_none());
     }
-    ProbeError::transient(inner.to_string())
+
+    #[test]
+    fn status_reasons() {
+        assert_eq!(status_reason(503), "HTTP 503 Service Unavailable");
+        assert_eq!(status_reason(599), "HTTP 599");
+    }
 }

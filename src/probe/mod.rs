@@ -16,11 +16,11 @@ use crate::config::{Config, StatusSet, UsageError};
 use crate::target::Kind;
 use std::sync::OnceLock;
 
-/// What probes share during a run: TLS settings, the HTTP client, CA files.
+/// What probes share during a run: TLS settings, CA files.
 pub struct Ctx {
     tls: tls::Tls,
     http_status: StatusSet,
-    http: OnceLock<Result<reqwest::Client, String>>,
+    http_tls: OnceLock<std::sync::Arc<rustls::ClientConfig>>,
     pg_roots: postgres::RootCerts,
 }
 
@@ -29,7 +29,9 @@ impl Ctx {
     /// missing or broken file is a usage error before the first probe.
     pub fn prepare(config: &Config) -> Result<Ctx, UsageError> {
         let extra = match &config.cacert {
-            Some(path) => tls::load_pem(path).map_err(|e| UsageError(format!("invalid --cacert: {e}")))?,
+            Some(path) => {
+                tls::load_pem(path).map_err(|e| UsageError(format!("invalid --cacert: {e}")))?
+            }
             None => Vec::new(),
         };
         let mut pg_roots = postgres::RootCerts::new();
@@ -37,8 +39,9 @@ impl Ctx {
             if let Kind::Postgres(pg) = &t.kind {
                 if let Some(path) = &pg.sslrootcert {
                     if !pg_roots.contains_key(path) {
-                        let certs = tls::load_pem(path)
-                            .map_err(|e| UsageError(format!("invalid sslrootcert for {}: {e}", t.shown)))?;
+                        let certs = tls::load_pem(path).map_err(|e| {
+                            UsageError(format!("invalid sslrootcert for {}: {e}", t.shown))
+                        })?;
                         pg_roots.insert(path.clone(), certs);
                     }
                 }
@@ -47,7 +50,7 @@ impl Ctx {
         Ok(Ctx {
             tls: tls::Tls::new(extra, config.insecure),
             http_status: config.http_status.clone(),
-            http: OnceLock::new(),
+            http_tls: OnceLock::new(),
             pg_roots,
         })
     }
@@ -60,12 +63,8 @@ pub async fn probe(kind: &Kind, ctx: &Ctx) -> Result<(), ProbeError> {
         Kind::Unix(path) => simple::unix(path).await,
         Kind::File(path) => simple::file(path).await,
         Kind::Http(url) => {
-            let client = ctx
-                .http
-                .get_or_init(|| http::client(ctx.tls.verified()))
-                .as_ref()
-                .map_err(|e| ProbeError::permanent(e.clone()))?;
-            http::probe(client, url, &ctx.http_status).await
+            let tls = ctx.http_tls.get_or_init(|| http::tls_config(&ctx.tls));
+            http::probe(url, &ctx.http_status, tls).await
         }
         Kind::Postgres(pg) => postgres::probe(pg, &ctx.pg_roots, &ctx.tls).await,
         Kind::Redis(r) => redis::probe(r, &ctx.tls).await,

@@ -13,12 +13,15 @@ pub async fn resolve(ep: &Endpoint) -> Result<Vec<SocketAddr>, ProbeError> {
     match &ep.host {
         Host::Ip(ip) => Ok(vec![SocketAddr::new(*ip, ep.port)]),
         Host::Name(name) => {
-            let not_resolved = |why: String| ProbeError::transient(format!("{name:?} does not resolve ({why})"));
+            let not_resolved =
+                |why: String| ProbeError::transient(format!("{name:?} does not resolve ({why})"));
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), ep.port))
                 .await
                 .map_err(|e| {
                     let text = e.to_string();
-                    let text = text.strip_prefix("failed to lookup address information: ").unwrap_or(&text);
+                    let text = text
+                        .strip_prefix("failed to lookup address information: ")
+                        .unwrap_or(&text);
                     not_resolved(text.to_lowercase())
                 })?
                 .collect();
@@ -74,7 +77,13 @@ mod tests {
     fn agreeing_reasons_are_said_once() {
         let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
         let b: SocketAddr = "[::1]:1".parse().unwrap();
-        assert_eq!(summarize(vec![(a, "connection refused".into()), (b, "connection refused".into())]), "connection refused");
+        assert_eq!(
+            summarize(vec![
+                (a, "connection refused".into()),
+                (b, "connection refused".into())
+            ]),
+            "connection refused"
+        );
         assert_eq!(
             summarize(vec![(b, "x".into()), (a, "y".into())]),
             "127.0.0.1:1: y; [::1]:1: x"

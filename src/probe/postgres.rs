@@ -24,7 +24,10 @@ pub type RootCerts = HashMap<PathBuf, Vec<CertificateDer<'static>>>;
 /// One attempt at a PostgreSQL target.
 pub async fn probe(pg: &PgTarget, roots: &RootCerts, _tls: &Tls) -> Result<(), ProbeError> {
     let mut config = tokio_postgres::Config::new();
-    config.user(&pg.user).dbname(&pg.dbname).application_name(&pg.application_name);
+    config
+        .user(&pg.user)
+        .dbname(&pg.dbname)
+        .application_name(&pg.application_name);
     if let Some(password) = &pg.password {
         config.password(password);
     }
@@ -35,14 +38,17 @@ pub async fn probe(pg: &PgTarget, roots: &RootCerts, _tls: &Tls) -> Result<(), P
         PgHost::Socket(dir) => {
             // libpq never uses TLS over a Unix socket.
             let path = dir.join(format!(".s.PGSQL.{}", pg.port));
-            let stream = tokio::net::UnixStream::connect(&path)
-                .await
-                .map_err(|e| ProbeError::transient(format!("{}: {}", path.display(), io_reason(&e))))?;
+            let stream = tokio::net::UnixStream::connect(&path).await.map_err(|e| {
+                ProbeError::transient(format!("{}: {}", path.display(), io_reason(&e)))
+            })?;
             config.ssl_mode(tokio_postgres::config::SslMode::Disable);
             session(&config, stream, NoTls).await
         }
         PgHost::Tcp(host) => {
-            let ep = Endpoint { host: host.clone(), port: pg.port };
+            let ep = Endpoint {
+                host: host.clone(),
+                port: pg.port,
+            };
             let stream = net::connect(&ep).await?;
             let client_config = match pg.sslmode {
                 SslMode::Disable => {
@@ -59,14 +65,17 @@ pub async fn probe(pg: &PgTarget, roots: &RootCerts, _tls: &Tls) -> Result<(), P
                     match (mode, root) {
                         // libpq: require with a root certificate behaves as verify-ca.
                         (SslMode::Require, None) => tls::unverified(),
-                        (SslMode::Require | SslMode::VerifyCa, Some(r)) => tls::with_roots(r, false),
+                        (SslMode::Require | SslMode::VerifyCa, Some(r)) => {
+                            tls::with_roots(r, false)
+                        }
                         (SslMode::VerifyFull, Some(r)) => tls::with_roots(r, true),
                         (SslMode::VerifyCa, None) => tls::with_system_roots(false),
                         _ => tls::with_system_roots(true),
                     }
                 }
             };
-            let mut maker = tokio_postgres_rustls::MakeRustlsConnect::new(Arc::unwrap_or_clone(client_config));
+            let mut maker =
+                tokio_postgres_rustls::MakeRustlsConnect::new(Arc::unwrap_or_clone(client_config));
             let connect = <tokio_postgres_rustls::MakeRustlsConnect as MakeTlsConnect<Socket>>::make_tls_connect(
                 &mut maker,
                 host.to_string().trim_start_matches('[').trim_end_matches(']'),
@@ -84,7 +93,10 @@ where
     T: TlsConnect<S> + Send + 'static,
     T::Stream: Send + 'static,
 {
-    let (client, connection) = config.connect_raw(stream, tls).await.map_err(|e| classify(&e))?;
+    let (client, connection) = config
+        .connect_raw(stream, tls)
+        .await
+        .map_err(|e| classify(&e))?;
     let mut connection = std::pin::pin!(connection);
     let outcome = tokio::select! {
         done = &mut connection => match done {
@@ -112,11 +124,21 @@ pub fn classify(e: &tokio_postgres::Error) -> ProbeError {
     if let Some(tls) = tls_failure(e) {
         return tls;
     }
-    let text = e.to_string();
+    // tokio-postgres puts the detail in the source chain ("invalid configuration"
+    // -> "password missing"), so read all of it.
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
     // tokio-postgres reports a password request it cannot answer as a configuration
     // error: waiting cannot fix that, so it counts as a rejected authentication.
     if text.contains("password missing") {
-        return ProbeError::permanent("the server asks for a password and none was given (URL or PGPASSWORD)");
+        return ProbeError::permanent(
+            "the server asks for a password and none was given (URL or PGPASSWORD)",
+        );
     }
     if let Some(io) = super::error::find_io(e) {
         return ProbeError::transient(io_reason(io));
@@ -150,21 +172,45 @@ mod tests {
     use crate::probe::error::Transience::*;
 
     #[test]
-    fn invalid_password_is_permanent() { assert_eq!(classify_code(&SqlState::INVALID_PASSWORD), Permanent); }
+    fn invalid_password_is_permanent() {
+        assert_eq!(classify_code(&SqlState::INVALID_PASSWORD), Permanent);
+    }
     #[test]
-    fn invalid_authorization_is_permanent() { assert_eq!(classify_code(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION), Permanent); }
+    fn invalid_authorization_is_permanent() {
+        assert_eq!(
+            classify_code(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION),
+            Permanent
+        );
+    }
     #[test]
-    fn undefined_database_is_permanent() { assert_eq!(classify_code(&SqlState::UNDEFINED_DATABASE), Permanent); }
+    fn undefined_database_is_permanent() {
+        assert_eq!(classify_code(&SqlState::UNDEFINED_DATABASE), Permanent);
+    }
     #[test]
-    fn cannot_connect_now_is_transient() { assert_eq!(classify_code(&SqlState::CANNOT_CONNECT_NOW), Transient); }
+    fn cannot_connect_now_is_transient() {
+        assert_eq!(classify_code(&SqlState::CANNOT_CONNECT_NOW), Transient);
+    }
     #[test]
-    fn admin_shutdown_is_transient() { assert_eq!(classify_code(&SqlState::ADMIN_SHUTDOWN), Transient); }
+    fn admin_shutdown_is_transient() {
+        assert_eq!(classify_code(&SqlState::ADMIN_SHUTDOWN), Transient);
+    }
     #[test]
-    fn crash_shutdown_is_transient() { assert_eq!(classify_code(&SqlState::CRASH_SHUTDOWN), Transient); }
+    fn crash_shutdown_is_transient() {
+        assert_eq!(classify_code(&SqlState::CRASH_SHUTDOWN), Transient);
+    }
     #[test]
-    fn too_many_connections_is_transient() { assert_eq!(classify_code(&SqlState::TOO_MANY_CONNECTIONS), Transient); }
+    fn too_many_connections_is_transient() {
+        assert_eq!(classify_code(&SqlState::TOO_MANY_CONNECTIONS), Transient);
+    }
     #[test]
-    fn connection_failure_is_transient() { assert_eq!(classify_code(&SqlState::CONNECTION_FAILURE), Transient); }
+    fn connection_failure_is_transient() {
+        assert_eq!(classify_code(&SqlState::CONNECTION_FAILURE), Transient);
+    }
     #[test]
-    fn configuration_limit_is_transient() { assert_eq!(classify_code(&SqlState::CONFIGURATION_LIMIT_EXCEEDED), Transient); }
+    fn configuration_limit_is_transient() {
+        assert_eq!(
+            classify_code(&SqlState::CONFIGURATION_LIMIT_EXCEEDED),
+            Transient
+        );
+    }
 }

@@ -18,7 +18,9 @@ pub async fn probe(target: &RedisTarget, tls_settings: &Tls) -> Result<(), Probe
         let name = tls::server_name(&target.endpoint.host).map_err(ProbeError::permanent)?;
         let connector = tokio_rustls::TlsConnector::from(tls_settings.verified());
         let stream = connector.connect(name, stream).await.map_err(|e| {
-            tls_failure(&e).unwrap_or_else(|| ProbeError::transient(format!("TLS handshake failed: {}", io_reason(&e))))
+            tls_failure(&e).unwrap_or_else(|| {
+                ProbeError::transient(format!("TLS handshake failed: {}", io_reason(&e)))
+            })
         })?;
         converse(stream, target).await
     } else {
@@ -26,7 +28,10 @@ pub async fn probe(target: &RedisTarget, tls_settings: &Tls) -> Result<(), Probe
     }
 }
 
-async fn converse<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, target: &RedisTarget) -> Result<(), ProbeError> {
+async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    target: &RedisTarget,
+) -> Result<(), ProbeError> {
     let mut commands = Vec::new();
     let mut expect = Vec::new();
     if let Some(password) = &target.password {
@@ -48,7 +53,10 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, target: &Red
         .write_all(&commands)
         .await
         .map_err(|e| ProbeError::transient(io_reason(&e)))?;
-    stream.flush().await.map_err(|e| ProbeError::transient(io_reason(&e)))?;
+    stream
+        .flush()
+        .await
+        .map_err(|e| ProbeError::transient(io_reason(&e)))?;
 
     let mut decoder = combine::stream::Decoder::new();
     for command in expect {
@@ -68,11 +76,15 @@ fn read_failure(command: &str, e: &redis::RedisError) -> ProbeError {
         }
         let why = e.to_string().to_lowercase();
         if why.contains("eof") || why.contains("closed") || why.contains("broken pipe") {
-            return ProbeError::transient(format!("connection closed before the reply to {command}"));
+            return ProbeError::transient(format!(
+                "connection closed before the reply to {command}"
+            ));
         }
         return ProbeError::transient(format!("no reply to {command}: {why}"));
     }
-    ProbeError::transient(format!("not a Redis reply to {command} (garbage from the peer)"))
+    ProbeError::transient(format!(
+        "not a Redis reply to {command} (garbage from the peer)"
+    ))
 }
 
 /// Checks one reply. Server errors are classified by their code.
@@ -86,7 +98,10 @@ fn check(command: &str, value: Value) -> Result<(), ProbeError> {
         Value::Okay if command != "PING" => Ok(()),
         Value::SimpleString(s) if command == "PING" && s == "PONG" => Ok(()),
         Value::SimpleString(s) if command != "PING" && s == "OK" => Ok(()),
-        other => Err(ProbeError::transient(format!("unexpected reply to {command}: {}", short(&other)))),
+        other => Err(ProbeError::transient(format!(
+            "unexpected reply to {command}: {}",
+            short(&other)
+        ))),
     }
 }
 
@@ -101,17 +116,24 @@ pub fn classify(command: &str, code: &str, detail: &str) -> ProbeError {
     let lower = detail.to_ascii_lowercase();
     match code {
         // The server is starting, busy with a script, or its primary is down.
-        "LOADING" | "BUSY" | "MASTERDOWN" | "TRYAGAIN" | "CLUSTERDOWN" => ProbeError::transient(message),
+        "LOADING" | "BUSY" | "MASTERDOWN" | "TRYAGAIN" | "CLUSTERDOWN" => {
+            ProbeError::transient(message)
+        }
         // The credentials are wrong or missing, or the user may not run the command.
         "WRONGPASS" | "NOAUTH" | "NOPERM" => ProbeError::permanent(message),
         // Redis before 6 answered a wrong password with a plain ERR, and every
         // version answers AUTH with ERR when no password is configured.
-        "ERR" if command == "AUTH"
-            && (lower.contains("invalid password") || lower.contains("without any password configured") || lower.contains("no password is set")) =>
+        "ERR"
+            if command == "AUTH"
+                && (lower.contains("invalid password")
+                    || lower.contains("without any password configured")
+                    || lower.contains("no password is set")) =>
         {
             ProbeError::permanent(message)
         }
-        "ERR" if command == "SELECT" && lower.contains("out of range") => ProbeError::permanent(message),
+        "ERR" if command == "SELECT" && lower.contains("out of range") => {
+            ProbeError::permanent(message)
+        }
         _ => ProbeError::transient(message),
     }
 }
@@ -126,29 +148,74 @@ mod tests {
     }
 
     #[test]
-    fn loading_is_transient() { assert_eq!(t("PING", "LOADING", "Redis is loading the dataset in memory"), Transient); }
-    #[test]
-    fn busy_is_transient() { assert_eq!(t("PING", "BUSY", "Redis is busy running a script"), Transient); }
-    #[test]
-    fn masterdown_is_transient() { assert_eq!(t("PING", "MASTERDOWN", "Link with MASTER is down"), Transient); }
-    #[test]
-    fn tryagain_is_transient() { assert_eq!(t("PING", "TRYAGAIN", "Multiple keys request during rehashing"), Transient); }
-    #[test]
-    fn wrongpass_is_permanent() { assert_eq!(t("AUTH", "WRONGPASS", "invalid username-password pair"), Permanent); }
-    #[test]
-    fn noauth_is_permanent() { assert_eq!(t("PING", "NOAUTH", "Authentication required."), Permanent); }
-    #[test]
-    fn noperm_is_permanent() { assert_eq!(t("PING", "NOPERM", "this user has no permissions"), Permanent); }
-    #[test]
-    fn old_invalid_password_is_permanent() { assert_eq!(t("AUTH", "ERR", "invalid password"), Permanent); }
-    #[test]
-    fn auth_without_configured_password_is_permanent() {
-        assert_eq!(t("AUTH", "ERR", "AUTH <password> called without any password configured for the default user."), Permanent);
+    fn loading_is_transient() {
+        assert_eq!(
+            t("PING", "LOADING", "Redis is loading the dataset in memory"),
+            Transient
+        );
     }
     #[test]
-    fn select_out_of_range_is_permanent() { assert_eq!(t("SELECT", "ERR", "DB index is out of range"), Permanent); }
+    fn busy_is_transient() {
+        assert_eq!(
+            t("PING", "BUSY", "Redis is busy running a script"),
+            Transient
+        );
+    }
     #[test]
-    fn other_errors_are_transient() { assert_eq!(t("PING", "ERR", "unknown command"), Transient); }
+    fn masterdown_is_transient() {
+        assert_eq!(
+            t("PING", "MASTERDOWN", "Link with MASTER is down"),
+            Transient
+        );
+    }
+    #[test]
+    fn tryagain_is_transient() {
+        assert_eq!(
+            t("PING", "TRYAGAIN", "Multiple keys request during rehashing"),
+            Transient
+        );
+    }
+    #[test]
+    fn wrongpass_is_permanent() {
+        assert_eq!(
+            t("AUTH", "WRONGPASS", "invalid username-password pair"),
+            Permanent
+        );
+    }
+    #[test]
+    fn noauth_is_permanent() {
+        assert_eq!(t("PING", "NOAUTH", "Authentication required."), Permanent);
+    }
+    #[test]
+    fn noperm_is_permanent() {
+        assert_eq!(
+            t("PING", "NOPERM", "this user has no permissions"),
+            Permanent
+        );
+    }
+    #[test]
+    fn old_invalid_password_is_permanent() {
+        assert_eq!(t("AUTH", "ERR", "invalid password"), Permanent);
+    }
+    #[test]
+    fn auth_without_configured_password_is_permanent() {
+        assert_eq!(
+            t(
+                "AUTH",
+                "ERR",
+                "AUTH <password> called without any password configured for the default user."
+            ),
+            Permanent
+        );
+    }
+    #[test]
+    fn select_out_of_range_is_permanent() {
+        assert_eq!(t("SELECT", "ERR", "DB index is out of range"), Permanent);
+    }
+    #[test]
+    fn other_errors_are_transient() {
+        assert_eq!(t("PING", "ERR", "unknown command"), Transient);
+    }
 
     #[test]
     fn pong_and_ok_are_accepted() {

@@ -8,19 +8,28 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 /// The crypto provider: ring, compiled in, so no process-wide default is needed.
 pub fn provider() -> Arc<CryptoProvider> {
     static P: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    P.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider())).clone()
+    P.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .clone()
 }
 
 /// Reads the certificates of a PEM file; the error names the file.
 pub fn load_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {}", path.display(), super::error::io_reason(&e)))?;
+    let data = std::fs::read(path).map_err(|e| {
+        format!(
+            "cannot read {}: {}",
+            path.display(),
+            super::error::io_reason(&e)
+        )
+    })?;
     let certs: Vec<_> = rustls_pemfile::certs(&mut data.as_slice())
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{} is not a PEM certificate file: {e}", path.display()))?;
@@ -40,7 +49,11 @@ pub struct Tls {
 impl Tls {
     /// Settings with extra trusted CAs (`--cacert`) and `--insecure`.
     pub fn new(extra: Vec<CertificateDer<'static>>, insecure: bool) -> Self {
-        Tls { extra, insecure, verified: OnceLock::new() }
+        Tls {
+            extra,
+            insecure,
+            verified: OnceLock::new(),
+        }
     }
 
     /// The configuration for https and rediss: verified against system, bundled and
@@ -55,7 +68,10 @@ impl Tls {
                 for c in &self.extra {
                     let _ = roots.add(c.clone());
                 }
-                config_with(WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider()).build())
+                config_with(
+                    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+                        .build(),
+                )
             })
             .clone()
     }
@@ -71,7 +87,9 @@ fn system_roots() -> RootCertStore {
     roots
 }
 
-fn config_with(verifier: Result<Arc<WebPkiServerVerifier>, rustls::client::VerifierBuilderError>) -> Arc<ClientConfig> {
+fn config_with(
+    verifier: Result<Arc<WebPkiServerVerifier>, rustls::client::VerifierBuilderError>,
+) -> Arc<ClientConfig> {
     match verifier {
         Ok(v) => build(v),
         // Only an empty root store fails here; nothing then can be verified.
@@ -117,15 +135,35 @@ fn with_store(store: RootCertStore, check_name: bool) -> Arc<ClientConfig> {
 }
 
 fn supported_schemes() -> Vec<SignatureScheme> {
-    provider().signature_verification_algorithms.supported_schemes()
+    provider()
+        .signature_verification_algorithms
+        .supported_schemes()
 }
 
-fn verify12(message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
-    rustls::crypto::verify_tls12_signature(message, cert, dss, &provider().signature_verification_algorithms)
+fn verify12(
+    message: &[u8],
+    cert: &CertificateDer<'_>,
+    dss: &DigitallySignedStruct,
+) -> Result<HandshakeSignatureValid, rustls::Error> {
+    rustls::crypto::verify_tls12_signature(
+        message,
+        cert,
+        dss,
+        &provider().signature_verification_algorithms,
+    )
 }
 
-fn verify13(message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
-    rustls::crypto::verify_tls13_signature(message, cert, dss, &provider().signature_verification_algorithms)
+fn verify13(
+    message: &[u8],
+    cert: &CertificateDer<'_>,
+    dss: &DigitallySignedStruct,
+) -> Result<HandshakeSignatureValid, rustls::Error> {
+    rustls::crypto::verify_tls13_signature(
+        message,
+        cert,
+        dss,
+        &provider().signature_verification_algorithms,
+    )
 }
 
 /// Accepts any certificate, but still checks handshake signatures.
@@ -133,13 +171,30 @@ fn verify13(message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStru
 struct AcceptAll;
 
 impl ServerCertVerifier for AcceptAll {
-    fn verify_server_cert(&self, _: &CertificateDer<'_>, _: &[CertificateDer<'_>], _: &ServerName<'_>, _: &[u8], _: UnixTime) -> Result<ServerCertVerified, rustls::Error> {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
         Ok(ServerCertVerified::assertion())
     }
-    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         verify12(m, c, d)
     }
-    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         verify13(m, c, d)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -152,13 +207,32 @@ impl ServerCertVerifier for AcceptAll {
 struct RejectAll;
 
 impl ServerCertVerifier for RejectAll {
-    fn verify_server_cert(&self, _: &CertificateDer<'_>, _: &[CertificateDer<'_>], _: &ServerName<'_>, _: &[u8], _: UnixTime) -> Result<ServerCertVerified, rustls::Error> {
-        Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer))
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Err(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        ))
     }
-    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         verify12(m, c, d)
     }
-    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         verify13(m, c, d)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -171,7 +245,14 @@ impl ServerCertVerifier for RejectAll {
 struct IgnoreName(Arc<WebPkiServerVerifier>);
 
 impl ServerCertVerifier for IgnoreName {
-    fn verify_server_cert(&self, end: &CertificateDer<'_>, inter: &[CertificateDer<'_>], name: &ServerName<'_>, ocsp: &[u8], now: UnixTime) -> Result<ServerCertVerified, rustls::Error> {
+    fn verify_server_cert(
+        &self,
+        end: &CertificateDer<'_>,
+        inter: &[CertificateDer<'_>],
+        name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
         match self.0.verify_server_cert(end, inter, name, ocsp, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
@@ -179,10 +260,20 @@ impl ServerCertVerifier for IgnoreName {
             other => other,
         }
     }
-    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         self.0.verify_tls12_signature(m, c, d)
     }
-    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         self.0.verify_tls13_signature(m, c, d)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -194,8 +285,7 @@ impl ServerCertVerifier for IgnoreName {
 pub fn server_name(host: &crate::target::Host) -> Result<ServerName<'static>, String> {
     match host {
         crate::target::Host::Ip(ip) => Ok(ServerName::IpAddress((*ip).into())),
-        crate::target::Host::Name(n) => {
-            ServerName::try_from(n.clone()).map_err(|_| format!("{n:?} is not a valid TLS server name"))
-        }
+        crate::target::Host::Name(n) => ServerName::try_from(n.clone())
+            .map_err(|_| format!("{n:?} is not a valid TLS server name")),
     }
 }
