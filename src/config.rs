@@ -112,7 +112,13 @@ impl std::fmt::Display for StatusSet {
         let parts: Vec<String> = self
             .0
             .iter()
-            .map(|r| if r.start() == r.end() { r.start().to_string() } else { format!("{}-{}", r.start(), r.end()) })
+            .map(|r| {
+                if r.start() == r.end() {
+                    r.start().to_string()
+                } else {
+                    format!("{}-{}", r.start(), r.end())
+                }
+            })
             .collect();
         f.write_str(&parts.join(","))
     }
@@ -126,14 +132,23 @@ struct Source<'a> {
 
 impl Source<'_> {
     fn new(flag: &str) -> Source<'_> {
-        let var = format!("WHENREADY_{}", flag.trim_start_matches('-').replace('-', "_").to_uppercase());
+        let var = format!(
+            "WHENREADY_{}",
+            flag.trim_start_matches('-')
+                .replace('-', "_")
+                .to_uppercase()
+        );
         Source { flag, var }
     }
 }
 
 /// The value of an option: the command line, else its variable. The second element
 /// names the origin for messages.
-fn pick(cli: Option<String>, src: &Source, env: &Env) -> Result<Option<(String, String)>, UsageError> {
+fn pick(
+    cli: Option<String>,
+    src: &Source,
+    env: &Env,
+) -> Result<Option<(String, String)>, UsageError> {
     if let Some(v) = cli {
         return Ok(Some((v, src.flag.to_string())));
     }
@@ -144,7 +159,11 @@ fn pick(cli: Option<String>, src: &Source, env: &Env) -> Result<Option<(String, 
     }
 }
 
-fn duration_opt(cli: Option<String>, flag: &str, env: &Env) -> Result<Option<Duration>, UsageError> {
+fn duration_opt(
+    cli: Option<String>,
+    flag: &str,
+    env: &Env,
+) -> Result<Option<Duration>, UsageError> {
     let src = Source::new(flag);
     match pick(cli, &src, env)? {
         None => Ok(None),
@@ -175,28 +194,55 @@ fn switch(cli: bool, flag: &str, env: &Env) -> Result<bool, UsageError> {
 }
 
 impl Config {
+    /// Default settings for these targets and no command.
+    pub fn new(targets: Vec<Target>) -> Config {
+        Config {
+            targets,
+            timeout: Some(DEFAULT_TIMEOUT),
+            interval: DEFAULT_INTERVAL,
+            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+            once: false,
+            quiet: false,
+            json: false,
+            retry_all: false,
+            http_status: StatusSet::default(),
+            cacert: None,
+            insecure: false,
+            command: Vec::new(),
+        }
+    }
+
     /// Builds the configuration from a parsed command line and the environment.
     pub fn from_cli(cli: Cli, env: &Env) -> Result<Config, UsageError> {
         let timeout = duration_opt(cli.timeout, "--timeout", env)?.unwrap_or(DEFAULT_TIMEOUT);
         let interval = duration_opt(cli.interval, "--interval", env)?.unwrap_or(DEFAULT_INTERVAL);
-        let attempt_timeout =
-            duration_opt(cli.attempt_timeout, "--attempt-timeout", env)?.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT);
+        let attempt_timeout = duration_opt(cli.attempt_timeout, "--attempt-timeout", env)?
+            .unwrap_or(DEFAULT_ATTEMPT_TIMEOUT);
         if attempt_timeout.is_zero() {
             return Err(UsageError("--attempt-timeout must be more than 0".into()));
         }
         let http_status = match pick(cli.http_status, &Source::new("--http-status"), env)? {
             None => StatusSet::default(),
-            Some((text, origin)) => StatusSet::parse(&text)
-                .map_err(|why| UsageError(format!("invalid status list {text:?} for {origin}: {why}")))?,
+            Some((text, origin)) => StatusSet::parse(&text).map_err(|why| {
+                UsageError(format!("invalid status list {text:?} for {origin}: {why}"))
+            })?,
         };
         let cacert = match cli.cacert {
             Some(p) => Some(PathBuf::from(p)),
-            None => env.get("WHENREADY_CACERT").map_err(UsageError)?.map(PathBuf::from),
+            None => env
+                .get("WHENREADY_CACERT")
+                .map_err(UsageError)?
+                .map(PathBuf::from),
         };
 
         let mut targets = Vec::new();
-        let from_env = env.get("WHENREADY_TARGETS").map_err(UsageError)?.unwrap_or("");
-        let env_targets = from_env.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty());
+        let from_env = env
+            .get("WHENREADY_TARGETS")
+            .map_err(UsageError)?
+            .unwrap_or("");
+        let env_targets = from_env
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty());
         for (text, origin) in cli
             .targets
             .iter()
@@ -249,13 +295,20 @@ mod tests {
         assert_eq!(c.interval, DEFAULT_INTERVAL);
         assert_eq!(c.attempt_timeout, DEFAULT_ATTEMPT_TIMEOUT);
         assert!(!c.once && !c.quiet && !c.json && !c.retry_all && !c.insecure);
-        assert!(c.http_status.contains(200) && c.http_status.contains(299) && !c.http_status.contains(300));
+        assert!(
+            c.http_status.contains(200)
+                && c.http_status.contains(299)
+                && !c.http_status.contains(300)
+        );
     }
 
     #[test]
     fn zero_timeout_means_no_deadline() {
         assert_eq!(config(&["-t", "0"], &[]).unwrap().timeout, None);
-        assert_eq!(config(&[], &[("WHENREADY_TIMEOUT", "0s")]).unwrap().timeout, None);
+        assert_eq!(
+            config(&[], &[("WHENREADY_TIMEOUT", "0s")]).unwrap().timeout,
+            None
+        );
     }
 
     #[test]
@@ -270,13 +323,20 @@ mod tests {
     fn bad_values_name_their_origin() {
         let e = config(&["-t", "30x"], &[]).unwrap_err().0;
         assert!(e.contains("\"30x\"") && e.contains("--timeout"), "{e}");
-        let e = config(&[], &[("WHENREADY_ATTEMPT_TIMEOUT", "soon")]).unwrap_err().0;
-        assert!(e.contains("WHENREADY_ATTEMPT_TIMEOUT") && e.contains("soon"), "{e}");
+        let e = config(&[], &[("WHENREADY_ATTEMPT_TIMEOUT", "soon")])
+            .unwrap_err()
+            .0;
+        assert!(
+            e.contains("WHENREADY_ATTEMPT_TIMEOUT") && e.contains("soon"),
+            "{e}"
+        );
         let e = config(&[], &[("WHENREADY_QUIET", "maybe")]).unwrap_err().0;
         assert!(e.contains("WHENREADY_QUIET"), "{e}");
         let e = config(&["--http-status", "200,abc"], &[]).unwrap_err().0;
         assert!(e.contains("--http-status") && e.contains("abc"), "{e}");
-        let e = config(&[], &[("WHENREADY_TARGETS", "db:1, nope")]).unwrap_err().0;
+        let e = config(&[], &[("WHENREADY_TARGETS", "db:1, nope")])
+            .unwrap_err()
+            .0;
         assert!(e.contains("WHENREADY_TARGETS") && e.contains("nope"), "{e}");
         let e = config(&["python"], &[]).unwrap_err().0;
         assert!(e.contains("after --"), "{e}");
@@ -284,7 +344,12 @@ mod tests {
 
     #[test]
     fn switches_and_targets_from_environment() {
-        let env = [("WHENREADY_QUIET", "yes"), ("WHENREADY_ONCE", "1"), ("WHENREADY_JSON", "false"), ("WHENREADY_TARGETS", "a:1,b:2 \n c:3")];
+        let env = [
+            ("WHENREADY_QUIET", "yes"),
+            ("WHENREADY_ONCE", "1"),
+            ("WHENREADY_JSON", "false"),
+            ("WHENREADY_TARGETS", "a:1,b:2 \n c:3"),
+        ];
         let c = config(&["z:9"], &env).unwrap();
         assert!(c.quiet && c.once && !c.json);
         let shown: Vec<_> = c.targets.iter().map(|t| t.shown.as_str()).collect();

@@ -29,6 +29,21 @@ pub enum Exit {
     NotFound,
     /// Interrupted while waiting by the given signal number.
     Signal(i32),
+    /// A status that a drop-in personality owes its original (see the constants).
+    Compat(u8),
+}
+
+impl Exit {
+    /// wait-for-it after a timeout: GNU timeout's 124, which the original passes on.
+    pub const WAIT_FOR_IT_TIMEOUT: Exit = Exit::Compat(124);
+    /// wait-for-it's usage errors (and `--help`).
+    pub const WAIT_FOR_IT_USAGE: Exit = Exit::Compat(1);
+    /// wait-for: an unknown option or argument.
+    pub const WAIT_FOR_BAD_OPTION: Exit = Exit::Compat(1);
+    /// wait-for: no target, or a port missing.
+    pub const WAIT_FOR_NO_TARGET: Exit = Exit::Compat(2);
+    /// wait-for: a timeout that is not a non-negative integer.
+    pub const WAIT_FOR_BAD_TIMEOUT: Exit = Exit::Compat(3);
 }
 
 impl Exit {
@@ -42,6 +57,7 @@ impl Exit {
             Exit::CannotExecute => 126,
             Exit::NotFound => 127,
             Exit::Signal(n) => 128 + n,
+            Exit::Compat(n) => i32::from(n),
         }
     }
 
@@ -65,5 +81,10 @@ mod tests {
         assert_eq!(Exit::NotFound.code(), 127);
         assert_eq!(Exit::Signal(2).code(), 130);
         assert_eq!(Exit::Signal(15).code(), 143);
+        assert_eq!(Exit::WAIT_FOR_IT_TIMEOUT.code(), 124);
+        assert_eq!(Exit::WAIT_FOR_IT_USAGE.code(), 1);
+        assert_eq!(Exit::WAIT_FOR_BAD_OPTION.code(), 1);
+        assert_eq!(Exit::WAIT_FOR_NO_TARGET.code(), 2);
+        assert_eq!(Exit::WAIT_FOR_BAD_TIMEOUT.code(), 3);
     }
 }

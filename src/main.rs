@@ -1,13 +1,15 @@
 //! whenready: wait until TCP ports, PostgreSQL, Redis and HTTP(S) endpoints are
 //! ready, then replace this process with a command.
 //!
-//! The run: parse the command line and environment into a [`config::Config`]
-//! (usage errors exit 2), start a single-threaded runtime, install the signal
-//! handlers, probe every target concurrently under one deadline, then shut the
-//! runtime down and exec COMMAND.
+//! The run: pick the personality from argv[0] (whenready, or a drop-in name), parse
+//! the command line and environment into a [`compat::Plan`] (usage errors exit at
+//! once), start a single-threaded runtime, install the signal handlers, probe every
+//! target concurrently under one deadline, then shut the runtime down and exec
+//! COMMAND.
 
 mod backoff;
 mod cli;
+mod compat;
 mod config;
 mod duration;
 mod env;
@@ -19,33 +21,53 @@ mod signal;
 mod target;
 mod wait;
 
+#[cfg(test)]
+mod doc_examples;
+
 use clap::Parser;
+use compat::{OnDeadline, Personality, Plan};
 use config::{Config, UsageError};
 use exit::Exit;
-use report::{Mode, Reporter};
+use std::ffi::OsString;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 fn main() {
     let env = env::Env::capture();
-    let cli = match cli::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => usage_failure(e),
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let plan = match compat::personality(args.first().map(OsString::as_os_str)) {
+        Personality::Whenready => whenready_plan(&args, &env),
+        Personality::WaitForIt => compat::wait_for_it::plan(&args),
+        Personality::WaitFor => compat::wait_for::plan(&args, &env),
+        Personality::ComposeWait => compat::compose_wait::plan(&args, &env),
     };
-    let config = match Config::from_cli(cli, &env) {
-        Ok(c) => c,
-        Err(e) => fail_usage(&e),
+    match plan {
+        Ok(plan) => run(plan).exit(),
+        Err(exit) => exit.exit(),
+    }
+}
+
+/// whenready's own command line.
+fn whenready_plan(args: &[OsString], env: &env::Env) -> Result<Plan, Exit> {
+    let cli = cli::Cli::try_parse_from(args).map_err(usage_failure)?;
+    let config = Config::from_cli(cli, env).map_err(|e| fail_usage(&e))?;
+    let voice: Box<dyn report::Voice> = if config.json {
+        Box::new(report::Json)
+    } else {
+        Box::new(report::Plain {
+            quiet: config.quiet,
+        })
     };
-    run(config).exit()
+    Ok(Plan::new(config, voice))
 }
 
 /// Prints a clap error as one line (help and version go to stdout as usual).
-fn usage_failure(e: clap::Error) -> ! {
+fn usage_failure(e: clap::Error) -> Exit {
     use clap::error::ErrorKind;
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         let _ = e.print();
-        std::process::exit(0);
+        return Exit::Ready;
     }
     let text = e.render().to_string();
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
@@ -58,39 +80,64 @@ fn usage_failure(e: clap::Error) -> ! {
     fail_usage(&UsageError(format!("{first}{tip} (see whenready --help)")))
 }
 
-fn fail_usage(e: &UsageError) -> ! {
+fn fail_usage(e: &UsageError) -> Exit {
     let _ = writeln!(std::io::stderr(), "whenready: {e}");
-    Exit::Usage.exit()
+    Exit::Usage
+}
+
+/// What ended the wait, or a usage error found while preparing.
+enum Ended {
+    Waited(wait::Outcome),
+    Usage(UsageError),
 }
 
 /// Waits for the targets, then execs the command; returns the exit status when
 /// whenready does not become the command.
-fn run(config: Config) -> Exit {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+fn run(plan: Plan) -> Exit {
+    let Plan {
+        config,
+        voice,
+        on_deadline,
+        usage_exit,
+        before,
+        after,
+    } = plan;
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "whenready: cannot start: {e}");
             return Exit::NotReady;
         }
     };
-    let mode = if config.json {
-        Mode::Json
-    } else if config.quiet {
-        Mode::Quiet
-    } else {
-        Mode::Normal
-    };
     let names = config.targets.iter().map(|t| t.shown.clone()).collect();
-    let reporter = Arc::new(Reporter::new(names, mode));
-    let outcome = runtime.block_on(async {
+    let reporter = Arc::new(report::Reporter::new(
+        names,
+        voice,
+        config.timeout,
+        config.once,
+    ));
+    let ended = runtime.block_on(async {
         // First of all: as PID 1, a signal without a handler would be dropped.
         let mut signals = signal::Signals::install();
         let ctx = match probe::Ctx::prepare(&config) {
             Ok(ctx) => Arc::new(ctx),
-            Err(e) => return Err(e),
+            Err(e) => return Ended::Usage(e),
         };
-        if config.insecure && mode != Mode::Json {
-            let _ = writeln!(std::io::stderr(), "whenready: --insecure: certificates of https and rediss targets are not verified");
+        if config.insecure && !config.json {
+            let _ = writeln!(
+                std::io::stderr(),
+                "whenready: --insecure: certificates of https and rediss targets are not verified"
+            );
+        }
+        if !before.is_zero() {
+            reporter.pause(before, true);
+            tokio::select! {
+                n = signals.recv() => return Ended::Waited(wait::Outcome::Signal(n)),
+                () = tokio::time::sleep(before) => {}
+            }
         }
         let targets = Arc::new(config.targets.clone());
         let probe: wait::ProbeFn = Arc::new(move |i| {
@@ -104,23 +151,47 @@ fn run(config: Config) -> Exit {
             once: config.once,
             retry_all: config.retry_all,
         };
-        reporter.begin(config.timeout, config.once);
-        Ok(wait::run(config.targets.len(), probe, &settings, reporter.clone(), signals.recv()).await)
+        reporter.begin();
+        let outcome = wait::run(
+            config.targets.len(),
+            probe,
+            &settings,
+            reporter.clone(),
+            signals.recv(),
+        )
+        .await;
+        if outcome == wait::Outcome::Ready && !after.is_zero() {
+            reporter.pause(after, false);
+            tokio::select! {
+                n = signals.recv() => return Ended::Waited(wait::Outcome::Signal(n)),
+                () = tokio::time::sleep(after) => {}
+            }
+        }
+        Ended::Waited(outcome)
     });
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(e) => fail_usage(&e),
+    let outcome = match ended {
+        Ended::Waited(o) => o,
+        Ended::Usage(e) => {
+            let _ = writeln!(std::io::stderr(), "whenready: {e}");
+            return usage_exit;
+        }
+    };
+    let become_command = |runtime: tokio::runtime::Runtime| {
+        // A plain drop would wait for blocking work such as a stuck getaddrinfo.
+        runtime.shutdown_timeout(Duration::from_millis(100));
+        exec::replace_process(&config.command)
     };
     match outcome {
         wait::Outcome::Ready => {
             reporter.done(config.command.first().map(|s| s.as_os_str()));
-            // A plain drop would wait for blocking work such as a stuck getaddrinfo.
-            runtime.shutdown_timeout(Duration::from_millis(100));
-            exec::replace_process(&config.command)
+            become_command(runtime)
         }
         wait::Outcome::Deadline => {
-            reporter.deadline(config.timeout.unwrap_or_default());
-            Exit::NotReady
+            reporter.deadline();
+            match on_deadline {
+                OnDeadline::Exit(e) => e,
+                OnDeadline::RunCommand => become_command(runtime),
+            }
         }
         wait::Outcome::NotReady => {
             reporter.once_failed();

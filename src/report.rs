@@ -1,28 +1,17 @@
 //! What whenready says, always on stderr (stdout belongs to COMMAND).
 //!
-//! The reporter keeps each target's state (attempts, last reason, when it became
-//! ready) and renders events in one of the output modes. It only ever sees target
-//! names that are already masked, and probe reasons, which carry no secrets.
+//! The [`Reporter`] keeps each target's state (attempts, last reason, when it became
+//! ready) and hands every event to a [`Voice`], which decides what to print: plain
+//! lines, quiet, JSON, or the messages of a tool whenready stands in for (see
+//! [`crate::compat`]). Voices only ever see target names that are already masked, and
+//! probe reasons, which carry no secrets.
 
 use crate::duration::show;
+use std::ffi::OsStr;
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
-
-/// How to render events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// A line per readiness and per change of reason, a summary on failure.
-    Normal,
-    /// Only the final reason of a failure.
-    Quiet,
-    /// One JSON object per line for every event.
-    Json,
-    /// Nothing at all (the unit tests of the wait loop).
-    #[cfg_attr(not(test), allow(dead_code))]
-    Silent,
-}
 
 #[derive(Debug, Default, Clone)]
 struct State {
@@ -33,19 +22,55 @@ struct State {
     in_flight: Option<Instant>,
 }
 
-/// Renders progress and keeps per-target state for the final summary.
+/// Renders the events of a run. Every method has a silent default.
+pub trait Voice: Send + Sync {
+    /// Waiting starts.
+    fn begin(&self, _r: &Reporter) {}
+    /// Target `i` failed an attempt with a new reason (`last`: it will not be retried).
+    fn not_ready(&self, _r: &Reporter, _i: usize, _reason: &str, _permanent: bool, _last: bool) {}
+    /// Target `i` is ready.
+    fn ready(&self, _r: &Reporter, _i: usize) {}
+    /// The deadline passed.
+    fn deadline(&self, _r: &Reporter) {}
+    /// `--once` found targets not ready.
+    fn once_failed(&self, _r: &Reporter) {}
+    /// Target `i` failed permanently.
+    fn permanent(&self, _r: &Reporter, _i: usize) {}
+    /// A signal (named) ended the wait.
+    fn signal(&self, _r: &Reporter, _name: &str) {}
+    /// A deliberate pause before the first probe or before exec (`before`: which).
+    fn pause(&self, _r: &Reporter, _d: Duration, _before: bool) {}
+    /// Everything is ready; `program` is about to replace whenready (if any).
+    fn done(&self, _r: &Reporter, _program: Option<&OsStr>) {}
+}
+
+/// Keeps per-target state and passes events to the voice.
 pub struct Reporter {
     names: Vec<String>,
-    mode: Mode,
+    voice: Box<dyn Voice>,
     start: Instant,
+    timeout: Option<Duration>,
+    once: bool,
     state: Mutex<Vec<State>>,
 }
 
 impl Reporter {
     /// A reporter for targets with these (masked) names.
-    pub fn new(names: Vec<String>, mode: Mode) -> Self {
+    pub fn new(
+        names: Vec<String>,
+        voice: Box<dyn Voice>,
+        timeout: Option<Duration>,
+        once: bool,
+    ) -> Self {
         let state = Mutex::new(vec![State::default(); names.len()]);
-        Reporter { names, mode, start: Instant::now(), state }
+        Reporter {
+            names,
+            voice,
+            start: Instant::now(),
+            timeout,
+            once,
+            state,
+        }
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Vec<State>) -> R) -> R {
@@ -53,90 +78,24 @@ impl Reporter {
         f(&mut guard)
     }
 
-    fn line(&self, text: &str) {
-        // Write errors (stderr closed) must never stop or crash the wait.
-        let _ = writeln!(std::io::stderr().lock(), "whenready: {text}");
+    /// The masked names of the targets.
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
 
-    fn json(&self, event: &str, fields: &[(&str, Json)]) {
-        let mut out = format!("{{\"event\":\"{event}\",\"elapsed_ms\":{}", self.start.elapsed().as_millis());
-        for (k, v) in fields {
-            out.push_str(&format!(",\"{k}\":{}", v.render()));
-        }
-        out.push('}');
-        let _ = writeln!(std::io::stderr().lock(), "{out}");
+    /// The deadline of the run, if any.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
     }
 
-    /// Waiting starts.
-    pub fn begin(&self, timeout: Option<Duration>, once: bool) {
-        match self.mode {
-            Mode::Normal if !once && !self.names.is_empty() => {
-                let limit = timeout.map_or("without a deadline".to_string(), |t| format!("up to {}", show(t)));
-                self.line(&format!("waiting {limit} for {}", self.names.join(", ")));
-            }
-            Mode::Json => self.json(
-                "start",
-                &[
-                    ("targets", Json::List(self.names.clone())),
-                    ("timeout_ms", timeout.map_or(Json::Null, |t| Json::Num(t.as_millis() as u64))),
-                    ("once", Json::Bool(once)),
-                ],
-            ),
-            _ => {}
-        }
+    /// Whether this is a `--once` run.
+    pub fn once(&self) -> bool {
+        self.once
     }
 
-    /// An attempt at target `i` starts.
-    pub fn attempt(&self, i: usize) {
-        self.with(|s| {
-            s[i].attempts += 1;
-            s[i].in_flight = Some(Instant::now());
-        });
-    }
-
-    /// An attempt at target `i` failed. Prints only when the reason changed (or when
-    /// this failure ends the target's watch), so a flapping target cannot flood logs.
-    pub fn not_ready(&self, i: usize, e: &crate::probe::ProbeError, last: bool) {
-        let changed = self.with(|s| {
-            s[i].in_flight = None;
-            let changed = s[i].reason.as_deref() != Some(e.reason.as_str());
-            s[i].reason = Some(e.reason.clone());
-            changed
-        });
-        if !changed && !last {
-            return;
-        }
-        match self.mode {
-            Mode::Normal if changed && !last => self.line(&format!("{} not ready: {}", self.names[i], e.reason)),
-            Mode::Json if changed => self.json(
-                "not_ready",
-                &[
-                    ("target", Json::Str(self.names[i].clone())),
-                    ("reason", Json::Str(e.reason.clone())),
-                    ("permanent", Json::Bool(e.is_permanent())),
-                    ("attempts", Json::Num(self.attempts(i))),
-                ],
-            ),
-            _ => {}
-        }
-    }
-
-    /// Target `i` is ready.
-    pub fn ready(&self, i: usize) {
-        let elapsed = self.start.elapsed();
-        let attempts = self.with(|s| {
-            s[i].ready_after = Some(elapsed);
-            s[i].in_flight = None;
-            s[i].attempts
-        });
-        match self.mode {
-            Mode::Normal => self.line(&format!("{} ready after {} ({})", self.names[i], show(elapsed), plural(attempts, "attempt"))),
-            Mode::Json => self.json(
-                "ready",
-                &[("target", Json::Str(self.names[i].clone())), ("attempts", Json::Num(attempts))],
-            ),
-            _ => {}
-        }
+    /// Time since the reporter was made (the start of the run).
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
     }
 
     /// Attempts made at target `i` so far.
@@ -149,16 +108,23 @@ impl Reporter {
         self.with(|s| s[i].reason.clone())
     }
 
-    /// Unready targets with their last reason and attempt count.
-    fn unready(&self) -> Vec<(usize, String, u64)> {
+    /// When target `i` became ready, if it did.
+    pub fn ready_after(&self, i: usize) -> Option<Duration> {
+        self.with(|s| s[i].ready_after)
+    }
+
+    /// Unready targets with their last reason and attempt count. An attempt cut
+    /// short by the end of the wait says so: that is the freshest news.
+    pub fn unready(&self) -> Vec<(usize, String, u64)> {
         self.with(|s| {
             s.iter()
                 .enumerate()
                 .filter(|(_, st)| st.ready_after.is_none())
                 .map(|(i, st)| {
-                    // An attempt cut short by the end of the wait says so: that is
-                    // the freshest news about the target.
-                    let hung = st.in_flight.map(|t| t.elapsed()).filter(|d| *d >= Duration::from_millis(50));
+                    let hung = st
+                        .in_flight
+                        .map(|t| t.elapsed())
+                        .filter(|d| *d >= Duration::from_millis(50));
                     let reason = match (hung, &st.reason) {
                         (Some(d), _) => format!("no answer within {}", show(d)),
                         (None, Some(r)) => r.clone(),
@@ -170,93 +136,320 @@ impl Reporter {
         })
     }
 
-    fn summary(&self, event: &str, headline: &str) {
-        let unready = self.unready();
-        match self.mode {
-            Mode::Normal | Mode::Quiet => {
-                self.line(headline);
-                for (i, reason, attempts) in &unready {
-                    self.line(&format!("  {}: {reason} ({})", self.names[*i], plural(*attempts, "attempt")));
-                }
-            }
-            Mode::Json => {
-                for (i, reason, attempts) in &unready {
-                    self.json(
-                        event,
-                        &[
-                            ("target", Json::Str(self.names[*i].clone())),
-                            ("reason", Json::Str(reason.clone())),
-                            ("attempts", Json::Num(*attempts)),
-                        ],
-                    );
-                }
-            }
-            Mode::Silent => {}
+    /// Waiting starts.
+    pub fn begin(&self) {
+        self.voice.begin(self);
+    }
+
+    /// An attempt at target `i` starts.
+    pub fn attempt(&self, i: usize) {
+        self.with(|s| {
+            s[i].attempts += 1;
+            s[i].in_flight = Some(Instant::now());
+        });
+    }
+
+    /// An attempt at target `i` failed. The voice hears of it only when the reason
+    /// changed or the target is given up, so a flapping target cannot flood logs.
+    pub fn not_ready(&self, i: usize, e: &crate::probe::ProbeError, last: bool) {
+        let changed = self.with(|s| {
+            s[i].in_flight = None;
+            let changed = s[i].reason.as_deref() != Some(e.reason.as_str());
+            s[i].reason = Some(e.reason.clone());
+            changed
+        });
+        if changed || last {
+            self.voice
+                .not_ready(self, i, &e.reason, e.is_permanent(), last);
         }
     }
 
+    /// Target `i` is ready.
+    pub fn ready(&self, i: usize) {
+        let elapsed = self.start.elapsed();
+        self.with(|s| {
+            s[i].ready_after = Some(elapsed);
+            s[i].in_flight = None;
+        });
+        self.voice.ready(self, i);
+    }
+
     /// The deadline passed.
-    pub fn deadline(&self, timeout: Duration) {
-        let n = self.unready().len();
-        self.summary("timeout", &format!("timed out after {}; {} of {} not ready:", show(timeout), n, self.names.len()));
+    pub fn deadline(&self) {
+        self.voice.deadline(self);
     }
 
     /// `--once` found targets not ready.
     pub fn once_failed(&self) {
-        let n = self.unready().len();
-        self.summary("not_ready_once", &format!("{} of {} not ready:", n, self.names.len()));
+        self.voice.once_failed(self);
     }
 
     /// Target `i` failed permanently.
     pub fn permanent(&self, i: usize) {
-        let reason = self.last_reason(i).unwrap_or_default();
-        match self.mode {
-            Mode::Normal | Mode::Quiet => self.line(&format!(
-                "{} failed permanently: {reason} (not retrying; --retry-all would keep waiting)",
-                self.names[i]
-            )),
-            Mode::Json => self.json(
-                "permanent",
-                &[("target", Json::Str(self.names[i].clone())), ("reason", Json::Str(reason))],
-            ),
-            Mode::Silent => {}
-        }
+        self.voice.permanent(self, i);
     }
 
     /// A signal ended the wait.
     pub fn signal(&self, name: &str) {
-        let waiting: Vec<String> = self.unready().into_iter().map(|(i, _, _)| self.names[i].clone()).collect();
-        match self.mode {
-            Mode::Normal | Mode::Quiet => {
-                self.line(&format!("interrupted by {name} while waiting for {}", waiting.join(", ")))
-            }
-            Mode::Json => self.json("signal", &[("signal", Json::Str(name.into())), ("waiting", Json::List(waiting))]),
-            Mode::Silent => {}
-        }
+        self.voice.signal(self, name);
+    }
+
+    /// A deliberate pause before the first probe or before exec.
+    pub fn pause(&self, d: Duration, before: bool) {
+        self.voice.pause(self, d, before);
     }
 
     /// Everything is ready; `program` is about to replace whenready (if any).
-    pub fn done(&self, program: Option<&std::ffi::OsStr>) {
-        let elapsed = show(self.start.elapsed());
-        let n = self.names.len();
-        match (self.mode, program) {
-            (Mode::Normal, Some(p)) if n > 0 => self.line(&format!("{} ready after {elapsed}; starting {}", plural(n as u64, "target"), p.to_string_lossy())),
-            (Mode::Normal, None) if n > 1 => self.line(&format!("all {n} targets ready after {elapsed}")),
-            (Mode::Json, p) => self.json(
-                if p.is_some() { "exec" } else { "done" },
-                &[("command", p.map_or(Json::Null, |p| Json::Str(p.to_string_lossy().into_owned())))],
-            ),
+    pub fn done(&self, program: Option<&OsStr>) {
+        self.voice.done(self, program);
+    }
+}
+
+/// Writes one line to stderr. Write errors (stderr closed) must never stop or crash
+/// the wait, so they are ignored.
+pub fn say(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// whenready's own plain lines; `quiet` keeps only the final reason of a failure.
+pub struct Plain {
+    /// Only the final reason of a failure.
+    pub quiet: bool,
+}
+
+impl Plain {
+    fn line(&self, text: &str) {
+        say(&format!("whenready: {text}"));
+    }
+
+    fn summary(&self, r: &Reporter, headline: &str) {
+        self.line(headline);
+        for (i, reason, attempts) in r.unready() {
+            self.line(&format!(
+                "  {}: {reason} ({})",
+                r.names()[i],
+                plural(attempts, "attempt")
+            ));
+        }
+    }
+}
+
+impl Voice for Plain {
+    fn begin(&self, r: &Reporter) {
+        if !self.quiet && !r.once() && !r.names().is_empty() {
+            let limit = r.timeout().map_or("without a deadline".to_string(), |t| {
+                format!("up to {}", show(t))
+            });
+            self.line(&format!("waiting {limit} for {}", r.names().join(", ")));
+        }
+    }
+
+    fn not_ready(&self, r: &Reporter, i: usize, reason: &str, _permanent: bool, last: bool) {
+        if !self.quiet && !last {
+            self.line(&format!("{} not ready: {reason}", r.names()[i]));
+        }
+    }
+
+    fn ready(&self, r: &Reporter, i: usize) {
+        if !self.quiet {
+            let after = r.ready_after(i).unwrap_or_default();
+            self.line(&format!(
+                "{} ready after {} ({})",
+                r.names()[i],
+                show(after),
+                plural(r.attempts(i), "attempt")
+            ));
+        }
+    }
+
+    fn deadline(&self, r: &Reporter) {
+        let n = r.unready().len();
+        let t = show(r.timeout().unwrap_or_default());
+        self.summary(
+            r,
+            &format!("timed out after {t}; {n} of {} not ready:", r.names().len()),
+        );
+    }
+
+    fn once_failed(&self, r: &Reporter) {
+        let n = r.unready().len();
+        self.summary(r, &format!("{n} of {} not ready:", r.names().len()));
+    }
+
+    fn permanent(&self, r: &Reporter, i: usize) {
+        let reason = r.last_reason(i).unwrap_or_default();
+        self.line(&format!(
+            "{} failed permanently: {reason} (not retrying; --retry-all would keep waiting)",
+            r.names()[i]
+        ));
+    }
+
+    fn signal(&self, r: &Reporter, name: &str) {
+        let waiting: Vec<String> = r
+            .unready()
+            .into_iter()
+            .map(|(i, _, _)| r.names()[i].clone())
+            .collect();
+        self.line(&format!(
+            "interrupted by {name} while waiting for {}",
+            waiting.join(", ")
+        ));
+    }
+
+    fn done(&self, r: &Reporter, program: Option<&OsStr>) {
+        if self.quiet {
+            return;
+        }
+        let n = r.names().len();
+        let elapsed = show(r.elapsed());
+        match program {
+            Some(p) if n > 0 => self.line(&format!(
+                "{} ready after {elapsed}; starting {}",
+                plural(n as u64, "target"),
+                p.to_string_lossy()
+            )),
+            None if n > 1 => self.line(&format!("all {n} targets ready after {elapsed}")),
             _ => {}
         }
     }
 }
 
-fn plural(n: u64, word: &str) -> String {
-    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+/// One JSON object per line for every event (`--json`).
+pub struct Json;
+
+impl Json {
+    fn event(r: &Reporter, event: &str, fields: &[(&str, Value)]) {
+        let mut out = format!(
+            "{{\"event\":\"{event}\",\"elapsed_ms\":{}",
+            r.elapsed().as_millis()
+        );
+        for (k, v) in fields {
+            out.push_str(&format!(",\"{k}\":{}", v.render()));
+        }
+        out.push('}');
+        say(&out);
+    }
+
+    fn unready_events(r: &Reporter, event: &str) {
+        for (i, reason, attempts) in r.unready() {
+            Json::event(
+                r,
+                event,
+                &[
+                    ("target", Value::Str(r.names()[i].clone())),
+                    ("reason", Value::Str(reason)),
+                    ("attempts", Value::Num(attempts)),
+                ],
+            );
+        }
+    }
 }
 
+impl Voice for Json {
+    fn begin(&self, r: &Reporter) {
+        Json::event(
+            r,
+            "start",
+            &[
+                ("targets", Value::List(r.names().to_vec())),
+                (
+                    "timeout_ms",
+                    r.timeout()
+                        .map_or(Value::Null, |t| Value::Num(t.as_millis() as u64)),
+                ),
+                ("once", Value::Bool(r.once())),
+            ],
+        );
+    }
+
+    fn not_ready(&self, r: &Reporter, i: usize, reason: &str, permanent: bool, _last: bool) {
+        Json::event(
+            r,
+            "not_ready",
+            &[
+                ("target", Value::Str(r.names()[i].clone())),
+                ("reason", Value::Str(reason.into())),
+                ("permanent", Value::Bool(permanent)),
+                ("attempts", Value::Num(r.attempts(i))),
+            ],
+        );
+    }
+
+    fn ready(&self, r: &Reporter, i: usize) {
+        Json::event(
+            r,
+            "ready",
+            &[
+                ("target", Value::Str(r.names()[i].clone())),
+                ("attempts", Value::Num(r.attempts(i))),
+            ],
+        );
+    }
+
+    fn deadline(&self, r: &Reporter) {
+        Json::unready_events(r, "timeout");
+    }
+
+    fn once_failed(&self, r: &Reporter) {
+        Json::unready_events(r, "not_ready_once");
+    }
+
+    fn permanent(&self, r: &Reporter, i: usize) {
+        Json::event(
+            r,
+            "permanent",
+            &[
+                ("target", Value::Str(r.names()[i].clone())),
+                ("reason", Value::Str(r.last_reason(i).unwrap_or_default())),
+            ],
+        );
+    }
+
+    fn signal(&self, r: &Reporter, name: &str) {
+        let waiting = r
+            .unready()
+            .into_iter()
+            .map(|(i, _, _)| r.names()[i].clone())
+            .collect();
+        Json::event(
+            r,
+            "signal",
+            &[
+                ("signal", Value::Str(name.into())),
+                ("waiting", Value::List(waiting)),
+            ],
+        );
+    }
+
+    fn done(&self, r: &Reporter, program: Option<&OsStr>) {
+        let command = program.map_or(Value::Null, |p| {
+            Value::Str(p.to_string_lossy().into_owned())
+        });
+        Json::event(
+            r,
+            if program.is_some() { "exec" } else { "done" },
+            &[("command", command)],
+        );
+    }
+}
+
+/// Says nothing (the unit tests of the wait loop).
+#[cfg(test)]
+pub struct Silent;
+
+#[cfg(test)]
+impl Voice for Silent {}
+
 /// A JSON value, just enough for the events.
-enum Json {
+enum Value {
     Str(String),
     Num(u64),
     Bool(bool),
@@ -264,14 +457,17 @@ enum Json {
     Null,
 }
 
-impl Json {
+impl Value {
     fn render(&self) -> String {
         match self {
-            Json::Str(s) => quote(s),
-            Json::Num(n) => n.to_string(),
-            Json::Bool(b) => b.to_string(),
-            Json::List(items) => format!("[{}]", items.iter().map(|s| quote(s)).collect::<Vec<_>>().join(",")),
-            Json::Null => "null".into(),
+            Value::Str(s) => quote(s),
+            Value::Num(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::List(items) => format!(
+                "[{}]",
+                items.iter().map(|s| quote(s)).collect::<Vec<_>>().join(",")
+            ),
+            Value::Null => "null".into(),
         }
     }
 }

@@ -14,8 +14,9 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 /// One attempt at target `i`, as a boxed future (so tests can pass fakes).
-pub type ProbeFn =
-    Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = Result<(), ProbeError>> + Send>> + Send + Sync>;
+pub type ProbeFn = Arc<
+    dyn Fn(usize) -> Pin<Box<dyn Future<Output = Result<(), ProbeError>> + Send>> + Send + Sync,
+>;
 
 /// How to wait.
 #[derive(Debug, Clone)]
@@ -63,10 +64,17 @@ pub async fn run(
     signal: impl Future<Output = i32>,
 ) -> Outcome {
     let mut watches = JoinSet::new();
-    let seed = u64::from(std::process::id()) ^ (Instant::now().elapsed().as_nanos() as u64) ^ fastrand::u64(..);
+    let seed = u64::from(std::process::id())
+        ^ (Instant::now().elapsed().as_nanos() as u64)
+        ^ fastrand::u64(..);
     for i in 0..count {
         let (probe, settings, reporter) = (probe.clone(), settings.clone(), reporter.clone());
-        watches.spawn(async move { (i, watch(i, probe, &settings, &reporter, seed.wrapping_add(i as u64)).await) });
+        watches.spawn(async move {
+            (
+                i,
+                watch(i, probe, &settings, &reporter, seed.wrapping_add(i as u64)).await,
+            )
+        });
     }
     let deadline = async {
         match settings.deadline {
@@ -99,17 +107,28 @@ pub async fn run(
 }
 
 /// Probes target `i` until it is ready or fails for good.
-async fn watch(i: usize, probe: ProbeFn, settings: &Settings, reporter: &Reporter, seed: u64) -> End {
+async fn watch(
+    i: usize,
+    probe: ProbeFn,
+    settings: &Settings,
+    reporter: &Reporter,
+    seed: u64,
+) -> End {
     let mut backoff = Backoff::new(settings.interval, seed);
     loop {
         let limit = match settings.deadline {
-            Some(d) => settings.attempt_timeout.min(d.saturating_duration_since(Instant::now())),
+            Some(d) => settings
+                .attempt_timeout
+                .min(d.saturating_duration_since(Instant::now())),
             None => settings.attempt_timeout,
         };
         reporter.attempt(i);
         let result = match tokio::time::timeout(limit, probe(i)).await {
             Ok(r) => r,
-            Err(_) => Err(ProbeError::transient(format!("no answer within {}", duration::show(limit)))),
+            Err(_) => Err(ProbeError::transient(format!(
+                "no answer within {}",
+                duration::show(limit)
+            ))),
         };
         match result {
             Ok(()) => {
@@ -133,11 +152,16 @@ async fn watch(i: usize, probe: ProbeFn, settings: &Settings, reporter: &Reporte
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Mode, Reporter};
+    use crate::report::{Reporter, Silent};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn reporter(n: usize) -> Arc<Reporter> {
-        Arc::new(Reporter::new((0..n).map(|i| format!("t{i}")).collect(), Mode::Silent))
+        Arc::new(Reporter::new(
+            (0..n).map(|i| format!("t{i}")).collect(),
+            Box::new(Silent),
+            None,
+            false,
+        ))
     }
 
     fn settings(deadline: Option<Duration>) -> Settings {
@@ -158,7 +182,14 @@ mod tests {
     async fn deadline_ends_a_hung_attempt_on_time() {
         let probe: ProbeFn = Arc::new(|_| Box::pin(std::future::pending()));
         let start = Instant::now();
-        let out = run(3, probe, &settings(Some(Duration::from_secs(2))), reporter(3), never()).await;
+        let out = run(
+            3,
+            probe,
+            &settings(Some(Duration::from_secs(2))),
+            reporter(3),
+            never(),
+        )
+        .await;
         assert_eq!(out, Outcome::Deadline);
         assert_eq!(start.elapsed(), Duration::from_secs(2));
     }
@@ -171,7 +202,14 @@ mod tests {
             c.fetch_add(1, Ordering::SeqCst);
             Box::pin(async { Err(ProbeError::transient("connection refused")) })
         });
-        let out = run(1, probe, &settings(Some(Duration::from_secs(10))), reporter(1), never()).await;
+        let out = run(
+            1,
+            probe,
+            &settings(Some(Duration::from_secs(10))),
+            reporter(1),
+            never(),
+        )
+        .await;
         assert_eq!(out, Outcome::Deadline);
         let n = calls.load(Ordering::SeqCst);
         // Fast at first, then at least interval/2 apart: 10 s allows at most ~80.
@@ -184,15 +222,32 @@ mod tests {
         let c = calls.clone();
         let probe: ProbeFn = Arc::new(move |_| {
             let n = c.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async move { if n < 4 { Err(ProbeError::transient("refused")) } else { Ok(()) } })
+            Box::pin(async move {
+                if n < 4 {
+                    Err(ProbeError::transient("refused"))
+                } else {
+                    Ok(())
+                }
+            })
         });
         let start = Instant::now();
         let rep = reporter(1);
-        let out = run(1, probe, &settings(Some(Duration::from_secs(10))), rep.clone(), never()).await;
+        let out = run(
+            1,
+            probe,
+            &settings(Some(Duration::from_secs(10))),
+            rep.clone(),
+            never(),
+        )
+        .await;
         assert_eq!(out, Outcome::Ready);
         assert_eq!(rep.attempts(0), 5);
         // 4 pauses of at most 20+40+80+160 ms.
-        assert!(start.elapsed() <= Duration::from_millis(300), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() <= Duration::from_millis(300),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -201,7 +256,10 @@ mod tests {
         let mut s = settings(Some(Duration::from_secs(12)));
         s.attempt_timeout = Duration::from_secs(5);
         let rep = reporter(1);
-        assert_eq!(run(1, probe, &s, rep.clone(), never()).await, Outcome::Deadline);
+        assert_eq!(
+            run(1, probe, &s, rep.clone(), never()).await,
+            Outcome::Deadline
+        );
         assert_eq!(rep.attempts(0), 3);
         assert!(rep.last_reason(0).unwrap().contains("no answer within"));
     }
@@ -209,15 +267,31 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn permanent_failure_stops_at_once_unless_retry_all() {
         let probe: ProbeFn = Arc::new(|i| {
-            Box::pin(async move { if i == 1 { Err(ProbeError::permanent("wrong password")) } else { Err(ProbeError::transient("refused")) } })
+            Box::pin(async move {
+                if i == 1 {
+                    Err(ProbeError::permanent("wrong password"))
+                } else {
+                    Err(ProbeError::transient("refused"))
+                }
+            })
         });
         let start = Instant::now();
-        let out = run(2, probe.clone(), &settings(Some(Duration::from_secs(60))), reporter(2), never()).await;
+        let out = run(
+            2,
+            probe.clone(),
+            &settings(Some(Duration::from_secs(60))),
+            reporter(2),
+            never(),
+        )
+        .await;
         assert_eq!(out, Outcome::Permanent(1));
         assert!(start.elapsed() < Duration::from_millis(10));
         let mut s = settings(Some(Duration::from_secs(1)));
         s.retry_all = true;
-        assert_eq!(run(2, probe, &s, reporter(2), never()).await, Outcome::Deadline);
+        assert_eq!(
+            run(2, probe, &s, reporter(2), never()).await,
+            Outcome::Deadline
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -226,11 +300,20 @@ mod tests {
         let c = calls.clone();
         let probe: ProbeFn = Arc::new(move |i| {
             c.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async move { if i == 0 { Ok(()) } else { Err(ProbeError::permanent("no")) } })
+            Box::pin(async move {
+                if i == 0 {
+                    Ok(())
+                } else {
+                    Err(ProbeError::permanent("no"))
+                }
+            })
         });
         let mut s = settings(Some(Duration::from_secs(60)));
         s.once = true;
-        assert_eq!(run(3, probe, &s, reporter(3), never()).await, Outcome::NotReady);
+        assert_eq!(
+            run(3, probe, &s, reporter(3), never()).await,
+            Outcome::NotReady
+        );
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         let ok: ProbeFn = Arc::new(|_| Box::pin(async { Ok(()) }));
         assert_eq!(run(2, ok, &s, reporter(2), never()).await, Outcome::Ready);
@@ -242,9 +325,18 @@ mod tests {
         let c = calls.clone();
         let probe: ProbeFn = Arc::new(move |_| {
             let n = c.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async move { if n < 2000 { Err(ProbeError::transient("refused")) } else { Ok(()) } })
+            Box::pin(async move {
+                if n < 2000 {
+                    Err(ProbeError::transient("refused"))
+                } else {
+                    Ok(())
+                }
+            })
         });
-        assert_eq!(run(1, probe, &settings(None), reporter(1), never()).await, Outcome::Ready);
+        assert_eq!(
+            run(1, probe, &settings(None), reporter(1), never()).await,
+            Outcome::Ready
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -254,6 +346,9 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(300)).await;
             15
         };
-        assert_eq!(run(1, probe, &settings(None), reporter(1), signal).await, Outcome::Signal(15));
+        assert_eq!(
+            run(1, probe, &settings(None), reporter(1), signal).await,
+            Outcome::Signal(15)
+        );
     }
 }

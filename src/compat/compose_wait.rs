@@ -1,0 +1,391 @@
+//! docker-compose-wait's `/wait`: configured by environment only. WAIT_HOSTS and
+//! WAIT_PATHS (comma-separated), WAIT_TIMEOUT (30), WAIT_BEFORE (0), WAIT_AFTER (0),
+//! WAIT_SLEEP_INTERVAL (1), WAIT_HOST_CONNECT_TIMEOUT (5), all in seconds, the
+//! deprecated WAIT_HOSTS_TIMEOUT / WAIT_BEFORE_HOSTS / WAIT_AFTER_HOSTS, WAIT_COMMAND
+//! (split as a POSIX shell would, then exec'd) and WAIT_LOGGER_LEVEL. Log lines
+//! `[INFO  wait] ...` on stderr; exit 1 after a timeout.
+//!
+//! Different from the original, on purpose: a value that does not parse is an error
+//! naming the variable (exit 2) instead of a silent default; hosts and paths are
+//! probed concurrently, not one after the other; WAIT_SLEEP_INTERVAL caps a backoff
+//! that starts fast; a WAIT_HOSTS entry may also be any whenready target
+//! (`postgres://...`); a failed exec exits 126/127 instead of aborting; empty list
+//! entries are skipped; arguments on the command line are reported as ignored.
+
+use super::{seconds, OnDeadline, Plan};
+use crate::config::Config;
+use crate::env::Env;
+use crate::exit::Exit;
+use crate::report::{say, Reporter, Voice};
+use crate::target::{Kind, Target};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const SEPARATOR: &str = "--------------------------------------------------------";
+
+/// env_logger levels, most verbose last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Level {
+    Off,
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+impl Level {
+    fn parse(text: &str) -> Option<Level> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "off" => Some(Level::Off),
+            "error" => Some(Level::Error),
+            "warn" => Some(Level::Warn),
+            "info" => Some(Level::Info),
+            "debug" | "trace" => Some(Level::Debug),
+            _ => None,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Level::Off => "",
+            Level::Error => "ERROR",
+            Level::Warn => "WARN ",
+            Level::Info => "INFO ",
+            Level::Debug => "DEBUG",
+        }
+    }
+}
+
+/// Logs like env_logger without timestamps: `[INFO  wait] message`.
+struct Log(Level);
+
+impl Log {
+    fn at(&self, level: Level, text: &str) {
+        if level <= self.0 && level != Level::Off {
+            say(&format!("[{} wait] {text}", level.label()));
+        }
+    }
+}
+
+fn usage_error(text: &str) -> Exit {
+    say(&format!("[ERROR wait] {text}"));
+    Exit::Usage
+}
+
+/// Reads a duration variable, or its deprecated alias, in seconds.
+fn duration(
+    env: &Env,
+    log: &Log,
+    legacy: Option<&str>,
+    name: &str,
+    default: u64,
+) -> Result<Duration, Exit> {
+    let mut value = None;
+    let mut origin = name;
+    if let Some(old) = legacy {
+        if let Some(v) = env.get(old).map_err(|e| usage_error(&e))? {
+            log.at(
+                Level::Warn,
+                &format!("Environment variable [{old}] is deprecated. Use [{name}] instead."),
+            );
+            value = Some(v);
+            origin = old;
+        }
+    }
+    if let Some(v) = env.get(name).map_err(|e| usage_error(&e))? {
+        value = Some(v);
+        origin = name;
+    }
+    match value {
+        None => Ok(Duration::from_secs(default)),
+        Some(v) => seconds(v.trim()).ok_or_else(|| {
+            usage_error(&format!(
+                "invalid value {v:?} for {origin}: expected a number of seconds such as {default}"
+            ))
+        }),
+    }
+}
+
+fn list(env: &Env, name: &str) -> Result<Vec<String>, Exit> {
+    Ok(env
+        .get(name)
+        .map_err(|e| usage_error(&e))?
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// Reads the WAIT_* variables.
+pub fn plan(args: &[OsString], env: &Env) -> Result<Plan, Exit> {
+    let level = match env.get("WAIT_LOGGER_LEVEL").map_err(|e| usage_error(&e))? {
+        None => Level::Debug,
+        Some(v) => Level::parse(v).ok_or_else(|| {
+            usage_error(&format!("invalid value {v:?} for WAIT_LOGGER_LEVEL: expected debug, info, warn, error or off"))
+        })?,
+    };
+    let log = Log(level);
+    let hosts = list(env, "WAIT_HOSTS")?;
+    let paths = list(env, "WAIT_PATHS")?;
+    let timeout = duration(env, &log, Some("WAIT_HOSTS_TIMEOUT"), "WAIT_TIMEOUT", 30)?;
+    let before = duration(env, &log, Some("WAIT_BEFORE_HOSTS"), "WAIT_BEFORE", 0)?;
+    let after = duration(env, &log, Some("WAIT_AFTER_HOSTS"), "WAIT_AFTER", 0)?;
+    let interval = duration(env, &log, None, "WAIT_SLEEP_INTERVAL", 1)?;
+    let connect = duration(env, &log, None, "WAIT_HOST_CONNECT_TIMEOUT", 5)?;
+    if connect.is_zero() {
+        return Err(usage_error(
+            "invalid value \"0\" for WAIT_HOST_CONNECT_TIMEOUT: expected at least 1 second",
+        ));
+    }
+    let command_text = env
+        .get("WAIT_COMMAND")
+        .map_err(|e| usage_error(&e))?
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let command: Vec<OsString> = if command_text.is_empty() {
+        Vec::new()
+    } else {
+        shell_words::split(&command_text)
+            .map_err(|e| usage_error(&format!("invalid WAIT_COMMAND: {e}")))?
+            .into_iter()
+            .map(OsString::from)
+            .collect()
+    };
+    if args.len() > 1 {
+        log.at(
+            Level::Warn,
+            "Command-line arguments are ignored: set WAIT_COMMAND to run a command",
+        );
+    }
+
+    let mut targets = Vec::new();
+    for h in &hosts {
+        let t = Target::parse(h, env)
+            .map_err(|why| usage_error(&format!("invalid entry in WAIT_HOSTS: {why}")))?;
+        targets.push(t);
+    }
+    for p in &paths {
+        targets.push(Target {
+            kind: Kind::File(PathBuf::from(p)),
+            shown: p.clone(),
+        });
+    }
+    let target_names: Vec<String> = targets.iter().map(|t| t.shown.clone()).collect();
+
+    log.at(Level::Info, SEPARATOR);
+    log.at(
+        Level::Info,
+        &format!(
+            " docker-compose-wait {} (whenready)",
+            env!("CARGO_PKG_VERSION")
+        ),
+    );
+    log.at(Level::Info, "---------------------------");
+    log.at(Level::Debug, "Starting with configuration:");
+    log.at(
+        Level::Debug,
+        &format!(
+            " - Hosts to be waiting for: [{}]",
+            target_names[..hosts.len()].join(",")
+        ),
+    );
+    log.at(
+        Level::Debug,
+        &format!(" - Paths to be waiting for: [{}]", paths.join(",")),
+    );
+    log.at(
+        Level::Debug,
+        &format!(
+            " - Timeout before failure: {} seconds ",
+            timeout.as_secs_f64()
+        ),
+    );
+    log.at(
+        Level::Debug,
+        &format!(
+            " - TCP connection timeout before retry: {} seconds ",
+            connect.as_secs_f64()
+        ),
+    );
+    if !command.is_empty() {
+        // The program only: arguments may carry secrets.
+        log.at(
+            Level::Debug,
+            &format!(
+                " - Command to run once ready: {}",
+                command[0].to_string_lossy()
+            ),
+        );
+    }
+    log.at(
+        Level::Debug,
+        &format!(
+            " - Sleeping time before checking for hosts/paths availability: {} seconds",
+            before.as_secs_f64()
+        ),
+    );
+    log.at(
+        Level::Debug,
+        &format!(
+            " - Sleeping time once all hosts/paths are available: {} seconds",
+            after.as_secs_f64()
+        ),
+    );
+    log.at(
+        Level::Debug,
+        &format!(
+            " - Sleeping time between retries: {} seconds",
+            interval.as_secs_f64()
+        ),
+    );
+    log.at(Level::Debug, SEPARATOR);
+
+    let mut config = Config::new(targets);
+    // WAIT_TIMEOUT=0: the original gives up after the first failed probe.
+    config.once = timeout.is_zero();
+    config.timeout = Some(timeout).filter(|t| !t.is_zero());
+    config.interval = interval;
+    config.attempt_timeout = connect;
+    config.command = command;
+    let voice = ComposeVoice {
+        log,
+        hosts: hosts.len(),
+        timeout: timeout.as_secs(),
+    };
+    let mut plan = Plan::new(config, Box::new(voice));
+    plan.on_deadline = OnDeadline::Exit(Exit::NotReady);
+    plan.before = before;
+    plan.after = after;
+    Ok(plan)
+}
+
+/// The original's log lines. Targets are probed concurrently, so every "Checking
+/// availability" line comes first; "not yet available" is logged when the reason
+/// changes, not at every attempt.
+struct ComposeVoice {
+    log: Log,
+    /// The first `hosts` targets are WAIT_HOSTS, the rest WAIT_PATHS.
+    hosts: usize,
+    timeout: u64,
+}
+
+impl ComposeVoice {
+    fn timed_out(&self, r: &Reporter) {
+        let unready = r.unready();
+        if unready.iter().any(|(i, _, _)| *i < self.hosts) {
+            self.log.at(
+                Level::Error,
+                &format!(
+                    "Timeout! After {} seconds some hosts are still not reachable",
+                    self.timeout
+                ),
+            );
+        } else {
+            self.log.at(
+                Level::Error,
+                &format!(
+                    "Timeout! After [{}] seconds some paths are still not reachable",
+                    self.timeout
+                ),
+            );
+        }
+        for (i, reason, attempts) in unready {
+            self.log.at(
+                Level::Error,
+                &format!(" - {}: {reason} ({attempts} attempts)", r.names()[i]),
+            );
+        }
+    }
+}
+
+impl Voice for ComposeVoice {
+    fn begin(&self, r: &Reporter) {
+        for (i, name) in r.names().iter().enumerate() {
+            let what = if i < self.hosts { "host" } else { "path" };
+            self.log.at(
+                Level::Info,
+                &format!("Checking availability of {what} [{name}]"),
+            );
+        }
+    }
+
+    fn not_ready(&self, r: &Reporter, i: usize, reason: &str, permanent: bool, _last: bool) {
+        let name = &r.names()[i];
+        if permanent {
+            self.log.at(
+                Level::Error,
+                &format!("Host [{name}] failed permanently: {reason}"),
+            );
+        } else if i < self.hosts {
+            self.log.at(
+                Level::Info,
+                &format!("Host [{name}] not yet available... ({reason})"),
+            );
+        } else {
+            self.log
+                .at(Level::Info, &format!("Path {name} not yet available..."));
+        }
+    }
+
+    fn ready(&self, r: &Reporter, i: usize) {
+        let what = if i < self.hosts { "Host" } else { "Path" };
+        self.log.at(
+            Level::Info,
+            &format!("{what} [{}] is now available!", r.names()[i]),
+        );
+        self.log.at(Level::Info, SEPARATOR);
+    }
+
+    fn deadline(&self, r: &Reporter) {
+        self.timed_out(r);
+    }
+
+    fn once_failed(&self, r: &Reporter) {
+        self.timed_out(r);
+    }
+
+    fn signal(&self, _r: &Reporter, name: &str) {
+        self.log.at(Level::Error, &format!("Interrupted by {name}"));
+    }
+
+    fn pause(&self, _r: &Reporter, d: Duration, before: bool) {
+        let s = d.as_secs_f64();
+        if before {
+            self.log.at(
+                Level::Info,
+                &format!("Waiting {s} seconds before checking for hosts/paths availability"),
+            );
+        } else {
+            self.log.at(
+                Level::Info,
+                &format!("Waiting {s} seconds after hosts/paths availability"),
+            );
+        }
+        self.log.at(Level::Info, SEPARATOR);
+    }
+
+    fn done(&self, _r: &Reporter, _program: Option<&std::ffi::OsStr>) {
+        self.log.at(
+            Level::Info,
+            "docker-compose-wait - Everything's fine, the application can now start!",
+        );
+        self.log.at(Level::Info, SEPARATOR);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Level;
+
+    #[test]
+    fn levels() {
+        assert_eq!(Level::parse("INFO"), Some(Level::Info));
+        assert_eq!(Level::parse("off"), Some(Level::Off));
+        assert_eq!(Level::parse("verbose"), None);
+        assert!(Level::Error < Level::Info);
+    }
+}
