@@ -17,6 +17,8 @@ WORKDIR /src
 # Dependencies first, built against a placeholder main.rs, so that a change under
 # src/ does not rebuild them.
 COPY Cargo.toml Cargo.lock ./
+# Build flags for the static binary (relocation model; see the file).
+COPY .cargo/ .cargo/
 RUN mkdir src \
  && echo 'fn main() {}' > src/main.rs \
  && cargo build --release --locked --target x86_64-unknown-linux-musl \
