@@ -113,7 +113,9 @@ mod tests {
 
     #[test]
     fn command_after_double_dash_is_kept_verbatim() {
-        let cli = Cli::try_parse_from(["whenready", "db:1", "-t", "5", "--", "ls", "-la", "--", "x"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["whenready", "db:1", "-t", "5", "--", "ls", "-la", "--", "x"])
+                .unwrap();
         assert_eq!(cli.targets, ["db:1"]);
         assert_eq!(cli.timeout.as_deref(), Some("5"));
         assert_eq!(cli.command, ["ls", "-la", "--", "x"]);

@@ -53,7 +53,15 @@ mod tests {
         for (text, ms) in ok {
             assert_eq!(parse(text), Ok(Duration::from_millis(ms)), "{text}");
         }
-        for bad in ["", "30x", "-1", "1..2", "s", "1e3", "99999999999999999999999"] {
+        for bad in [
+            "",
+            "30x",
+            "-1",
+            "1..2",
+            "s",
+            "1e3",
+            "99999999999999999999999",
+        ] {
             assert!(parse(bad).is_err(), "{bad} should fail");
         }
     }

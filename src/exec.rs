@@ -11,7 +11,9 @@ use std::process::Command;
 /// Replaces this process with `argv`. Returns only when that failed, with the exit
 /// status to use: 127 when the program is not found, 126 when it cannot be executed.
 pub fn replace_process(argv: &[OsString]) -> Exit {
-    let Some((program, args)) = argv.split_first() else { return Exit::Ready };
+    let Some((program, args)) = argv.split_first() else {
+        return Exit::Ready;
+    };
     let err = Command::new(program).args(args).exec();
     let shown = program.to_string_lossy();
     let (exit, why) = match err.kind() {

@@ -22,7 +22,9 @@ pub struct Signals {
 /// The set of signals this process inherited as ignored, from /proc/self/status
 /// (`SigIgn`, a hex mask: bit n-1 is signal n). Without /proc, assume none.
 fn ignored() -> u64 {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return 0 };
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return 0;
+    };
     status
         .lines()
         .find_map(|l| l.strip_prefix("SigIgn:"))
@@ -40,7 +42,10 @@ impl Signals {
             }
             signal(SignalKind::from_raw(n)).ok()
         };
-        Signals { term: listen(SIGTERM), int: listen(SIGINT) }
+        Signals {
+            term: listen(SIGTERM),
+            int: listen(SIGINT),
+        }
     }
 
     /// Resolves with the number of the first signal received.

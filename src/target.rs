@@ -136,7 +136,8 @@ pub struct RedisTarget {
     pub db: Option<u32>,
 }
 
-const SCHEMES: &str = "HOST:PORT, tcp://, http(s)://, postgres(ql)://, redis(s)://, unix:///PATH or file:///PATH";
+const SCHEMES: &str =
+    "HOST:PORT, tcp://, http(s)://, postgres(ql)://, redis(s)://, unix:///PATH or file:///PATH";
 
 /// Query parameters whose value is a secret.
 const SECRET_PARAMS: [&str; 3] = ["password", "sslpassword", "pass"];
@@ -152,11 +153,16 @@ impl Target {
         let Some((scheme, _)) = text.split_once("://") else {
             if text.starts_with("unix:") || text.starts_with("file:") {
                 let (scheme, _) = text.split_once(':').unwrap_or_default();
-                return Err(format!("invalid target {text:?}: write {scheme}:///ABSOLUTE/PATH"));
+                return Err(format!(
+                    "invalid target {text:?}: write {scheme}:///ABSOLUTE/PATH"
+                ));
             }
-            let endpoint = parse_host_port(text)
-                .map_err(|why| format!("invalid target {text:?}: {why}"))?;
-            return Ok(Target { kind: Kind::Tcp(endpoint), shown: text.to_string() });
+            let endpoint =
+                parse_host_port(text).map_err(|why| format!("invalid target {text:?}: {why}"))?;
+            return Ok(Target {
+                kind: Kind::Tcp(endpoint),
+                shown: text.to_string(),
+            });
         };
         let masked = mask_raw(text);
         let bad = |why: &dyn std::fmt::Display| format!("invalid target {masked:?}: {why}");
@@ -164,8 +170,14 @@ impl Target {
             // libpq allows host1:port1,host2:port2; the url crate would report a bad port.
             let rest = &text[scheme.len() + 3..];
             let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-            if authority.rsplit_once('@').map_or(authority, |(_, h)| h).contains(',') {
-                return Err(bad(&"several hosts in one URL are not supported: give one target per host"));
+            if authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, h)| h)
+                .contains(',')
+            {
+                return Err(bad(
+                    &"several hosts in one URL are not supported: give one target per host",
+                ));
             }
         }
         let url = Url::parse(text).map_err(|e| bad(&e))?;
@@ -186,11 +198,15 @@ impl Target {
             "postgres" | "postgresql" => {
                 Kind::Postgres(Box::new(parse_postgres(&url, env).map_err(|e| bad(&e))?))
             }
-            "redis" | "rediss" => Kind::Redis(Box::new(parse_redis(&url, env).map_err(|e| bad(&e))?)),
+            "redis" | "rediss" => {
+                Kind::Redis(Box::new(parse_redis(&url, env).map_err(|e| bad(&e))?))
+            }
             "unix" => Kind::Unix(local_path(&url).map_err(|e| bad(&e))?),
             "file" => Kind::File(local_path(&url).map_err(|e| bad(&e))?),
             other => {
-                return Err(format!("unsupported scheme {other:?} in {masked:?}: use {SCHEMES}"))
+                return Err(format!(
+                    "unsupported scheme {other:?} in {masked:?}: use {SCHEMES}"
+                ))
             }
         };
         Ok(Target { kind, shown })
@@ -212,14 +228,19 @@ pub fn parse_host_port(text: &str) -> Result<Endpoint, String> {
         (Host::Ip(IpAddr::V6(addr)), port)
     } else {
         let Some((host, port)) = text.rsplit_once(':') else {
-            return Err(format!("missing port: write HOST:PORT, e.g. {text}:5432, or a URL ({SCHEMES})"));
+            return Err(format!(
+                "missing port: write HOST:PORT, e.g. {text}:5432, or a URL ({SCHEMES})"
+            ));
         };
         if host.contains(':') {
             return Err("an IPv6 address needs brackets: [::1]:5432".into());
         }
         (parse_host(host)?, port)
     };
-    Ok(Endpoint { host, port: parse_port(port)? })
+    Ok(Endpoint {
+        host,
+        port: parse_port(port)?,
+    })
 }
 
 fn parse_host(host: &str) -> Result<Host, String> {
@@ -236,7 +257,9 @@ fn parse_host(host: &str) -> Result<Host, String> {
 
 fn parse_port(port: &str) -> Result<u16, String> {
     match port.parse::<u16>() {
-        Ok(0) | Err(_) => Err(format!("invalid port {port:?}: expected a number from 1 to 65535")),
+        Ok(0) | Err(_) => Err(format!(
+            "invalid port {port:?}: expected a number from 1 to 65535"
+        )),
         Ok(p) => Ok(p),
     }
 }
@@ -256,10 +279,7 @@ fn url_endpoint(url: &Url, default_port: Option<u16>) -> Result<Endpoint, String
         // crate: decode and validate them like a HOST of HOST:PORT.
         Some(url::Host::Domain(d)) => parse_host(&decode(d))?,
     };
-    let port = url
-        .port()
-        .or(default_port)
-        .ok_or("missing port")?;
+    let port = url.port().or(default_port).ok_or("missing port")?;
     if port == 0 {
         return Err("invalid port \"0\": expected a number from 1 to 65535".into());
     }
@@ -274,8 +294,13 @@ fn decode(s: &str) -> String {
 }
 
 fn local_path(url: &Url) -> Result<PathBuf, String> {
-    if url.host_str().is_some_and(|h| !h.is_empty() && h != "localhost") {
-        return Err("expected an absolute path: write unix:///PATH or file:///PATH (three slashes)".into());
+    if url
+        .host_str()
+        .is_some_and(|h| !h.is_empty() && h != "localhost")
+    {
+        return Err(
+            "expected an absolute path: write unix:///PATH or file:///PATH (three slashes)".into(),
+        );
     }
     let path = decode(url.path());
     if !path.starts_with('/') || path == "/" && url.path().is_empty() {
@@ -295,7 +320,10 @@ pub fn mask_url(url: &Url) -> String {
             .query_pairs()
             .map(|(k, v)| {
                 let secret = SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str());
-                (k.into_owned(), if secret { "***".into() } else { v.into_owned() })
+                (
+                    k.into_owned(),
+                    if secret { "***".into() } else { v.into_owned() },
+                )
             })
             .collect();
         url.query_pairs_mut().clear().extend_pairs(pairs);
@@ -322,7 +350,9 @@ pub fn mask_raw(text: &str) -> String {
         let masked: Vec<String> = query
             .split('&')
             .map(|pair| match pair.split_once('=') {
-                Some((k, _)) if SECRET_PARAMS.contains(&decode(k).to_ascii_lowercase().as_str()) => {
+                Some((k, _))
+                    if SECRET_PARAMS.contains(&decode(k).to_ascii_lowercase().as_str()) =>
+                {
                     format!("{k}=***")
                 }
                 _ => pair.to_string(),
@@ -336,7 +366,11 @@ pub fn mask_raw(text: &str) -> String {
 fn parse_postgres(url: &Url, env: &Env) -> Result<PgTarget, String> {
     let envvar = |name: &str| env.get(name);
     let mut host: Option<String> = url.host_str().filter(|h| !h.is_empty()).map(|h| {
-        if h.starts_with('[') { h.to_string() } else { decode(h) }
+        if h.starts_with('[') {
+            h.to_string()
+        } else {
+            decode(h)
+        }
     });
     let mut port: Option<String> = url.port().map(|p| p.to_string());
     let mut user: Option<String> = Some(decode(url.username())).filter(|u| !u.is_empty());
@@ -361,9 +395,17 @@ fn parse_postgres(url: &Url, env: &Env) -> Result<PgTarget, String> {
             "options" => options = Some(v),
             // Accepted and ignored: whenready's own --attempt-timeout bounds the attempt,
             // and the rest tune long-lived connections.
-            "connect_timeout" | "keepalives" | "keepalives_idle" | "keepalives_interval"
-            | "keepalives_count" | "tcp_user_timeout" | "target_session_attrs"
-            | "client_encoding" | "gssencmode" | "sslcompression" | "sslsni" => {}
+            "connect_timeout"
+            | "keepalives"
+            | "keepalives_idle"
+            | "keepalives_interval"
+            | "keepalives_count"
+            | "tcp_user_timeout"
+            | "target_session_attrs"
+            | "client_encoding"
+            | "gssencmode"
+            | "sslcompression"
+            | "sslsni" => {}
             "sslcert" | "sslkey" | "sslpassword" | "sslcrl" | "sslcrldir" | "hostaddr"
             | "service" | "passfile" | "requirepeer" | "krbsrvname" | "gsslib" => {
                 return Err(format!("the libpq parameter {k:?} is not supported"))
@@ -412,7 +454,17 @@ fn parse_postgres(url: &Url, env: &Env) -> Result<PgTarget, String> {
         .or_else(|| env.get_lossy("PGAPPNAME").map(str::to_string))
         .unwrap_or_else(|| "whenready".into());
     let options = or_env(options, "PGOPTIONS")?;
-    Ok(PgTarget { host, port, user, password, dbname, sslmode, sslrootcert, application_name, options })
+    Ok(PgTarget {
+        host,
+        port,
+        user,
+        password,
+        dbname,
+        sslmode,
+        sslrootcert,
+        application_name,
+        options,
+    })
 }
 
 /// libpq's default user: the operating-system user name.
@@ -444,9 +496,17 @@ fn parse_redis(url: &Url, env: &Env) -> Result<RedisTarget, String> {
         })?)
     };
     if let Some((k, _)) = url.query_pairs().next() {
-        return Err(format!("unknown parameter {k:?}: a redis URL is redis[s]://[[USER]:PASSWORD@]HOST[:PORT][/DB]"));
+        return Err(format!(
+            "unknown parameter {k:?}: a redis URL is redis[s]://[[USER]:PASSWORD@]HOST[:PORT][/DB]"
+        ));
     }
-    Ok(RedisTarget { endpoint, tls: url.scheme() == "rediss", username, password, db })
+    Ok(RedisTarget {
+        endpoint,
+        tls: url.scheme() == "rediss",
+        username,
+        password,
+        db,
+    })
 }
 
 #[cfg(test)]
@@ -461,17 +521,45 @@ mod tests {
     #[test]
     fn host_port_forms() {
         let t = parse("db:5432").unwrap();
-        assert!(matches!(t.kind, Kind::Tcp(Endpoint { host: Host::Name(ref n), port: 5432 }) if n == "db"));
+        assert!(
+            matches!(t.kind, Kind::Tcp(Endpoint { host: Host::Name(ref n), port: 5432 }) if n == "db")
+        );
         let t = parse("127.0.0.1:80").unwrap();
-        assert!(matches!(t.kind, Kind::Tcp(Endpoint { host: Host::Ip(_), port: 80 })));
+        assert!(matches!(
+            t.kind,
+            Kind::Tcp(Endpoint {
+                host: Host::Ip(_),
+                port: 80
+            })
+        ));
         let t = parse("[::1]:6379").unwrap();
-        assert!(matches!(t.kind, Kind::Tcp(Endpoint { host: Host::Ip(IpAddr::V6(_)), port: 6379 })));
+        assert!(matches!(
+            t.kind,
+            Kind::Tcp(Endpoint {
+                host: Host::Ip(IpAddr::V6(_)),
+                port: 6379
+            })
+        ));
         let t = parse("tcp://[::1]:6379").unwrap();
-        assert!(matches!(t.kind, Kind::Tcp(Endpoint { host: Host::Ip(IpAddr::V6(_)), port: 6379 })));
+        assert!(matches!(
+            t.kind,
+            Kind::Tcp(Endpoint {
+                host: Host::Ip(IpAddr::V6(_)),
+                port: 6379
+            })
+        ));
         let t = parse("tcp://localhost:1").unwrap();
-        assert!(matches!(t.kind, Kind::Tcp(Endpoint { host: Host::Name(ref n), port: 1 }) if n == "localhost"));
+        assert!(
+            matches!(t.kind, Kind::Tcp(Endpoint { host: Host::Name(ref n), port: 1 }) if n == "localhost")
+        );
         let t = parse("tcp://10.0.0.1:1").unwrap();
-        assert!(matches!(t.kind, Kind::Tcp(Endpoint { host: Host::Ip(_), port: 1 })));
+        assert!(matches!(
+            t.kind,
+            Kind::Tcp(Endpoint {
+                host: Host::Ip(_),
+                port: 1
+            })
+        ));
     }
 
     #[test]
@@ -497,7 +585,9 @@ mod tests {
             ("postgres://a:1,b:2/db", "several hosts"),
             ("a b:1", "invalid host"),
         ] {
-            let err = parse(text).err().unwrap_or_else(|| panic!("{text} should fail"));
+            let err = parse(text)
+                .err()
+                .unwrap_or_else(|| panic!("{text} should fail"));
             assert!(err.contains(needle), "{text}: {err}");
         }
     }
@@ -517,7 +607,10 @@ mod tests {
         assert!(!err.contains("s3cret") && err.contains("***"), "{err}");
         let err = parse("postgres://app@db/app?password=s3cret&bogus=1").unwrap_err();
         assert!(!err.contains("s3cret"), "{err}");
-        assert_eq!(mask_raw("x://u:p@a:b@h/?password=z&k=v"), "x://u:***@h/?password=***&k=v");
+        assert_eq!(
+            mask_raw("x://u:p@a:b@h/?password=z&k=v"),
+            "x://u:***@h/?password=***&k=v"
+        );
     }
 
     #[test]
@@ -530,38 +623,53 @@ mod tests {
             ("PGDATABASE", "main"),
             ("PGSSLMODE", "require"),
         ]);
-        let Kind::Postgres(pg) = Target::parse("postgres://", &env).unwrap().kind else { panic!() };
+        let Kind::Postgres(pg) = Target::parse("postgres://", &env).unwrap().kind else {
+            panic!()
+        };
         assert_eq!(pg.host, PgHost::Tcp(Host::Name("pg.internal".into())));
-        assert_eq!((pg.port, pg.user.as_str(), pg.dbname.as_str()), (6543, "svc", "main"));
+        assert_eq!(
+            (pg.port, pg.user.as_str(), pg.dbname.as_str()),
+            (6543, "svc", "main")
+        );
         assert_eq!(pg.password.as_deref(), Some("pw"));
         assert_eq!(pg.sslmode, SslMode::Require);
         // The URL wins over the environment.
-        let Kind::Postgres(pg) =
-            Target::parse("postgresql://me:x@db:5433/app?sslmode=verify-full&sslrootcert=/ca.pem", &env)
-                .unwrap()
-                .kind
+        let Kind::Postgres(pg) = Target::parse(
+            "postgresql://me:x@db:5433/app?sslmode=verify-full&sslrootcert=/ca.pem",
+            &env,
+        )
+        .unwrap()
+        .kind
         else {
             panic!()
         };
         assert_eq!(pg.host, PgHost::Tcp(Host::Name("db".into())));
-        assert_eq!((pg.port, pg.user.as_str(), pg.dbname.as_str()), (5433, "me", "app"));
+        assert_eq!(
+            (pg.port, pg.user.as_str(), pg.dbname.as_str()),
+            (5433, "me", "app")
+        );
         assert_eq!(pg.password.as_deref(), Some("x"));
         assert_eq!(pg.sslmode, SslMode::VerifyFull);
         assert_eq!(pg.sslrootcert, Some(PathBuf::from("/ca.pem")));
-        let err = Target::parse("postgres://h/db", &Env::from_pairs(&[("PGPORT", "x")])).unwrap_err();
+        let err =
+            Target::parse("postgres://h/db", &Env::from_pairs(&[("PGPORT", "x")])).unwrap_err();
         assert!(err.contains("PGPORT"), "{err}");
     }
 
     #[test]
     fn postgres_socket_and_defaults() {
         let env = Env::from_pairs(&[("USER", "alice")]);
-        let Kind::Postgres(pg) =
-            Target::parse("postgresql://%2Fvar%2Frun%2Fpostgresql/app", &env).unwrap().kind
+        let Kind::Postgres(pg) = Target::parse("postgresql://%2Fvar%2Frun%2Fpostgresql/app", &env)
+            .unwrap()
+            .kind
         else {
             panic!()
         };
         assert_eq!(pg.host, PgHost::Socket("/var/run/postgresql".into()));
-        assert_eq!((pg.user.as_str(), pg.dbname.as_str(), pg.port), ("alice", "app", 5432));
+        assert_eq!(
+            (pg.user.as_str(), pg.dbname.as_str(), pg.port),
+            ("alice", "app", 5432)
+        );
         assert_eq!(pg.sslmode, SslMode::Prefer);
         let Kind::Postgres(pg) = Target::parse("postgres://u@[::1]:5/d", &env).unwrap().kind else {
             panic!()
@@ -572,20 +680,32 @@ mod tests {
     #[test]
     fn redis_forms() {
         let env = Env::from_pairs(&[("REDISCLI_AUTH", "fromenv")]);
-        let Kind::Redis(r) = Target::parse("redis://cache", &env).unwrap().kind else { panic!() };
+        let Kind::Redis(r) = Target::parse("redis://cache", &env).unwrap().kind else {
+            panic!()
+        };
         assert_eq!(r.endpoint.port, 6379);
         assert_eq!(r.password.as_deref(), Some("fromenv"));
         assert_eq!((r.tls, r.db, r.username.clone()), (false, None, None));
-        let Kind::Redis(r) = Target::parse("rediss://bob:pw@cache:6380/2", &env).unwrap().kind else {
+        let Kind::Redis(r) = Target::parse("rediss://bob:pw@cache:6380/2", &env)
+            .unwrap()
+            .kind
+        else {
             panic!()
         };
-        assert_eq!((r.tls, r.db, r.username.as_deref(), r.password.as_deref()), (true, Some(2), Some("bob"), Some("pw")));
+        assert_eq!(
+            (r.tls, r.db, r.username.as_deref(), r.password.as_deref()),
+            (true, Some(2), Some("bob"), Some("pw"))
+        );
     }
 
     #[test]
     fn local_paths() {
-        assert!(matches!(parse("unix:///run/app.sock").unwrap().kind, Kind::Unix(p) if p == Path::new("/run/app.sock")));
-        assert!(matches!(parse("file:///tmp/a%20b").unwrap().kind, Kind::File(p) if p == Path::new("/tmp/a b")));
+        assert!(
+            matches!(parse("unix:///run/app.sock").unwrap().kind, Kind::Unix(p) if p == Path::new("/run/app.sock"))
+        );
+        assert!(
+            matches!(parse("file:///tmp/a%20b").unwrap().kind, Kind::File(p) if p == Path::new("/tmp/a b"))
+        );
         assert!(parse("file://host/x").is_err());
     }
 }

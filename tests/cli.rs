@@ -23,10 +23,18 @@ fn usage_error(args: &[&str], env: &[(&str, &str)], needles: &[&str]) {
 #[test]
 fn bad_options_exit_2_and_name_the_input() {
     usage_error(&["--timout", "5"], &[], &["--timout", "--timeout"]);
-    usage_error(&["-t", "30x", "db:1"], &[], &["\"30x\"", "--timeout", "500ms"]);
+    usage_error(
+        &["-t", "30x", "db:1"],
+        &[],
+        &["\"30x\"", "--timeout", "500ms"],
+    );
     usage_error(&["--interval", "-1s"], &[], &["\"-1s\"", "--interval"]);
     usage_error(&["--attempt-timeout", "0"], &[], &["--attempt-timeout"]);
-    usage_error(&["--http-status", "2xx"], &[], &["\"2xx\"", "--http-status"]);
+    usage_error(
+        &["--http-status", "2xx"],
+        &[],
+        &["\"2xx\"", "--http-status"],
+    );
     usage_error(&["-t"], &[], &["--timeout"]);
 }
 
@@ -44,11 +52,27 @@ fn bad_targets_exit_2_and_name_the_input() {
 
 #[test]
 fn bad_environment_values_name_the_variable() {
-    usage_error(&[], &[("WHENREADY_TIMEOUT", "two minutes")], &["WHENREADY_TIMEOUT", "\"two minutes\""]);
-    usage_error(&[], &[("WHENREADY_QUIET", "maybe")], &["WHENREADY_QUIET", "\"maybe\""]);
+    usage_error(
+        &[],
+        &[("WHENREADY_TIMEOUT", "two minutes")],
+        &["WHENREADY_TIMEOUT", "\"two minutes\""],
+    );
+    usage_error(
+        &[],
+        &[("WHENREADY_QUIET", "maybe")],
+        &["WHENREADY_QUIET", "\"maybe\""],
+    );
     usage_error(&[], &[("WHENREADY_ONCE", "2")], &["WHENREADY_ONCE"]);
-    usage_error(&[], &[("WHENREADY_HTTP_STATUS", "ok")], &["WHENREADY_HTTP_STATUS"]);
-    usage_error(&[], &[("WHENREADY_TARGETS", "a:1 b")], &["WHENREADY_TARGETS", "\"b\""]);
+    usage_error(
+        &[],
+        &[("WHENREADY_HTTP_STATUS", "ok")],
+        &["WHENREADY_HTTP_STATUS"],
+    );
+    usage_error(
+        &[],
+        &[("WHENREADY_TARGETS", "a:1 b")],
+        &["WHENREADY_TARGETS", "\"b\""],
+    );
     usage_error(&["postgres://db/app"], &[("PGPORT", "x")], &["PGPORT"]);
 }
 
@@ -58,7 +82,9 @@ fn command_line_wins_over_environment() {
     let target = format!("127.0.0.1:{port}");
     // The variable asks for a 60 s wait; the flag for 200 ms.
     let r = run(
-        whenready().args(["-t", "200ms", &target]).env("WHENREADY_TIMEOUT", "60s"),
+        whenready()
+            .args(["-t", "200ms", &target])
+            .env("WHENREADY_TIMEOUT", "60s"),
         std::time::Duration::from_secs(10),
     );
     assert_eq!(r.code, 1, "{r:?}");
@@ -70,15 +96,26 @@ fn environment_sets_options_and_targets() {
     let fake = Fake::start(|_, _| {});
     let r = run(
         whenready()
-            .env("WHENREADY_TARGETS", format!("{}, 127.0.0.1:{}", fake.addr(), free_port()))
+            .env(
+                "WHENREADY_TARGETS",
+                format!("{}, 127.0.0.1:{}", fake.addr(), free_port()),
+            )
             .env("WHENREADY_TIMEOUT", "300ms")
             .env("WHENREADY_QUIET", "yes"),
         std::time::Duration::from_secs(10),
     );
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(!r.stderr.contains(&fake.addr()), "the ready target is not reported in quiet mode: {r:?}");
+    assert!(
+        !r.stderr.contains(&fake.addr()),
+        "the ready target is not reported in quiet mode: {r:?}"
+    );
     assert!(r.stderr.contains("connection refused"), "{r:?}");
-    let r = run(whenready().env("WHENREADY_ONCE", "true").env("WHENREADY_TARGETS", fake.addr()), std::time::Duration::from_secs(10));
+    let r = run(
+        whenready()
+            .env("WHENREADY_ONCE", "true")
+            .env("WHENREADY_TARGETS", fake.addr()),
+        std::time::Duration::from_secs(10),
+    );
     assert_eq!(r.code, 0, "{r:?}");
 }
 
@@ -86,7 +123,16 @@ fn environment_sets_options_and_targets() {
 fn help_and_version() {
     let r = wr(&["--help"]);
     assert_eq!(r.code, 0);
-    for needle in ["--timeout", "--interval", "--attempt-timeout", "--once", "--quiet", "WHENREADY_TIMEOUT", "Exit status", "postgres://"] {
+    for needle in [
+        "--timeout",
+        "--interval",
+        "--attempt-timeout",
+        "--once",
+        "--quiet",
+        "WHENREADY_TIMEOUT",
+        "Exit status",
+        "postgres://",
+    ] {
         assert!(r.stdout.contains(needle), "--help lacks {needle}: {r:?}");
     }
     let r = wr(&["--version"]);

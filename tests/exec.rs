@@ -30,21 +30,32 @@ fn command_keeps_the_pid() {
 fn argv_is_passed_byte_for_byte() {
     let fake = ready_target();
     let mut cmd = whenready();
-    cmd.args([&fake.addr(), "--", "sh", "-c", "for a; do printf '%s|' \"$a\" | od -An -tx1; done", "sh"]);
+    cmd.args([
+        &fake.addr(),
+        "--",
+        "sh",
+        "-c",
+        "for a; do printf '%s|' \"$a\" | od -An -tx1; done",
+        "sh",
+    ]);
     cmd.arg(os(b"caf\xe9"));
     cmd.args(["two words", "", "--", "$HOME", "*"]);
     let r = run(&mut cmd, Duration::from_secs(10));
     assert_eq!(r.code, 0, "{r:?}");
-    let hex: Vec<String> = r.stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join("")).collect();
+    let hex: Vec<String> = r
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(""))
+        .collect();
     assert_eq!(
         hex,
         [
-            "636166e97c",                 // caf\xe9| (not UTF-8)
-            "74776f20776f7264737c",       // two words|
-            "7c",                         // empty argument
-            "2d2d7c",                     // --
-            "24484f4d457c",               // $HOME, not expanded
-            "2a7c",                       // *, not globbed
+            "636166e97c",           // caf\xe9| (not UTF-8)
+            "74776f20776f7264737c", // two words|
+            "7c",                   // empty argument
+            "2d2d7c",               // --
+            "24484f4d457c",         // $HOME, not expanded
+            "2a7c",                 // *, not globbed
         ]
     );
 }
@@ -53,14 +64,25 @@ fn argv_is_passed_byte_for_byte() {
 fn environment_and_stdin_are_inherited() {
     let fake = ready_target();
     let mut child = whenready()
-        .args([&fake.addr(), "--", "sh", "-c", "printf '%s:' \"$APP_SETTING\"; cat"])
+        .args([
+            &fake.addr(),
+            "--",
+            "sh",
+            "-c",
+            "printf '%s:' \"$APP_SETTING\"; cat",
+        ])
         .env("APP_SETTING", "kept")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"from stdin").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"from stdin")
+        .unwrap();
     let r = finish(child, Instant::now(), Duration::from_secs(10));
     assert_eq!(r.stdout, "kept:from stdin", "{r:?}");
 }
@@ -82,7 +104,10 @@ fn command_not_found_is_127_and_not_executable_is_126() {
     let fake = ready_target();
     let r = wr(&[&fake.addr(), "--", "no-such-command-anywhere"]);
     assert_eq!(r.code, 127, "{r:?}");
-    assert!(r.stderr.contains("\"no-such-command-anywhere\"") && r.stderr.contains("not found"), "{r:?}");
+    assert!(
+        r.stderr.contains("\"no-such-command-anywhere\"") && r.stderr.contains("not found"),
+        "{r:?}"
+    );
     let dir = TempDir::new("exec");
     let script = dir.join("script.sh");
     std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
@@ -92,7 +117,13 @@ fn command_not_found_is_127_and_not_executable_is_126() {
     let r = wr(&[&fake.addr(), "--", dir.0.to_str().unwrap()]);
     assert_eq!(r.code, 126, "a directory: {r:?}");
     // Not ready: the command is never looked up.
-    let r = wr(&["-t", "100ms", &format!("127.0.0.1:{}", free_port()), "--", "no-such-command-anywhere"]);
+    let r = wr(&[
+        "-t",
+        "100ms",
+        &format!("127.0.0.1:{}", free_port()),
+        "--",
+        "no-such-command-anywhere",
+    ]);
     assert_eq!(r.code, 1, "{r:?}");
 }
 
@@ -110,7 +141,10 @@ fn signal_masks(r: &Run) -> (String, String) {
 /// The same command run directly, without whenready: what the test process passes
 /// down by itself (some sandboxes hand their children ignored signals or open fds).
 fn baseline(args: &[&str]) -> Run {
-    run(std::process::Command::new(args[0]).args(&args[1..]), Duration::from_secs(10))
+    run(
+        std::process::Command::new(args[0]).args(&args[1..]),
+        Duration::from_secs(10),
+    )
 }
 
 fn hex(mask: &str) -> u64 {
@@ -151,11 +185,19 @@ fn inherited_ignored_signals_stay_ignored() {
     assert_eq!(r.code, 0, "{r:?}");
     let (blocked, ignored) = signal_masks(&r);
     assert_eq!(hex(&blocked), 0);
-    assert_eq!(hex(&ignored) & 0b11, 0b11, "SIGHUP and SIGINT stay ignored: {ignored}");
+    assert_eq!(
+        hex(&ignored) & 0b11,
+        0b11,
+        "SIGHUP and SIGINT stay ignored: {ignored}"
+    );
 }
 
 fn fds_of(r: &Run) -> Vec<u32> {
-    let mut fds: Vec<u32> = r.stdout.split_whitespace().filter_map(|s| s.parse().ok()).collect();
+    let mut fds: Vec<u32> = r
+        .stdout
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
     fds.sort();
     fds
 }
@@ -175,16 +217,27 @@ fn no_descriptor_of_whenready_is_left_open() {
 #[test]
 fn inherited_descriptors_pass_through() {
     let fake = ready_target();
-    let script = format!("exec 5</dev/null; exec \"$0\" {} -- ls /proc/self/fd", fake.addr());
+    let script = format!(
+        "exec 5</dev/null; exec \"$0\" {} -- ls /proc/self/fd",
+        fake.addr()
+    );
     let r = run(
         std::process::Command::new("sh").args(["-c", &script, env!("CARGO_BIN_EXE_whenready")]),
         Duration::from_secs(10),
     );
     assert_eq!(r.code, 0, "{r:?}");
-    let mut expected = fds_of(&baseline(&["sh", "-c", "exec 5</dev/null; exec ls /proc/self/fd"]));
+    let mut expected = fds_of(&baseline(&[
+        "sh",
+        "-c",
+        "exec 5</dev/null; exec ls /proc/self/fd",
+    ]));
     expected.sort();
     assert!(expected.contains(&5));
-    assert_eq!(fds_of(&r), expected, "fd 5 was inherited and must stay open: {r:?}");
+    assert_eq!(
+        fds_of(&r),
+        expected,
+        "fd 5 was inherited and must stay open: {r:?}"
+    );
 }
 
 #[test]

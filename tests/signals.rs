@@ -10,14 +10,21 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 fn kill(signal: &str, pid: u32) {
-    let status = Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
 /// Starts `cmd` (which waits for a port that never opens), waits until it is
 /// waiting, signals `pid_of(child)`, and returns the run.
 fn signal_while_waiting(mut cmd: Command, signal: &str, pid_of: impl Fn(u32) -> u32) -> Run {
-    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let pid = pid_of(child.id());
     thread::sleep(Duration::from_millis(400));
     let start = Instant::now();
@@ -26,7 +33,14 @@ fn signal_while_waiting(mut cmd: Command, signal: &str, pid_of: impl Fn(u32) -> 
 }
 
 fn waiting() -> Vec<String> {
-    vec!["-t".into(), "30s".into(), format!("127.0.0.1:{}", free_port()), "--".into(), "echo".into(), "ran".into()]
+    vec![
+        "-t".into(),
+        "30s".into(),
+        format!("127.0.0.1:{}", free_port()),
+        "--".into(),
+        "echo".into(),
+        "ran".into(),
+    ]
 }
 
 #[test]
@@ -54,7 +68,10 @@ fn forked_child(unshare_pid: u32) -> u32 {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let path = format!("/proc/{unshare_pid}/task/{unshare_pid}/children");
-        if let Some(pid) = std::fs::read_to_string(&path).ok().and_then(|s| s.split_whitespace().next().and_then(|p| p.parse().ok())) {
+        if let Some(pid) = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse().ok()))
+        {
             return pid;
         }
         assert!(Instant::now() < deadline, "unshare did not fork");
@@ -65,8 +82,14 @@ fn forked_child(unshare_pid: u32) -> u32 {
 fn as_pid1() -> Command {
     require("unshare", "util-linux");
     let mut cmd = Command::new("unshare");
-    cmd.args(["--pid", "--fork", "--mount-proc", env!("CARGO_BIN_EXE_whenready")]);
-    cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    cmd.args([
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        env!("CARGO_BIN_EXE_whenready"),
+    ]);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
     cmd
 }
 

@@ -38,21 +38,43 @@ fn a_port_that_opens_late_is_waited_for() {
     let r = wr(&["-t", "10s", &format!("127.0.0.1:{port}"), "--", "true"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(start.elapsed() >= Duration::from_millis(800));
-    assert!(r.stderr.contains("connection refused"), "the reason is reported: {r:?}");
+    assert!(
+        r.stderr.contains("connection refused"),
+        "the reason is reported: {r:?}"
+    );
     // The reason line appears once however many attempts were refused.
-    assert_eq!(r.stderr.matches("not ready: connection refused").count(), 1, "{r:?}");
+    assert_eq!(
+        r.stderr.matches("not ready: connection refused").count(),
+        1,
+        "{r:?}"
+    );
     opener.join().unwrap();
 }
 
 #[test]
 fn never_ready_exits_1_at_the_deadline_without_running_the_command() {
     let port = free_port();
-    let r = wr(&["-t", "1s", &format!("127.0.0.1:{port}"), "--", "sh", "-c", "echo ran"]);
+    let r = wr(&[
+        "-t",
+        "1s",
+        &format!("127.0.0.1:{port}"),
+        "--",
+        "sh",
+        "-c",
+        "echo ran",
+    ]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stdout.is_empty(), "the command must not run: {r:?}");
     assert!(r.stderr.contains("timed out after 1.0s"), "{r:?}");
-    assert!(r.stderr.contains(&format!("127.0.0.1:{port}: connection refused (")), "{r:?}");
-    assert!(r.stderr.contains("attempts)"), "attempt count in the summary: {r:?}");
+    assert!(
+        r.stderr
+            .contains(&format!("127.0.0.1:{port}: connection refused (")),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr.contains("attempts)"),
+        "attempt count in the summary: {r:?}"
+    );
 }
 
 #[test]
@@ -61,7 +83,12 @@ fn deadline_holds_while_an_attempt_hangs() {
     // the deadline, which must still end the run on time.
     let hang = Fake::start(silent);
     let port = free_port();
-    let r = wr(&["-t", "700ms", &format!("http://{}/", hang.addr()), &format!("127.0.0.1:{port}")]);
+    let r = wr(&[
+        "-t",
+        "700ms",
+        &format!("http://{}/", hang.addr()),
+        &format!("127.0.0.1:{port}"),
+    ]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.elapsed < Duration::from_secs(3), "{r:?}");
     assert!(r.stderr.contains("no answer within"), "{r:?}");
@@ -76,7 +103,10 @@ fn all_targets_are_probed_concurrently() {
     let ps = ports.clone();
     let opener = thread::spawn(move || {
         thread::sleep(Duration::from_millis(1000));
-        let ls: Vec<_> = ps.iter().map(|p| TcpListener::bind(("127.0.0.1", *p)).unwrap()).collect();
+        let ls: Vec<_> = ps
+            .iter()
+            .map(|p| TcpListener::bind(("127.0.0.1", *p)).unwrap())
+            .collect();
         thread::sleep(Duration::from_secs(3));
         drop(ls);
     });
@@ -110,7 +140,12 @@ fn ipv6_literals_work() {
         panic!("this test needs IPv6 on loopback (::1)");
     };
     let port = l.local_addr().unwrap().port();
-    let r = wr(&["-t", "5s", &format!("[::1]:{port}"), &format!("tcp://[::1]:{port}")]);
+    let r = wr(&[
+        "-t",
+        "5s",
+        &format!("[::1]:{port}"),
+        &format!("tcp://[::1]:{port}"),
+    ]);
     assert_eq!(r.code, 0, "{r:?}");
 }
 
@@ -149,7 +184,11 @@ fn file_target_waits_for_the_path() {
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stderr.contains("does not exist yet"), "{r:?}");
     t.join().unwrap();
-    let r = wr(&["-t", "200ms", &format!("file://{}/missing", dir.0.display())]);
+    let r = wr(&[
+        "-t",
+        "200ms",
+        &format!("file://{}/missing", dir.0.display()),
+    ]);
     assert_eq!(r.code, 1, "{r:?}");
 }
 
@@ -197,10 +236,19 @@ fn zero_timeout_waits_without_deadline() {
 fn json_events_are_one_object_per_line() {
     let fake = Fake::start(|_, _| {});
     let port = free_port();
-    let r = wr(&["--json", "-t", "300ms", &fake.addr(), &format!("127.0.0.1:{port}")]);
+    let r = wr(&[
+        "--json",
+        "-t",
+        "300ms",
+        &fake.addr(),
+        &format!("127.0.0.1:{port}"),
+    ]);
     assert_eq!(r.code, 1);
     for line in r.stderr.lines() {
-        assert!(line.starts_with("{\"event\":\"") && line.ends_with('}'), "{line}");
+        assert!(
+            line.starts_with("{\"event\":\"") && line.ends_with('}'),
+            "{line}"
+        );
     }
     assert!(r.stderr.contains("\"event\":\"ready\""), "{r:?}");
     assert!(r.stderr.contains("\"event\":\"timeout\""), "{r:?}");

@@ -11,7 +11,7 @@ use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 /// The binary under test, with an empty environment but for PATH.
 pub fn whenready() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_whenready"));
-    cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
     cmd.stdin(Stdio::null());
     cmd
 }
@@ -39,20 +40,30 @@ pub struct Run {
 
 impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}---", self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}---",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
 /// Exit code of a status, with signal deaths as 128 + n.
 pub fn code_of(status: ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
-    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
 /// Runs `cmd` to completion; kills it and fails the test after `limit`.
 pub fn run(cmd: &mut Command, limit: Duration) -> Run {
     let start = Instant::now();
-    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn whenready");
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn whenready");
     finish(child, start, limit)
 }
 
@@ -77,12 +88,20 @@ pub fn finish(mut child: Child, start: Instant, limit: Duration) -> Run {
         if start.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("whenready still running after {limit:?}; stderr so far: {}", t_err.join().unwrap_or_default());
+            panic!(
+                "whenready still running after {limit:?}; stderr so far: {}",
+                t_err.join().unwrap_or_default()
+            );
         }
         thread::sleep(Duration::from_millis(5));
     };
     let elapsed = start.elapsed();
-    Run { code: code_of(status), stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap(), elapsed }
+    Run {
+        code: code_of(status),
+        stdout: t_out.join().unwrap(),
+        stderr: t_err.join().unwrap(),
+        elapsed,
+    }
 }
 
 /// Runs whenready with `args` (limit 30 s).
@@ -92,7 +111,11 @@ pub fn wr(args: &[&str]) -> Run {
 
 /// A TCP port that was free a moment ago.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Fails with a message naming what to install when `program` is missing.
@@ -161,7 +184,10 @@ impl Fake {
     }
 
     /// Serves on an existing listener.
-    pub fn on(listener: TcpListener, handle: impl Fn(TcpStream, usize) + Send + Sync + 'static) -> Fake {
+    pub fn on(
+        listener: TcpListener,
+        handle: impl Fn(TcpStream, usize) + Send + Sync + 'static,
+    ) -> Fake {
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -181,7 +207,11 @@ impl Fake {
                 }
             }
         });
-        Fake { port, stop, accepted }
+        Fake {
+            port,
+            stop,
+            accepted,
+        }
     }
 
     /// `127.0.0.1:PORT`.
@@ -212,7 +242,11 @@ pub fn read_request(stream: &mut impl Read) -> String {
             _ => break,
         }
     }
-    String::from_utf8_lossy(&buf).lines().next().unwrap_or("").to_string()
+    String::from_utf8_lossy(&buf)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
 }
 
 /// Writes a minimal HTTP/1.1 response and closes.
@@ -259,17 +293,21 @@ pub fn certs(names: &[&str]) -> Certs {
     let dir = TempDir::new("certs");
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.distinguished_name.push(DnType::CommonName, "whenready test CA");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "whenready test CA");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.distinguished_name.push(DnType::CommonName, names[0]);
     for n in names {
-        params.subject_alt_names.push(match n.parse::<std::net::IpAddr>() {
-            Ok(ip) => SanType::IpAddress(ip),
-            Err(_) => SanType::DnsName((*n).try_into().unwrap()),
-        });
+        params
+            .subject_alt_names
+            .push(match n.parse::<std::net::IpAddr>() {
+                Ok(ip) => SanType::IpAddress(ip),
+                Err(_) => SanType::DnsName((*n).try_into().unwrap()),
+            });
     }
     let key = KeyPair::generate().unwrap();
     let cert = params.signed_by(&key, &issuer).unwrap();
@@ -328,12 +366,16 @@ const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 fn pg_command(tool: &str) -> Command {
     let path = Path::new(PG_BIN).join(tool);
     if !path.exists() {
-        panic!("{} is required: install PostgreSQL 15 (apt-get install postgresql-15)", path.display());
+        panic!(
+            "{} is required: install PostgreSQL 15 (apt-get install postgresql-15)",
+            path.display()
+        );
     }
     if is_root() {
         require("setpriv", "util-linux");
         let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(path);
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(path);
         c
     } else {
         Command::new(path)
@@ -342,12 +384,18 @@ fn pg_command(tool: &str) -> Command {
 
 fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 fn give_to_test_user(path: &Path) {
     if is_root() {
-        let status = Command::new("chown").args(["-R", "65534:65534"]).arg(path).status().unwrap();
+        let status = Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(path)
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 }
@@ -355,7 +403,8 @@ fn give_to_test_user(path: &Path) {
 /// The initialised cluster, made once per machine and copied per test.
 fn pg_template() -> PathBuf {
     let base = std::env::temp_dir().join("whenready-pg15-template-v1");
-    let lock = std::fs::File::create(std::env::temp_dir().join("whenready-pg15-template-v1.lock")).unwrap();
+    let lock = std::fs::File::create(std::env::temp_dir().join("whenready-pg15-template-v1.lock"))
+        .unwrap();
     lock.lock().unwrap();
     if !base.join("ready").exists() {
         let _ = std::fs::remove_dir_all(&base);
@@ -365,11 +414,23 @@ fn pg_template() -> PathBuf {
         let out = pg_command("initdb")
             .arg("-D")
             .arg(base.join("data"))
-            .args(["-U", "app", "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--no-sync"])
+            .args([
+                "-U",
+                "app",
+                "--auth-host=scram-sha-256",
+                "--auth-local=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ])
             .arg(format!("--pwfile={}", base.join("pwfile").display()))
             .output()
             .unwrap();
-        assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         std::fs::write(base.join("ready"), "").unwrap();
     }
     lock.unlock().unwrap();
@@ -395,11 +456,21 @@ impl Pg {
     pub fn with_options(extra: &[&str]) -> Pg {
         let template = pg_template();
         let dir = TempDir::new("pg");
-        let status = Command::new("cp").arg("-a").arg(&template).arg(dir.join("data")).status().unwrap();
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(&template)
+            .arg(dir.join("data"))
+            .status()
+            .unwrap();
         assert!(status.success(), "copying the template cluster failed");
         std::fs::create_dir_all(dir.join("sock")).unwrap();
         give_to_test_user(&dir.0);
-        Pg { port: free_port(), dir, extra: extra.iter().map(|s| s.to_string()).collect(), running: false }
+        Pg {
+            port: free_port(),
+            dir,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            running: false,
+        }
     }
 
     /// The data directory.
@@ -449,14 +520,21 @@ impl Pg {
     /// Stops the server at once.
     pub fn stop(&mut self) {
         if self.running {
-            let _ = pg_command("pg_ctl").arg("-D").arg(self.data()).args(["-m", "immediate", "-w", "stop"]).output();
+            let _ = pg_command("pg_ctl")
+                .arg("-D")
+                .arg(self.data())
+                .args(["-m", "immediate", "-w", "stop"])
+                .output();
             self.running = false;
         }
     }
 
     /// `postgres://app:PASSWORD@127.0.0.1:PORT/postgres` with extra query text.
     pub fn url(&self, password: &str, query: &str) -> String {
-        format!("postgres://app:{password}@127.0.0.1:{}/postgres{query}", self.port)
+        format!(
+            "postgres://app:{password}@127.0.0.1:{}/postgres{query}",
+            self.port
+        )
     }
 }
 
@@ -475,13 +553,38 @@ pub struct Redis {
     args: Vec<String>,
     child: Option<Child>,
     dir: TempDir,
+    tls: bool,
 }
 
 impl Redis {
     /// A server with these extra arguments (`--requirepass x`, ...), not started.
     pub fn new(args: &[&str]) -> Redis {
         require("redis-server", "redis-server");
-        Redis { port: free_port(), args: args.iter().map(|s| s.to_string()).collect(), child: None, dir: TempDir::new("redis") }
+        Redis {
+            port: free_port(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            child: None,
+            dir: TempDir::new("redis"),
+            tls: false,
+        }
+    }
+
+    /// A server that speaks only TLS on its port, with this certificate.
+    pub fn tls(certs: &Certs, args: &[&str]) -> Redis {
+        let mut r = Redis::new(args);
+        r.tls = true;
+        let files = [
+            "--tls-cert-file",
+            certs.cert.to_str().unwrap(),
+            "--tls-key-file",
+            certs.key.to_str().unwrap(),
+            "--tls-ca-cert-file",
+            certs.ca.to_str().unwrap(),
+            "--tls-auth-clients",
+            "no",
+        ];
+        r.args.extend(files.iter().map(|s| s.to_string()));
+        r
     }
 
     /// The test's scratch directory (for certificates).
@@ -489,18 +592,29 @@ impl Redis {
         &self.dir.0
     }
 
-    /// Starts it with `--port` (or the args may set `--port 0 --tls-port PORT`).
+    /// Starts it on its port (TLS only, for a server made with [`Redis::tls`]).
     pub fn start(&mut self) {
         let mut cmd = Command::new("redis-server");
-        if !self.args.iter().any(|a| a == "--tls-port") {
+        if self.tls {
+            cmd.args(["--port", "0", "--tls-port", &self.port.to_string()]);
+        } else {
             cmd.args(["--port", &self.port.to_string()]);
         }
-        cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .arg("--dir")
-            .arg(self.dir())
-            .args(&self.args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.args([
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+        ])
+        .arg("--dir")
+        .arg(self.dir())
+        .args(&self.args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
         self.child = Some(cmd.spawn().expect("start redis-server"));
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
@@ -533,8 +647,14 @@ impl Drop for Redis {
 
 /// Asserts that no secret appears in any output of the run.
 pub fn assert_no_secret(run: &Run, secret: &str) {
-    assert!(!run.stderr.contains(secret), "secret leaked on stderr: {run:?}");
-    assert!(!run.stdout.contains(secret), "secret leaked on stdout: {run:?}");
+    assert!(
+        !run.stderr.contains(secret),
+        "secret leaked on stderr: {run:?}"
+    );
+    assert!(
+        !run.stdout.contains(secret),
+        "secret leaked on stdout: {run:?}"
+    );
 }
 
 /// `OsStr` helper for non-UTF-8 tests.

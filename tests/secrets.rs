@@ -1,0 +1,105 @@
+//! A canary password never reaches any output: default, quiet, JSON, usage errors,
+//! permanent failures, timeouts; from URLs, query parameters and variables.
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+const CANARY: &str = "Zq8-canary-pw";
+
+fn modes() -> [&'static [&'static str]; 3] {
+    [&[], &["-q"], &["--json"]]
+}
+
+fn check(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut last = None;
+    for mode in modes() {
+        let mut cmd = whenready();
+        cmd.args(mode).args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let r = run(&mut cmd, Duration::from_secs(20));
+        assert_no_secret(&r, CANARY);
+        last = Some(r);
+    }
+    last.unwrap()
+}
+
+#[test]
+fn url_passwords_never_print() {
+    let port = free_port();
+    for url in [
+        format!("postgres://app:{CANARY}@127.0.0.1:{port}/db"),
+        format!("postgresql://app@127.0.0.1:{port}/db?password={CANARY}"),
+        format!("redis://:{CANARY}@127.0.0.1:{port}"),
+        format!("redis://user:{CANARY}@127.0.0.1:{port}/2"),
+        format!("http://user:{CANARY}@127.0.0.1:{port}/"),
+        format!("https://user:{CANARY}@127.0.0.1:{port}/?password={CANARY}"),
+    ] {
+        let r = check(&["-t", "200ms", &url], &[]);
+        assert_eq!(r.code, 1, "{r:?}");
+        let r = check(&["--once", &url], &[]);
+        assert_eq!(r.code, 1, "{r:?}");
+    }
+}
+
+#[test]
+fn usage_errors_do_not_print_the_password() {
+    for bad in [
+        format!("postgres://app:{CANARY}@db:99999/x"),
+        format!("postgres://app:{CANARY}@db/x?bogus=1"),
+        format!("postgres://app@db/x?password={CANARY}&sslmode=wrong"),
+        format!("redis://:{CANARY}@cache/notanumber"),
+        format!("redis://:{CANARY}@cache:6379?x=y"),
+        format!("mysql://root:{CANARY}@db:3306"),
+        format!("http://u:{CANARY}@[::1/"),
+        format!("postgres://app:{CANARY}@a:1,b:2/db"),
+    ] {
+        let r = check(&[&bad], &[]);
+        assert_eq!(r.code, 2, "{bad}: {r:?}");
+        assert!(r.stderr.contains("***"), "the masked form is shown: {r:?}");
+    }
+}
+
+#[test]
+fn environment_passwords_never_print() {
+    let port = free_port();
+    let r = check(
+        &[
+            "-t",
+            "200ms",
+            &format!("postgres://app@127.0.0.1:{port}/db"),
+            &format!("redis://127.0.0.1:{port}"),
+        ],
+        &[("PGPASSWORD", CANARY), ("REDISCLI_AUTH", CANARY)],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    let r = check(
+        &["-t", "200ms"],
+        &[(
+            "WHENREADY_TARGETS",
+            &format!("postgres://u:{CANARY}@127.0.0.1:{port}/d"),
+        )],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    let r = check(
+        &[],
+        &[("WHENREADY_TARGETS", &format!("postgres://u:{CANARY}@h:0/d"))],
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+}
+
+#[test]
+fn permanent_failures_do_not_print_the_password() {
+    let srv = Redis::started(&["--requirepass", "the-right-one"]);
+    let r = check(
+        &[
+            "-t",
+            "20s",
+            &format!("redis://:{CANARY}@127.0.0.1:{}", srv.port),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+}
