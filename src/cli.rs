@@ -6,6 +6,15 @@
 use clap::Parser;
 use std::ffi::OsString;
 
+/// `--version`: the version and what this build can probe.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (probes: tcp, unix, file, http, https, postgres, redis, rediss; TLS: rustls, ring)"
+);
+
+/// The short help points to the long one.
+const AFTER_SHORT_HELP: &str = "Use --help for examples, exit statuses and environment variables.";
+
 const AFTER_HELP: &str = "\
 Examples:
   whenready db:5432 -- ./server                 wait for a port, then exec ./server
@@ -46,8 +55,9 @@ Environment:
 #[derive(Debug, Parser)]
 #[command(
     name = "whenready",
-    version,
-    after_help = AFTER_HELP,
+    version = VERSION,
+    after_help = AFTER_SHORT_HELP,
+    after_long_help = AFTER_HELP,
     max_term_width = 100,
     override_usage = "whenready [OPTIONS] [TARGET]... [-- COMMAND [ARG]...]"
 )]

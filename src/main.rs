@@ -15,6 +15,7 @@ mod duration;
 mod env;
 mod exec;
 mod exit;
+mod live;
 mod probe;
 mod report;
 mod signal;
@@ -54,10 +55,10 @@ fn whenready_plan(args: &[OsString], env: &env::Env) -> Result<Plan, Exit> {
     let config = Config::from_cli(cli, env).map_err(|e| fail_usage(&e))?;
     let voice: Box<dyn report::Voice> = if config.json {
         Box::new(report::Json)
+    } else if !config.quiet && live::wanted(env.get_lossy("TERM")) {
+        Box::new(live::Live::new(env.get_lossy("NO_COLOR").is_none()))
     } else {
-        Box::new(report::Plain {
-            quiet: config.quiet,
-        })
+        Box::new(report::Plain::new(config.quiet))
     };
     Ok(Plan::new(config, voice))
 }
@@ -152,14 +153,20 @@ fn run(plan: Plan) -> Exit {
             retry_all: config.retry_all,
         };
         reporter.begin();
-        let outcome = wait::run(
-            config.targets.len(),
-            probe,
-            &settings,
-            reporter.clone(),
-            signals.recv(),
-        )
-        .await;
+        // Time passes for the voice: live redraws, "still waiting" lines.
+        let ticker = async {
+            let mut every = tokio::time::interval(Duration::from_millis(100));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                every.tick().await;
+                reporter.tick();
+            }
+        };
+        let count = config.targets.len();
+        let outcome = tokio::select! {
+            outcome = wait::run(count, probe, &settings, reporter.clone(), signals.recv()) => outcome,
+            never = ticker => never,
+        };
         if outcome == wait::Outcome::Ready && !after.is_zero() {
             reporter.pause(after, false);
             tokio::select! {

@@ -38,6 +38,8 @@ pub trait Voice: Send + Sync {
     fn permanent(&self, _r: &Reporter, _i: usize) {}
     /// A signal (named) ended the wait.
     fn signal(&self, _r: &Reporter, _name: &str) {}
+    /// Called about every 100 ms while waiting (live redraws, periodic lines).
+    fn tick(&self, _r: &Reporter) {}
     /// A deliberate pause before the first probe or before exec (`before`: which).
     fn pause(&self, _r: &Reporter, _d: Duration, _before: bool) {}
     /// Everything is ready; `program` is about to replace whenready (if any).
@@ -194,6 +196,11 @@ impl Reporter {
         self.voice.signal(self, name);
     }
 
+    /// Time passes (called about every 100 ms while waiting).
+    pub fn tick(&self) {
+        self.voice.tick(self);
+    }
+
     /// A deliberate pause before the first probe or before exec.
     pub fn pause(&self, d: Duration, before: bool) {
         self.voice.pause(self, d, before);
@@ -219,13 +226,27 @@ fn plural(n: u64, word: &str) -> String {
     }
 }
 
-/// whenready's own plain lines; `quiet` keeps only the final reason of a failure.
+/// How often the plain voice repeats what it is still waiting for.
+pub const STILL_WAITING_EVERY: Duration = Duration::from_secs(5);
+
+/// whenready's own plain lines (logs, pipes); `quiet` keeps only the final reason of
+/// a failure. Besides a line per readiness and per change of reason, it says what it
+/// is still waiting for every [`STILL_WAITING_EVERY`], so a long wait is never silent.
 pub struct Plain {
-    /// Only the final reason of a failure.
-    pub quiet: bool,
+    quiet: bool,
+    /// When the last "still waiting" line was due.
+    last_periodic: Mutex<Duration>,
 }
 
 impl Plain {
+    /// The plain voice; `quiet` for `-q`.
+    pub fn new(quiet: bool) -> Plain {
+        Plain {
+            quiet,
+            last_periodic: Mutex::new(Duration::ZERO),
+        }
+    }
+
     fn line(&self, text: &str) {
         say(&format!("whenready: {text}"));
     }
@@ -256,6 +277,37 @@ impl Voice for Plain {
         if !self.quiet && !last {
             self.line(&format!("{} not ready: {reason}", r.names()[i]));
         }
+    }
+
+    fn tick(&self, r: &Reporter) {
+        if self.quiet {
+            return;
+        }
+        let now = r.elapsed();
+        {
+            let mut last = self.last_periodic.lock().unwrap_or_else(|p| p.into_inner());
+            if now < *last + STILL_WAITING_EVERY {
+                return;
+            }
+            *last = now;
+        }
+        if now < STILL_WAITING_EVERY {
+            return;
+        }
+        let unready = r.unready();
+        if unready.is_empty() {
+            return;
+        }
+        let list: Vec<String> = unready
+            .iter()
+            .map(|(i, reason, _)| format!("{} ({reason})", r.names()[*i]))
+            .collect();
+        self.line(&format!(
+            "still waiting after {} for {}: {}",
+            show(now),
+            plural(unready.len() as u64, "target"),
+            list.join(", ")
+        ));
     }
 
     fn ready(&self, r: &Reporter, i: usize) {
