@@ -15,6 +15,7 @@ mod duration;
 mod env;
 mod exec;
 mod exit;
+mod limits;
 mod live;
 mod probe;
 mod report;
@@ -103,8 +104,12 @@ fn run(plan: Plan) -> Exit {
         before,
         after,
     } = plan;
+    let (original_limit, max_in_flight) = limits::raise();
+    // One thread for everything but name resolution (getaddrinfo blocks); few
+    // resolver threads keep a thousand-name run modest in memory.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .max_blocking_threads(16)
         .build()
     {
         Ok(rt) => rt,
@@ -151,6 +156,7 @@ fn run(plan: Plan) -> Exit {
             attempt_timeout: config.attempt_timeout,
             once: config.once,
             retry_all: config.retry_all,
+            max_in_flight,
         };
         reporter.begin();
         // Time passes for the voice: live redraws, "still waiting" lines.
@@ -186,6 +192,7 @@ fn run(plan: Plan) -> Exit {
     let become_command = |runtime: tokio::runtime::Runtime| {
         // A plain drop would wait for blocking work such as a stuck getaddrinfo.
         runtime.shutdown_timeout(Duration::from_millis(100));
+        limits::restore(original_limit);
         exec::replace_process(&config.command)
     };
     match outcome {

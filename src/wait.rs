@@ -31,6 +31,8 @@ pub struct Settings {
     pub once: bool,
     /// Permanent failures count as transient.
     pub retry_all: bool,
+    /// At most this many attempts in flight at once (descriptor limit).
+    pub max_in_flight: usize,
 }
 
 /// How waiting ended.
@@ -64,15 +66,26 @@ pub async fn run(
     signal: impl Future<Output = i32>,
 ) -> Outcome {
     let mut watches = JoinSet::new();
+    let permits = Arc::new(tokio::sync::Semaphore::new(
+        settings
+            .max_in_flight
+            .min(tokio::sync::Semaphore::MAX_PERMITS),
+    ));
     let seed = u64::from(std::process::id())
         ^ (Instant::now().elapsed().as_nanos() as u64)
         ^ fastrand::u64(..);
     for i in 0..count {
-        let (probe, settings, reporter) = (probe.clone(), settings.clone(), reporter.clone());
+        let (probe, settings, reporter, permits) = (
+            probe.clone(),
+            settings.clone(),
+            reporter.clone(),
+            permits.clone(),
+        );
         watches.spawn(async move {
+            let seed = seed.wrapping_add(i as u64);
             (
                 i,
-                watch(i, probe, &settings, &reporter, seed.wrapping_add(i as u64)).await,
+                watch(i, probe, &settings, &reporter, &permits, seed).await,
             )
         });
     }
@@ -112,6 +125,7 @@ async fn watch(
     probe: ProbeFn,
     settings: &Settings,
     reporter: &Reporter,
+    permits: &tokio::sync::Semaphore,
     seed: u64,
 ) -> End {
     let mut backoff = Backoff::new(settings.interval, seed);
@@ -121,6 +135,10 @@ async fn watch(
                 .attempt_timeout
                 .min(d.saturating_duration_since(Instant::now())),
             None => settings.attempt_timeout,
+        };
+        // Waiting for a free slot does not count against the attempt's time.
+        let Ok(_permit) = permits.acquire().await else {
+            return End::Ready;
         };
         reporter.attempt(i);
         let result = match tokio::time::timeout(limit, probe(i)).await {
@@ -171,6 +189,7 @@ mod tests {
             attempt_timeout: Duration::from_secs(5),
             once: false,
             retry_all: false,
+            max_in_flight: 1000,
         }
     }
 

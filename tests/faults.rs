@@ -1,0 +1,667 @@
+//! The fault matrix: one row per fault, one column per target kind, each cell a real
+//! run of whenready against a server misbehaving that way. The outcomes are rendered
+//! as a table and compared with tests/README.md, so the published matrix is the
+//! tested one (regenerate with WHENREADY_UPDATE_MATRIX=1).
+//!
+//! Also here: the deadline under 200 hanging targets, 1,000 targets at once (also
+//! with a low descriptor limit), and no stray processes or files after any exit.
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const KINDS: [&str; 6] = ["tcp", "unix", "http", "https", "postgres", "redis"];
+
+/// The tests here start many servers; one at a time keeps a 2-core machine from
+/// turning contention into noise.
+static HEAVY: Mutex<()> = Mutex::new(());
+
+fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    HEAVY.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What one cell is expected to do.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Expect {
+    Ready,
+    Deadline,
+    NotApplicable,
+}
+
+impl Expect {
+    fn cell(self) -> &'static str {
+        match self {
+            Expect::Ready => "ready (0)",
+            Expect::Deadline => "keeps waiting, deadline (1)",
+            Expect::NotApplicable => "–",
+        }
+    }
+}
+
+/// Real servers shared by the cells: PostgreSQL and Redis for the "slow" proxy and
+/// the TLS-mismatch rows, plus a CA.
+struct Shared {
+    pg: Pg,
+    redis: Redis,
+    certs: Certs,
+}
+
+fn shared() -> &'static Shared {
+    static S: OnceLock<Shared> = OnceLock::new();
+    S.get_or_init(|| Shared {
+        pg: Pg::started(),
+        redis: Redis::started(&[]),
+        certs: certs(&["localhost", "127.0.0.1"]),
+    })
+}
+
+/// Keeps a cell's servers alive for its run.
+#[allow(dead_code)]
+enum Guard {
+    Fake(Fake),
+    Dir(TempDir),
+    Both(Fake, TempDir),
+    Thread(thread::JoinHandle<()>),
+    Pg(Pg),
+    Redis(Redis),
+    None,
+}
+
+fn url(kind: &str, addr: &str) -> String {
+    match kind {
+        "tcp" => addr.to_string(),
+        "http" => format!("http://{addr}/health"),
+        "https" => format!("https://{addr}/health"),
+        "postgres" => format!("postgres://app:{PG_PASSWORD}@{addr}/postgres"),
+        "redis" => format!("redis://{addr}"),
+        _ => unreachable!(),
+    }
+}
+
+/// A unix-socket listener that accepts (and holds) connections.
+fn unix_listener() -> (TempDir, PathBuf) {
+    let dir = TempDir::new("sock");
+    let path = dir.join("s.sock");
+    let l = UnixListener::bind(&path).unwrap();
+    thread::spawn(move || {
+        for c in l.incoming() {
+            let c = c;
+            thread::spawn(move || {
+                thread::sleep(Duration::from_secs(30));
+                drop(c);
+            });
+        }
+    });
+    (dir, path)
+}
+
+/// Accepts, waits `delay`, then relays bytes to `backend` both ways.
+fn slow_proxy(backend: u16, delay: Duration) -> Fake {
+    Fake::start(move |client, _| {
+        thread::sleep(delay);
+        let Ok(server) = TcpStream::connect(("127.0.0.1", backend)) else {
+            return;
+        };
+        let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+        let (mut c, mut s) = (client, server);
+        thread::spawn(move || {
+            let _ = std::io::copy(&mut c2, &mut s2);
+        });
+        let _ = std::io::copy(&mut s, &mut c);
+    })
+}
+
+/// A TLS server (test certificate) that completes the handshake and then answers
+/// every read with an HTTP 200.
+fn tls_fake() -> Fake {
+    let config = tls_server(&shared().certs);
+    Fake::start(move |s, _| {
+        let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, s);
+        let mut buf = [0u8; 512];
+        if tls.read(&mut buf).is_ok() {
+            let _ = tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+            let _ = tls.flush();
+        }
+    })
+}
+
+/// Answers as `kind` would, after the first `n` connections got `first`.
+fn half_handshake(kind: &'static str) -> Fake {
+    Fake::start(move |mut s, _| {
+        let mut buf = [0u8; 1024];
+        match kind {
+            "http" => {
+                read_request(&mut s);
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Le");
+            }
+            "https" => {
+                // Read the ClientHello, answer with half a TLS record header.
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(&[0x16, 0x03]);
+            }
+            "postgres" => {
+                let n = s.read(&mut buf).unwrap_or(0);
+                if n == 8 {
+                    // SSLRequest: no TLS here; then the startup message.
+                    let _ = s.write_all(b"N");
+                    let _ = s.read(&mut buf);
+                }
+                // Half an authentication request.
+                let _ = s.write_all(&[b'R', 0, 0]);
+            }
+            "redis" => {
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(b"+PO");
+            }
+            _ => unreachable!(),
+        }
+    })
+}
+
+/// A TCP listener on `port` from `after` on, held for a while.
+fn listen_late(port: u16, after: Duration) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        thread::sleep(after);
+        let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let f = Fake::on(l, |_, _| {});
+        thread::sleep(Duration::from_secs(4));
+        drop(f);
+    })
+}
+
+/// Runs one cell: returns the outcome seen.
+fn cell(fault: &str, kind: &'static str) -> Expect {
+    let mut extra: Vec<String> = vec![];
+    let (target, _guard): (String, Guard) = match (fault, kind) {
+        ("refuses", "unix") => {
+            let dir = TempDir::new("stale");
+            let path = dir.join("s.sock");
+            drop(UnixListener::bind(&path).unwrap()); // the file stays, nobody listens
+            (format!("unix://{}", path.display()), Guard::Dir(dir))
+        }
+        ("refuses", _) => (
+            url(kind, &format!("127.0.0.1:{}", free_port())),
+            Guard::None,
+        ),
+        (_, "unix")
+            if fault != "plaintext behind a TLS URL" && fault != "TLS behind a plaintext URL" =>
+        {
+            match fault {
+                "restarts during the wait" | "ready, then goes away" => {
+                    let dir = TempDir::new("late");
+                    let path = dir.join("s.sock");
+                    let p = path.clone();
+                    let late = fault == "restarts during the wait";
+                    let t = thread::spawn(move || {
+                        if late {
+                            thread::sleep(Duration::from_millis(600));
+                        }
+                        let l = UnixListener::bind(&p).unwrap();
+                        thread::sleep(Duration::from_millis(if late { 3000 } else { 300 }));
+                        drop(l);
+                    });
+                    thread::sleep(Duration::from_millis(50));
+                    let _ = t;
+                    (format!("unix://{}", path.display()), Guard::Dir(dir))
+                }
+                _ => {
+                    let (dir, path) = unix_listener();
+                    (format!("unix://{}", path.display()), Guard::Dir(dir))
+                }
+            }
+        }
+        ("accepts, never answers", _) => {
+            let f = Fake::start(silent);
+            (url(kind, &f.addr()), Guard::Fake(f))
+        }
+        ("accepts, closes at once", _) => {
+            let f = Fake::start(|s, _| drop(s));
+            (url(kind, &f.addr()), Guard::Fake(f))
+        }
+        ("sends garbage", _) => {
+            let f = Fake::start(|mut s, _| {
+                let mut buf = [0u8; 256];
+                s.set_read_timeout(Some(Duration::from_millis(100)))
+                    .unwrap();
+                let _ = s.read(&mut buf);
+                let _ =
+                    s.write_all(b"\x00\xff\xfe garbage \x07\r\n\r\n\x15\x03\x03\x00\x02\x02\x28");
+            });
+            (url(kind, &f.addr()), Guard::Fake(f))
+        }
+        ("slower than --attempt-timeout", _) => {
+            let sh = shared();
+            let f = match kind {
+                "tcp" => Fake::start(silent),
+                "http" => http(|_, _| {
+                    thread::sleep(Duration::from_millis(800));
+                    (200, String::new())
+                }),
+                "https" => {
+                    let inner = https(&sh.certs, 200);
+                    let port = inner.port;
+                    let f = slow_proxy(port, Duration::from_millis(800));
+                    std::mem::forget(inner);
+                    f
+                }
+                "postgres" => slow_proxy(sh.pg.port, Duration::from_millis(800)),
+                "redis" => slow_proxy(sh.redis.port, Duration::from_millis(800)),
+                _ => unreachable!(),
+            };
+            extra = vec!["--attempt-timeout".into(), "300ms".into()];
+            let t = if kind == "https" {
+                format!("https://localhost:{}/", f.port)
+            } else {
+                url(kind, &f.addr())
+            };
+            if kind == "https" {
+                extra.extend(["--cacert".into(), sh.certs.ca.display().to_string()]);
+            }
+            (t, Guard::Fake(f))
+        }
+        ("closes halfway through the handshake", "tcp") => {
+            let f = Fake::start(|s, _| drop(s));
+            (f.addr(), Guard::Fake(f))
+        }
+        ("closes halfway through the handshake", _) => {
+            let f = half_handshake(kind);
+            (url(kind, &f.addr()), Guard::Fake(f))
+        }
+        ("plaintext behind a TLS URL", "https") => {
+            let f = http(|_, _| (200, String::new()));
+            (url("https", &f.addr()), Guard::Fake(f))
+        }
+        ("plaintext behind a TLS URL", "postgres") => (
+            shared().pg.url(PG_PASSWORD, "?sslmode=require"),
+            Guard::None,
+        ),
+        ("plaintext behind a TLS URL", "redis") => (
+            format!("rediss://127.0.0.1:{}", shared().redis.port),
+            Guard::None,
+        ),
+        ("plaintext behind a TLS URL", _) => return Expect::NotApplicable,
+        ("TLS behind a plaintext URL", "tcp") => {
+            let f = tls_fake();
+            (f.addr(), Guard::Fake(f))
+        }
+        ("TLS behind a plaintext URL", "http" | "redis") => {
+            let f = tls_fake();
+            (url(kind, &f.addr()), Guard::Fake(f))
+        }
+        ("TLS behind a plaintext URL", "postgres") => {
+            let f = tls_fake();
+            (
+                format!("postgres://app:x@{}/db?sslmode=disable", f.addr()),
+                Guard::Fake(f),
+            )
+        }
+        ("TLS behind a plaintext URL", _) => return Expect::NotApplicable,
+        ("restarts during the wait", "postgres") => {
+            let mut pg = Pg::started();
+            pg.stop();
+            let url = pg.url(PG_PASSWORD, "");
+            let pg = Arc::new(Mutex::new(pg));
+            let p = pg.clone();
+            let t = thread::spawn(move || {
+                thread::sleep(Duration::from_millis(600));
+                p.lock().unwrap().start();
+                thread::sleep(Duration::from_secs(6));
+                drop(p);
+            });
+            (url, Guard::Thread(t))
+        }
+        ("restarts during the wait", "redis") => {
+            let mut r = Redis::started(&[]);
+            r.stop();
+            let url = format!("redis://127.0.0.1:{}", r.port);
+            let t = thread::spawn(move || {
+                thread::sleep(Duration::from_millis(600));
+                r.start();
+                thread::sleep(Duration::from_secs(4));
+                drop(r);
+            });
+            (url, Guard::Thread(t))
+        }
+        ("restarts during the wait", _) => {
+            // Down (refusing) at first, back 600 ms later.
+            let port = free_port();
+            let t = thread::spawn(move || {
+                thread::sleep(Duration::from_millis(600));
+                let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
+                let f = match kind {
+                    "https" => {
+                        let config = tls_server(&shared().certs);
+                        Fake::on(l, move |s, _| {
+                            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+                            let mut tls = rustls::StreamOwned::new(conn, s);
+                            read_request(&mut tls);
+                            respond(&mut tls, 200, "", "ok");
+                            tls.conn.send_close_notify();
+                            let _ = tls.flush();
+                        })
+                    }
+                    _ => Fake::on(l, |mut s, _| {
+                        read_request(&mut s);
+                        respond(&mut s, 200, "", "ok");
+                    }),
+                };
+                thread::sleep(Duration::from_secs(4));
+                drop(f);
+            });
+            if kind == "https" {
+                extra = vec!["--cacert".into(), shared().certs.ca.display().to_string()];
+                (format!("https://localhost:{port}/"), Guard::Thread(t))
+            } else {
+                (url(kind, &format!("127.0.0.1:{port}")), Guard::Thread(t))
+            }
+        }
+        ("ready, then goes away", _) => {
+            // Ready at once, gone after 300 ms; a second target opens at 800 ms.
+            // Readiness is latched: the run ends ready.
+            let (target, guard) = match kind {
+                "postgres" => {
+                    let pg = Pg::started();
+                    let url = pg.url(PG_PASSWORD, "");
+                    let t = thread::spawn(move || {
+                        thread::sleep(Duration::from_millis(300));
+                        drop(pg);
+                    });
+                    (url, Guard::Thread(t))
+                }
+                "redis" => {
+                    let r = Redis::started(&[]);
+                    let url = format!("redis://127.0.0.1:{}", r.port);
+                    let t = thread::spawn(move || {
+                        thread::sleep(Duration::from_millis(300));
+                        drop(r);
+                    });
+                    (url, Guard::Thread(t))
+                }
+                _ => {
+                    let f = if kind == "https" {
+                        https(&shared().certs, 200)
+                    } else {
+                        http(|_, _| (200, String::new()))
+                    };
+                    let t = if kind == "https" {
+                        format!("https://localhost:{}/", f.port)
+                    } else {
+                        url(kind, &f.addr())
+                    };
+                    if kind == "https" {
+                        extra = vec!["--cacert".into(), shared().certs.ca.display().to_string()];
+                    }
+                    let handle = thread::spawn(move || {
+                        thread::sleep(Duration::from_millis(300));
+                        drop(f);
+                    });
+                    (t, Guard::Thread(handle))
+                }
+            };
+            let late = free_port();
+            let opener = listen_late(late, Duration::from_millis(800));
+            extra.push(format!("127.0.0.1:{late}"));
+            let _ = opener;
+            (target, guard)
+        }
+        _ => unreachable!("{fault} / {kind}"),
+    };
+    let mut cmd = whenready();
+    cmd.args(["-t", "4s"]).args(&extra).arg(&target);
+    let r = run(&mut cmd, Duration::from_secs(30));
+    match r.code {
+        0 => Expect::Ready,
+        1 => Expect::Deadline,
+        other => panic!("{fault} / {kind}: unexpected exit {other}: {r:?}"),
+    }
+}
+
+/// The matrix: fault, then the expected outcome per kind (tcp, unix, http, https,
+/// postgres, redis).
+fn matrix() -> Vec<(&'static str, [Expect; 6])> {
+    use Expect::*;
+    vec![
+        ("refuses", [Deadline; 6]),
+        (
+            "accepts, never answers",
+            [Ready, Ready, Deadline, Deadline, Deadline, Deadline],
+        ),
+        (
+            "accepts, closes at once",
+            [Ready, Ready, Deadline, Deadline, Deadline, Deadline],
+        ),
+        (
+            "sends garbage",
+            [Ready, Ready, Deadline, Deadline, Deadline, Deadline],
+        ),
+        (
+            "slower than --attempt-timeout",
+            [Ready, Ready, Deadline, Deadline, Deadline, Deadline],
+        ),
+        (
+            "closes halfway through the handshake",
+            [Ready, Ready, Deadline, Deadline, Deadline, Deadline],
+        ),
+        (
+            "plaintext behind a TLS URL",
+            [
+                NotApplicable,
+                NotApplicable,
+                NotApplicable,
+                Deadline,
+                Deadline,
+                Deadline,
+            ],
+        ),
+        (
+            "TLS behind a plaintext URL",
+            [
+                Ready,
+                NotApplicable,
+                Deadline,
+                NotApplicable,
+                Deadline,
+                Deadline,
+            ],
+        ),
+        ("restarts during the wait", [Ready; 6]),
+        ("ready, then goes away", [Ready; 6]),
+    ]
+}
+
+fn render(rows: &[(&str, [Expect; 6])]) -> String {
+    let mut out = String::from(
+        "# The fault matrix\n\n\
+         Generated by `tests/faults.rs` from real runs of whenready (`-t 4s`, and\n\
+         `--attempt-timeout 300ms` for the slow row) against servers that misbehave\n\
+         that way; the test fails if this file and the runs disagree. Regenerate with\n\
+         `WHENREADY_UPDATE_MATRIX=1 cargo test --test faults`.\n\n\
+         \"keeps waiting\" means every attempt failed transiently and the deadline ended\n\
+         the run (exit 1); no fault here is permanent (exit 3 is for rejected\n\
+         credentials, missing databases and bad certificates). A TCP or Unix target is\n\
+         ready as soon as a connection is accepted, whatever the server does next: use\n\
+         a protocol target where that matters. Readiness is latched: a target that was\n\
+         ready is not probed again, so a service that goes away after being seen ready\n\
+         does not hold the others back (the last row).\n\n\
+         | fault | tcp | unix | http | https | postgres | redis |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for (fault, cells) in rows {
+        out.push_str(&format!("| {fault} |"));
+        for c in cells {
+            out.push_str(&format!(" {} |", c.cell()));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn fault_matrix() {
+    let _one_at_a_time = heavy();
+    let rows = matrix();
+    let mut handles = Vec::new();
+    let _ = shared();
+    for (r, (fault, _)) in rows.iter().enumerate() {
+        for (k, kind) in KINDS.iter().enumerate() {
+            let (fault, kind) = (*fault, *kind);
+            handles.push((r, k, thread::spawn(move || cell(fault, kind))));
+            // Bounded parallelism: a few cells at a time.
+            if handles.len() % 6 == 0 {
+                thread::sleep(Duration::from_millis(300));
+            }
+        }
+    }
+    let mut seen = rows.clone();
+    let mut wrong = Vec::new();
+    for (r, k, h) in handles {
+        let got = h
+            .join()
+            .unwrap_or_else(|_| panic!("cell {} / {} panicked", rows[r].0, KINDS[k]));
+        seen[r].1[k] = got;
+        if got != rows[r].1[k] {
+            wrong.push(format!(
+                "{} / {}: expected {:?}, got {got:?}",
+                rows[r].0, KINDS[k], rows[r].1[k]
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "cells that disagree with the matrix:\n{}",
+        wrong.join("\n")
+    );
+    let table = render(&seen);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/README.md");
+    if std::env::var_os("WHENREADY_UPDATE_MATRIX").is_some() {
+        std::fs::write(&path, &table).unwrap();
+    }
+    let published = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        published, table,
+        "tests/README.md is out of date: run WHENREADY_UPDATE_MATRIX=1 cargo test --test faults"
+    );
+}
+
+#[test]
+fn deadline_holds_with_200_hanging_targets() {
+    let hang = Fake::start(silent);
+    let targets: Vec<String> = (0..200)
+        .map(|i| format!("http://{}/{i}", hang.addr()))
+        .collect();
+    let start = Instant::now();
+    let r = run(
+        whenready()
+            .args(["-t", "1s"])
+            .env("WHENREADY_TARGETS", targets.join(",")),
+        Duration::from_secs(20),
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(r.stderr.contains("200 of 200 not ready"), "{r:?}");
+    for t in &targets {
+        assert!(
+            r.stderr.contains(&format!("{t}: no answer within")),
+            "{t} missing"
+        );
+    }
+}
+
+/// 1,000 listeners of our own (this process raises its descriptor limit first).
+fn thousand_listeners() -> Vec<Fake> {
+    common::raise_fd_limit();
+    (0..1000).map(|_| Fake::start(|_, _| {})).collect()
+}
+
+#[test]
+fn a_thousand_targets_at_once() {
+    let _one_at_a_time = heavy();
+    let fakes = thousand_listeners();
+    let list: Vec<String> = fakes.iter().map(Fake::addr).collect();
+    let r = run(
+        whenready()
+            .args(["-q", "-t", "30s"])
+            .env("WHENREADY_TARGETS", list.join(" ")),
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    // With a descriptor limit of 256 (soft and hard), whenready bounds how many
+    // attempts are in flight instead of failing with "too many open files".
+    let script = format!(
+        "ulimit -n 256 && exec {} -q -t 30s",
+        env!("CARGO_BIN_EXE_whenready")
+    );
+    let r = run(
+        Command::new("sh")
+            .args(["-c", &script])
+            .env("WHENREADY_TARGETS", list.join(" ")),
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(!r.stderr.contains("too many open files"), "{r:?}");
+}
+
+#[test]
+fn no_stray_process_or_file_after_any_exit() {
+    let before: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    let fake = Fake::start(|_, _| {});
+    let closed = format!("127.0.0.1:{}", free_port());
+    let outcomes = [
+        (vec![fake.addr()], 0),
+        (vec!["-t".into(), "300ms".into(), closed.clone()], 1),
+        (vec!["--once".into(), closed.clone()], 1),
+        (vec!["bad".into()], 2),
+        (
+            vec![fake.addr(), "--".into(), "no-such-program".into()],
+            127,
+        ),
+        (
+            vec!["-t".into(), "300ms".into(), "unresolvable.invalid:1".into()],
+            1,
+        ),
+    ];
+    for (args, code) in outcomes {
+        let child = whenready()
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let r = finish(child, Instant::now(), Duration::from_secs(10));
+        assert_eq!(r.code, code, "{args:?}: {r:?}");
+        // Nothing it started survives it (it starts nothing but COMMAND, by exec).
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        assert!(
+            children.trim().is_empty(),
+            "{args:?}: children left: {children}"
+        );
+    }
+    let after: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    let new: Vec<_> = after
+        .iter()
+        .filter(|f| !before.contains(f) && !f.to_string_lossy().starts_with("whenready-"))
+        .collect();
+    assert!(new.is_empty(), "files left in the temp dir: {new:?}");
+}
