@@ -8,13 +8,10 @@
 //!
 //! Shells: bash, zsh, fish, elvish, powershell.
 
-#[path = "../cli.rs"]
-#[allow(dead_code)]
-mod cli;
-
 use clap::CommandFactory;
 use std::io::Write;
 use std::process::ExitCode;
+use whenready::cli;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

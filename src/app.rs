@@ -1,0 +1,203 @@
+//! The run of the whenready binary: pick the personality from argv[0] (whenready,
+//! or a drop-in name), parse the command line and environment into a [`Plan`]
+//! (usage errors exit at once), start a single-threaded runtime, install the signal
+//! handlers, probe every target concurrently under one deadline, then shut the
+//! runtime down and exec COMMAND.
+
+use crate::compat::{self, OnDeadline, Personality, Plan};
+use crate::config::{Config, UsageError};
+use crate::exit::Exit;
+use crate::{cli, env, exec, limits, live, probe, report, signal, wait};
+use clap::Parser;
+use std::ffi::OsString;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The whole program: never returns.
+pub fn main() -> ! {
+    let env = env::Env::capture();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let plan = match compat::personality(args.first().map(OsString::as_os_str)) {
+        Personality::Whenready => whenready_plan(&args, &env),
+        Personality::WaitForIt => compat::wait_for_it::plan(&args),
+        Personality::WaitFor => compat::wait_for::plan(&args, &env),
+        Personality::ComposeWait => compat::compose_wait::plan(&args, &env),
+    };
+    match plan {
+        Ok(plan) => run(plan).exit(),
+        Err(exit) => exit.exit(),
+    }
+}
+
+/// whenready's own command line.
+fn whenready_plan(args: &[OsString], env: &env::Env) -> Result<Plan, Exit> {
+    let cli = cli::Cli::try_parse_from(args).map_err(usage_failure)?;
+    let config = Config::from_cli(cli, env).map_err(|e| fail_usage(&e))?;
+    let voice: Box<dyn report::Voice> = if config.json {
+        Box::new(report::Json)
+    } else if !config.quiet && live::wanted(env.get_lossy("TERM")) {
+        Box::new(live::Live::new(env.get_lossy("NO_COLOR").is_none()))
+    } else {
+        Box::new(report::Plain::new(config.quiet))
+    };
+    Ok(Plan::new(config, voice))
+}
+
+/// Prints a clap error as one line (help and version go to stdout as usual).
+fn usage_failure(e: clap::Error) -> Exit {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return Exit::Ready;
+    }
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let tip = lines
+        .find_map(|l| l.strip_prefix("tip: "))
+        .map(|t| format!("; {t}"))
+        .unwrap_or_default();
+    fail_usage(&UsageError(format!("{first}{tip} (see whenready --help)")))
+}
+
+fn fail_usage(e: &UsageError) -> Exit {
+    let _ = writeln!(std::io::stderr(), "whenready: {e}");
+    Exit::Usage
+}
+
+/// What ended the wait, or a usage error found while preparing.
+enum Ended {
+    Waited(wait::Outcome),
+    Usage(UsageError),
+}
+
+/// Waits for the targets, then execs the command; returns the exit status when
+/// whenready does not become the command.
+fn run(plan: Plan) -> Exit {
+    let Plan {
+        config,
+        voice,
+        on_deadline,
+        usage_exit,
+        before,
+        after,
+    } = plan;
+    let (original_limit, max_in_flight) = limits::raise();
+    // One thread for everything but name resolution (getaddrinfo blocks); few
+    // resolver threads keep a thousand-name run modest in memory.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(16)
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "whenready: cannot start: {e}");
+            return Exit::NotReady;
+        }
+    };
+    let names = config.targets.iter().map(|t| t.shown.clone()).collect();
+    let reporter = Arc::new(report::Reporter::new(
+        names,
+        voice,
+        config.timeout,
+        config.once,
+    ));
+    let ended = runtime.block_on(async {
+        // First of all: as PID 1, a signal without a handler would be dropped.
+        let mut signals = signal::Signals::install();
+        let ctx = match probe::Ctx::prepare(&config) {
+            Ok(ctx) => Arc::new(ctx),
+            Err(e) => return Ended::Usage(e),
+        };
+        if config.insecure && !config.json {
+            let _ = writeln!(
+                std::io::stderr(),
+                "whenready: --insecure: certificates of https and rediss targets are not verified"
+            );
+        }
+        if !before.is_zero() {
+            reporter.pause(before, true);
+            tokio::select! {
+                n = signals.recv() => return Ended::Waited(wait::Outcome::Signal(n)),
+                () = tokio::time::sleep(before) => {}
+            }
+        }
+        let targets = Arc::new(config.targets.clone());
+        let probe: wait::ProbeFn = Arc::new(move |i| {
+            let (ctx, targets) = (ctx.clone(), targets.clone());
+            Box::pin(async move { probe::probe(&targets[i].kind, &ctx).await })
+        });
+        let settings = wait::Settings {
+            deadline: config.timeout.map(|t| tokio::time::Instant::now() + t),
+            interval: config.interval,
+            attempt_timeout: config.attempt_timeout,
+            once: config.once,
+            retry_all: config.retry_all,
+            max_in_flight,
+        };
+        reporter.begin();
+        // Time passes for the voice: live redraws, "still waiting" lines.
+        let ticker = async {
+            let mut every = tokio::time::interval(Duration::from_millis(100));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                every.tick().await;
+                reporter.tick();
+            }
+        };
+        let count = config.targets.len();
+        let outcome = tokio::select! {
+            outcome = wait::run(count, probe, &settings, reporter.clone(), signals.recv()) => outcome,
+            never = ticker => never,
+        };
+        if outcome == wait::Outcome::Ready && !after.is_zero() {
+            reporter.pause(after, false);
+            tokio::select! {
+                n = signals.recv() => return Ended::Waited(wait::Outcome::Signal(n)),
+                () = tokio::time::sleep(after) => {}
+            }
+        }
+        Ended::Waited(outcome)
+    });
+    let outcome = match ended {
+        Ended::Waited(o) => o,
+        Ended::Usage(e) => {
+            let _ = writeln!(std::io::stderr(), "whenready: {e}");
+            return usage_exit;
+        }
+    };
+    let become_command = |runtime: tokio::runtime::Runtime| {
+        // A plain drop would wait for blocking work such as a stuck getaddrinfo.
+        runtime.shutdown_timeout(Duration::from_millis(100));
+        limits::restore(original_limit);
+        exec::replace_process(&config.command)
+    };
+    match outcome {
+        wait::Outcome::Ready => {
+            reporter.done(config.command.first().map(|s| s.as_os_str()));
+            become_command(runtime)
+        }
+        wait::Outcome::Deadline => {
+            reporter.deadline();
+            match on_deadline {
+                OnDeadline::Exit(e) => e,
+                OnDeadline::RunCommand => become_command(runtime),
+            }
+        }
+        wait::Outcome::NotReady => {
+            reporter.once_failed();
+            Exit::NotReady
+        }
+        wait::Outcome::Permanent(i) => {
+            reporter.permanent(i);
+            Exit::Permanent
+        }
+        wait::Outcome::Signal(n) => {
+            reporter.signal(signal::name(n));
+            Exit::Signal(n)
+        }
+    }
+}

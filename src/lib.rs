@@ -1,0 +1,26 @@
+//! whenready: wait until TCP ports, PostgreSQL, Redis and HTTP(S) endpoints are
+//! ready, then replace this process with a command.
+//!
+//! The binary is `src/main.rs` over [`app::main`]; the library exists so that the
+//! command-line definition, the parsers and the probes can be reached by the docs
+//! generator, the fuzzer and the tests.
+
+pub mod app;
+pub mod backoff;
+pub mod cli;
+pub mod compat;
+pub mod config;
+pub mod duration;
+pub mod env;
+pub mod exec;
+pub mod exit;
+pub mod limits;
+pub mod live;
+pub mod probe;
+pub mod report;
+pub mod signal;
+pub mod target;
+pub mod wait;
+
+#[cfg(test)]
+mod doc_examples;
