@@ -5,6 +5,7 @@ machine; servers (PostgreSQL, Redis, HTTP, TCP listeners) are started here on fr
 loopback ports and stopped at the end. Prints Markdown tables.
 """
 
+import calendar
 import json
 import os
 import random
@@ -93,16 +94,16 @@ class Postgres:
         return f"postgres://app:{PG_PASSWORD}@127.0.0.1:{self.port}/postgres?sslmode=disable"
 
     def ready_times(self):
-        """Epoch seconds of every 'ready to accept connections' line in the log."""
+        """Epoch seconds of every 'ready to accept connections' line in the log
+        (log_line_prefix '%m ' with log_timezone UTC: '2026-11-23 19:00:00.123 UTC')."""
         out = []
         with open(self.log) as f:
             for line in f:
                 if "ready to accept connections" in line:
-                    stamp = " ".join(line.split()[:2])  # 2026-11-23 19:00:00.123
-                    t = time.strptime(stamp.split(".")[0], "%Y-%m-%d %H:%M:%S")
-                    frac = float("0." + stamp.split(".")[1]) if "." in stamp else 0.0
-                    out.append(time.mktime(t) - time.timezone + frac if time.daylight == 0 else
-                               time.mktime(t) - time.altzone + frac)
+                    day, clock = line.split()[:2]
+                    whole, _, frac = clock.partition(".")
+                    t = calendar.timegm(time.strptime(f"{day} {whole}", "%Y-%m-%d %H:%M:%S"))
+                    out.append(t + float("0." + (frac or "0")))
         return out
 
 
@@ -280,7 +281,6 @@ def measure_idle(cmd):
         parts = line.split()
         if parts and parts[-1] == "connect":
             calls = int(parts[3]) if len(parts) >= 5 else int(parts[2])
-    procs = None
     return cpu, rss, calls
 
 

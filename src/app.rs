@@ -63,7 +63,7 @@ fn usage_failure(e: clap::Error) -> Exit {
 }
 
 fn fail_usage(e: &UsageError) -> Exit {
-    let _ = writeln!(std::io::stderr(), "whenready: {e}");
+    report::say(&format!("whenready: {e}"));
     Exit::Usage
 }
 
@@ -165,7 +165,7 @@ fn run(plan: Plan) -> Exit {
     let outcome = match ended {
         Ended::Waited(o) => o,
         Ended::Usage(e) => {
-            let _ = writeln!(std::io::stderr(), "whenready: {e}");
+            report::say(&format!("whenready: {e}"));
             return usage_exit;
         }
     };

@@ -215,7 +215,25 @@ impl Reporter {
 /// Writes one line to stderr. Write errors (stderr closed) must never stop or crash
 /// the wait, so they are ignored.
 pub fn say(text: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{text}");
+    let _ = writeln!(std::io::stderr().lock(), "{}", clean(text));
+}
+
+/// The text with control characters other than newlines escaped (`\u{1b}`), so that
+/// input echoed in a message cannot move the cursor or recolour a terminal.
+pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
 }
 
 fn plural(n: u64, word: &str) -> String {
@@ -546,6 +564,12 @@ fn quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::quote;
+
+    #[test]
+    fn control_characters_are_neutralised() {
+        assert_eq!(super::clean("plain\nlines"), "plain\nlines");
+        assert_eq!(super::clean("a\u{1b}[31mred"), "a\\u{1b}[31mred");
+    }
 
     #[test]
     fn json_strings_are_escaped() {

@@ -228,8 +228,13 @@ pub fn parse_host_port(text: &str) -> Result<Endpoint, String> {
         (Host::Ip(IpAddr::V6(addr)), port)
     } else {
         let Some((host, port)) = text.rsplit_once(':') else {
+            // Echo the input in the hint only when it is a plain name.
+            let plain = text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+            let example = if plain { text } else { "db" };
             return Err(format!(
-                "missing port: write HOST:PORT, e.g. {text}:5432, or a URL ({SCHEMES})"
+                "missing port: write HOST:PORT, e.g. {example}:5432, or a URL ({SCHEMES})"
             ));
         };
         if host.contains(':') {

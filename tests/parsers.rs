@@ -60,6 +60,9 @@ fn targetish() -> impl Strategy<Value = String> {
         "*",
         "..",
         "1e3",
+        "\n",
+        "\u{1b}[31m",
+        "\t",
     ]);
     prop::collection::vec(pieces, 0..12).prop_map(|v| v.concat())
 }
