@@ -24,6 +24,7 @@ SECTIONS = sys.argv[2:] or ["size", "oneshot", "gate", "pggate", "idle", "scale"
 PG_BIN = "/usr/lib/postgresql/15/bin"
 PG_PASSWORD = "bench-pw"
 TMP = tempfile.mkdtemp(prefix="whenready-bench-")
+os.chmod(TMP, 0o755)  # the unprivileged PostgreSQL user must reach its data dir
 random.seed(7)
 
 
@@ -62,8 +63,8 @@ class Postgres:
     """A PostgreSQL 15 cluster of our own (scram-sha-256 over TCP)."""
 
     def __init__(self):
-        self.dir = os.path.join(TMP, "pg")
-        os.makedirs(self.dir)
+        self.dir = tempfile.mkdtemp(prefix="pg-", dir=TMP)
+        os.chmod(self.dir, 0o755)
         pwfile = os.path.join(self.dir, "pw")
         with open(pwfile, "w") as f:
             f.write(PG_PASSWORD)

@@ -30,13 +30,12 @@ pub fn tls_config(tls: &Tls) -> Arc<rustls::ClientConfig> {
     Arc::new(config)
 }
 
+/// The TLS configuration, made on first use: plain http never reads the CA bundle.
+pub type LazyTls<'a> = &'a (dyn Fn() -> Arc<rustls::ClientConfig> + Sync);
+
 /// One attempt: GET `url`, following redirects; ready when the final status is
 /// accepted.
-pub async fn probe(
-    url: &Url,
-    accepted: &StatusSet,
-    tls: &Arc<rustls::ClientConfig>,
-) -> Result<(), ProbeError> {
+pub async fn probe(url: &Url, accepted: &StatusSet, tls: LazyTls<'_>) -> Result<(), ProbeError> {
     let mut url = url.clone();
     for _ in 0..=MAX_REDIRECTS {
         let (status, location) = get(&url, tls).await?;
@@ -71,10 +70,7 @@ fn status_reason(status: u16) -> String {
 }
 
 /// One request; returns the status and the Location header.
-async fn get(
-    url: &Url,
-    tls: &Arc<rustls::ClientConfig>,
-) -> Result<(u16, Option<String>), ProbeError> {
+async fn get(url: &Url, tls: LazyTls<'_>) -> Result<(u16, Option<String>), ProbeError> {
     let host = match url.host() {
         Some(url::Host::Domain(d)) => Host::Name(d.to_string()),
         Some(url::Host::Ipv4(a)) => Host::Ip(IpAddr::V4(a)),
@@ -89,7 +85,7 @@ async fn get(
     let stream = net::connect(&endpoint).await?;
     if url.scheme() == "https" {
         let name = tls::server_name(&host).map_err(ProbeError::permanent)?;
-        let stream = tokio_rustls::TlsConnector::from(tls.clone())
+        let stream = tokio_rustls::TlsConnector::from(tls())
             .connect(name, stream)
             .await
             .map_err(|e| {

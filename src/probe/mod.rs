@@ -63,8 +63,12 @@ pub async fn probe(kind: &Kind, ctx: &Ctx) -> Result<(), ProbeError> {
         Kind::Unix(path) => simple::unix(path).await,
         Kind::File(path) => simple::file(path).await,
         Kind::Http(url) => {
-            let tls = ctx.http_tls.get_or_init(|| http::tls_config(&ctx.tls));
-            http::probe(url, &ctx.http_status, tls).await
+            let tls = || {
+                ctx.http_tls
+                    .get_or_init(|| http::tls_config(&ctx.tls))
+                    .clone()
+            };
+            http::probe(url, &ctx.http_status, &tls).await
         }
         Kind::Postgres(pg) => postgres::probe(pg, &ctx.pg_roots, &ctx.tls).await,
         Kind::Redis(r) => redis::probe(r, &ctx.tls).await,
