@@ -109,13 +109,37 @@ pub fn wr(args: &[&str]) -> Run {
     run(whenready().args(args), Duration::from_secs(30))
 }
 
-/// A TCP port that was free a moment ago.
+/// A TCP port on which nothing listens, chosen below the kernel's ephemeral range
+/// (32768 and up by default): servers that bind port 0, in this test or another
+/// running at the same time, can never be handed it. Ports are spread by process id
+/// and a counter, and checked free on 127.0.0.1 and ::1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let (low, high) = ephemeral_range();
+    let (start, span) = if low > 12_000 {
+        (10_000, low - 10_000)
+    } else {
+        (high + 1, 65_535 - high)
+    };
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = (start + (std::process::id() as usize * 7919 + n * 13) % span) as u16;
+        let v6_free =
+            TcpListener::bind(("::1", port)).is_ok() || TcpListener::bind("[::1]:0").is_err();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() && v6_free {
+            return port;
+        }
+    }
+}
+
+fn ephemeral_range() -> (usize, usize) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace().filter_map(|x| x.parse().ok());
+            Some((it.next()?, it.next()?))
+        })
+        .unwrap_or((32_768, 60_999))
 }
 
 /// Fails with a message naming what to install when `program` is missing.
