@@ -131,17 +131,7 @@ fn sigterm_as_pid1_in_an_empty_root_exits_143() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let unshare = child.id();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let pid1 = loop {
-        let children = std::fs::read_to_string(format!("/proc/{unshare}/task/{unshare}/children"))
-            .unwrap_or_default();
-        if let Some(p) = children.split_whitespace().next() {
-            break p.to_string();
-        }
-        assert!(Instant::now() < deadline, "unshare did not fork");
-        thread::sleep(Duration::from_millis(10));
-    };
+    let pid1 = forked_child(child.id()).to_string();
     thread::sleep(Duration::from_millis(400));
     let start = Instant::now();
     assert!(Command::new("kill")

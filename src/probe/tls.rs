@@ -93,7 +93,7 @@ fn config_with(
     match verifier {
         Ok(v) => build(v),
         // Only an empty root store fails here; nothing then can be verified.
-        Err(_) => build(Arc::new(RejectAll)),
+        Err(_) => build(Arc::new(REJECT_ALL)),
     }
 }
 
@@ -110,7 +110,7 @@ fn build(verifier: Arc<dyn ServerCertVerifier>) -> Arc<ClientConfig> {
 /// A configuration that accepts any certificate (`--insecure`, sslmode prefer/require).
 pub fn unverified() -> Arc<ClientConfig> {
     static C: OnceLock<Arc<ClientConfig>> = OnceLock::new();
-    C.get_or_init(|| build(Arc::new(AcceptAll))).clone()
+    C.get_or_init(|| build(Arc::new(ACCEPT_ALL))).clone()
 }
 
 /// A configuration trusting only `roots`; `check_name` false is libpq's verify-ca.
@@ -130,7 +130,7 @@ fn with_store(store: RootCertStore, check_name: bool) -> Arc<ClientConfig> {
     match WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider()).build() {
         Ok(v) if check_name => build(v),
         Ok(v) => build(Arc::new(IgnoreName(v))),
-        Err(_) => build(Arc::new(RejectAll)),
+        Err(_) => build(Arc::new(REJECT_ALL)),
     }
 }
 
@@ -166,47 +166,18 @@ fn verify13(
     )
 }
 
-/// Accepts any certificate, but still checks handshake signatures.
+/// A verifier with a fixed answer for the certificate (handshake signatures are
+/// still checked): accept-all for `--insecure` and sslmode prefer/require, reject-all
+/// when no usable root exists.
 #[derive(Debug)]
-struct AcceptAll;
-
-impl ServerCertVerifier for AcceptAll {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify12(m, c, d)
-    }
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify13(m, c, d)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        supported_schemes()
-    }
+struct Fixed {
+    accept: bool,
 }
 
-/// Rejects every certificate (no usable root).
-#[derive(Debug)]
-struct RejectAll;
+const ACCEPT_ALL: Fixed = Fixed { accept: true };
+const REJECT_ALL: Fixed = Fixed { accept: false };
 
-impl ServerCertVerifier for RejectAll {
+impl ServerCertVerifier for Fixed {
     fn verify_server_cert(
         &self,
         _: &CertificateDer<'_>,
@@ -215,9 +186,13 @@ impl ServerCertVerifier for RejectAll {
         _: &[u8],
         _: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Err(rustls::Error::InvalidCertificate(
-            CertificateError::UnknownIssuer,
-        ))
+        if self.accept {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            ))
+        }
     }
     fn verify_tls12_signature(
         &self,

@@ -700,3 +700,19 @@ pub fn raise_fd_limit() {
         },
     );
 }
+
+/// The PID (outside the namespace) of the process that `unshare --fork` started.
+pub fn forked_child(unshare_pid: u32) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let path = format!("/proc/{unshare_pid}/task/{unshare_pid}/children");
+        if let Some(pid) = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse().ok()))
+        {
+            return pid;
+        }
+        assert!(Instant::now() < deadline, "unshare did not fork");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
