@@ -184,7 +184,9 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
         ("refuses", "unix") => {
             let dir = TempDir::new("stale");
             let path = dir.join("s.sock");
-            drop(UnixListener::bind(&path).unwrap()); // the file stays, nobody listens
+            // A path that is not a listening socket refuses connections. (Not a
+            // closed listener: see free_port for why a listener is never opened.)
+            std::fs::write(&path, "").unwrap();
             (format!("unix://{}", path.display()), Guard::Dir(dir))
         }
         ("refuses", _) => (

@@ -112,7 +112,9 @@ pub fn wr(args: &[&str]) -> Run {
 /// A TCP port on which nothing listens, chosen below the kernel's ephemeral range
 /// (32768 and up by default): servers that bind port 0, in this test or another
 /// running at the same time, can never be handed it. Ports are spread by process id
-/// and a counter, and checked free on 127.0.0.1 and ::1.
+/// and a counter. Freeness is checked by a refused connect, never by binding: a
+/// listener opened even briefly can live on in a child that another test thread is
+/// forking at that moment, and accept connections until that child execs.
 pub fn free_port() -> u16 {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let (low, high) = ephemeral_range();
@@ -124,9 +126,8 @@ pub fn free_port() -> u16 {
     loop {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let port = (start + (std::process::id() as usize * 7919 + n * 13) % span) as u16;
-        let v6_free =
-            TcpListener::bind(("::1", port)).is_ok() || TcpListener::bind("[::1]:0").is_err();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() && v6_free {
+        let refused = |addr: &str| matches!(TcpStream::connect((addr, port)), Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused);
+        if refused("127.0.0.1") && (refused("::1") || TcpListener::bind("[::1]:0").is_err()) {
             return port;
         }
     }
