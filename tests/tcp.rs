@@ -79,44 +79,46 @@ fn never_ready_exits_1_at_the_deadline_without_running_the_command() {
 
 #[test]
 fn deadline_holds_while_an_attempt_hangs() {
-    // A peer that accepts and never answers an HTTP request: the attempt hangs until
-    // the deadline, which must still end the run on time.
+    // A peer that accepts and never answers an HTTP request, and attempts allowed to
+    // take 30 s: only the deadline can end this run early. (How close to the
+    // deadline it ends is measured by bench/run.sh, not asserted here.)
     let hang = Fake::start(silent);
     let port = free_port();
     let r = wr(&[
         "-t",
         "700ms",
+        "--attempt-timeout",
+        "30s",
         &format!("http://{}/", hang.addr()),
         &format!("127.0.0.1:{port}"),
     ]);
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.elapsed < Duration::from_secs(3), "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(10), "{r:?}");
     assert!(r.stderr.contains("no answer within"), "{r:?}");
     assert!(r.stderr.contains("connection refused"), "{r:?}");
 }
 
 #[test]
 fn all_targets_are_probed_concurrently() {
-    // Three ports that open 1 s from now: waiting one after the other would still
-    // finish, so check the per-target ready lines all say ~1 s, not 1/2/3 s.
-    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let ps = ports.clone();
-    let opener = thread::spawn(move || {
-        thread::sleep(Duration::from_millis(1000));
-        let ls: Vec<_> = ps
-            .iter()
-            .map(|p| TcpListener::bind(("127.0.0.1", *p)).unwrap())
-            .collect();
-        thread::sleep(Duration::from_secs(3));
-        drop(ls);
-    });
-    let args: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    let mut cmd = whenready();
-    cmd.args(&args).args(["-t", "20s"]);
-    let r = run(&mut cmd, Duration::from_secs(30));
-    assert_eq!(r.code, 0, "{r:?}");
-    assert!(r.elapsed < Duration::from_millis(2500), "{r:?}");
-    opener.join().unwrap();
+    // The first target hangs longer than the whole wait (an HTTP server that never
+    // answers, attempts of 30 s, a 2 s deadline). Probing one target after another
+    // would never reach the second; probing concurrently finds it ready at once.
+    let hang = Fake::start(silent);
+    let open = Fake::start(|_, _| {});
+    let r = wr(&[
+        "-t",
+        "2s",
+        "--attempt-timeout",
+        "30s",
+        &format!("http://{}/", hang.addr()),
+        &open.addr(),
+    ]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!("{} ready after", open.addr())),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("1 of 2 not ready"), "{r:?}");
 }
 
 #[test]
