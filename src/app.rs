@@ -73,6 +73,24 @@ enum Ended {
     Usage(UsageError),
 }
 
+/// A deliberate pause (WAIT_BEFORE / WAIT_AFTER) that a signal still ends; returns
+/// the signal's number if one came.
+async fn pause(
+    reporter: &report::Reporter,
+    signals: &mut signal::Signals,
+    d: Duration,
+    before: bool,
+) -> Option<i32> {
+    if d.is_zero() {
+        return None;
+    }
+    reporter.pause(d, before);
+    tokio::select! {
+        n = signals.recv() => Some(n),
+        () = tokio::time::sleep(d) => None,
+    }
+}
+
 /// Waits for the targets, then execs the command; returns the exit status when
 /// whenready does not become the command.
 fn run(plan: Plan) -> Exit {
@@ -118,12 +136,8 @@ fn run(plan: Plan) -> Exit {
                 "whenready: --insecure: certificates of https and rediss targets are not verified"
             );
         }
-        if !before.is_zero() {
-            reporter.pause(before, true);
-            tokio::select! {
-                n = signals.recv() => return Ended::Waited(wait::Outcome::Signal(n)),
-                () = tokio::time::sleep(before) => {}
-            }
+        if let Some(n) = pause(&reporter, &mut signals, before, true).await {
+            return Ended::Waited(wait::Outcome::Signal(n));
         }
         let targets = Arc::new(config.targets.clone());
         let probe: wait::ProbeFn = Arc::new(move |i| {
@@ -153,11 +167,9 @@ fn run(plan: Plan) -> Exit {
             outcome = wait::run(count, probe, &settings, reporter.clone(), signals.recv()) => outcome,
             never = ticker => never,
         };
-        if outcome == wait::Outcome::Ready && !after.is_zero() {
-            reporter.pause(after, false);
-            tokio::select! {
-                n = signals.recv() => return Ended::Waited(wait::Outcome::Signal(n)),
-                () = tokio::time::sleep(after) => {}
+        if outcome == wait::Outcome::Ready {
+            if let Some(n) = pause(&reporter, &mut signals, after, false).await {
+                return Ended::Waited(wait::Outcome::Signal(n));
             }
         }
         Ended::Waited(outcome)

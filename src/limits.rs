@@ -18,7 +18,7 @@ pub struct Original(Rlimit);
 
 /// Raises the soft limit to the hard one. Returns the original limits and how many
 /// attempts may be in flight at once.
-pub fn raise() -> (Option<Original>, usize) {
+pub fn raise() -> (Original, usize) {
     let original = getrlimit(Resource::Nofile);
     let raised = Rlimit {
         current: original.maximum,
@@ -30,14 +30,12 @@ pub fn raise() -> (Option<Original>, usize) {
         } else {
             original
         };
-    (Some(Original(original)), in_flight(effective.current))
+    (Original(original), in_flight(effective.current))
 }
 
 /// Puts the original soft limit back.
-pub fn restore(original: Option<Original>) {
-    if let Some(Original(limit)) = original {
-        let _ = setrlimit(Resource::Nofile, limit);
-    }
+pub fn restore(Original(limit): Original) {
+    let _ = setrlimit(Resource::Nofile, limit);
 }
 
 /// Attempts that may run at once under a soft limit (`None`: unlimited).

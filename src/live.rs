@@ -8,7 +8,6 @@ use crate::report::{Plain, Reporter, Voice};
 use std::ffi::OsStr;
 use std::io::Write;
 use std::sync::Mutex;
-use std::time::Duration;
 
 /// The live view.
 pub struct Live {
@@ -49,7 +48,7 @@ impl Live {
     /// The lines of the view: a headline, then one line per target, unready ones
     /// first, as many as fit the terminal's height, each cut to its width.
     fn lines(&self, r: &Reporter) -> Vec<String> {
-        let (width, rows) = Self::size();
+        let (width, rows_total) = Self::size();
         let names = r.names();
         let name_width = names
             .iter()
@@ -69,45 +68,50 @@ impl Live {
             names.len(),
             show(elapsed)
         )];
-        let ready = (0..names.len()).filter(|i| r.ready_after(*i).is_some());
-        let order: Vec<usize> = unready.iter().map(|(i, _, _)| *i).chain(ready).collect();
-        let room = rows.saturating_sub(2).max(2);
-        let shown = if order.len() > room {
+        // Unready targets first, each with its reason, then the ready ones.
+        let rows: Vec<(usize, Option<String>)> = unready
+            .into_iter()
+            .map(|(i, reason, _)| (i, Some(reason)))
+            .chain(
+                (0..names.len())
+                    .filter(|i| r.ready_after(*i).is_some())
+                    .map(|i| (i, None)),
+            )
+            .collect();
+        let room = rows_available(rows_total);
+        let shown = if rows.len() > room {
             room - 1
         } else {
-            order.len()
+            rows.len()
         };
-        for &i in &order[..shown] {
-            let name: String = names[i].chars().take(name_width).collect();
-            let attempts = r.attempts(i);
-            let (mark, state, detail) = match r.ready_after(i) {
-                Some(after) => (
+        for (i, reason) in &rows[..shown] {
+            let name: String = names[*i].chars().take(name_width).collect();
+            let attempts = r.attempts(*i);
+            let (mark, state, detail) = match reason {
+                None => (
                     self.paint("32", "ok"),
                     "ready  ",
-                    format!("after {}", show(after)),
+                    format!("after {}", show(r.ready_after(*i).unwrap_or_default())),
                 ),
-                None => {
-                    let reason = unready
-                        .iter()
-                        .find(|(j, _, _)| *j == i)
-                        .map(|(_, why, _)| why.clone())
-                        .unwrap_or_default();
-                    (self.paint("33", &format!(" {spin}")), "waiting", reason)
-                }
+                Some(reason) => (
+                    self.paint("33", &format!(" {spin}")),
+                    "waiting",
+                    reason.clone(),
+                ),
             };
             let text = format!("{name:<name_width$}  {state}  {attempts:>4}x  {detail}");
             // Cut by characters on the uncoloured text, then add the coloured mark.
             let cut: String = text.chars().take(width.saturating_sub(4)).collect();
             lines.push(format!("{mark} {cut}"));
         }
-        if shown < order.len() {
-            let ready_hidden = order[shown..]
+        if shown < rows.len() {
+            let ready_hidden = rows[shown..]
                 .iter()
-                .filter(|i| r.ready_after(**i).is_some())
+                .filter(|(_, reason)| reason.is_none())
                 .count();
             lines.push(format!(
                 "   ... and {} more ({ready_hidden} of them ready)",
-                order.len() - shown
+                rows.len() - shown
             ));
         }
         lines
@@ -182,14 +186,16 @@ impl Voice for Live {
         self.plain.signal(r, name);
     }
 
-    fn pause(&self, r: &Reporter, d: Duration, before: bool) {
-        self.plain.pause(r, d, before);
-    }
-
     fn done(&self, r: &Reporter, program: Option<&OsStr>) {
         self.settle(r);
         self.plain.done(r, program);
     }
+}
+
+/// Target lines that fit a terminal of `rows` rows, beside the headline and the
+/// cursor's line.
+fn rows_available(rows: usize) -> usize {
+    rows.saturating_sub(2).max(2)
 }
 
 /// Whether the live view fits this run: stderr is a terminal that can move the cursor.

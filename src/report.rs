@@ -269,9 +269,11 @@ impl Plain {
         say(&format!("whenready: {text}"));
     }
 
-    fn summary(&self, r: &Reporter, headline: &str) {
-        self.line(headline);
-        for (i, reason, attempts) in r.unready() {
+    /// A headline made from the number of unready targets, then one line each.
+    fn summary(&self, r: &Reporter, headline: impl FnOnce(usize) -> String) {
+        let unready = r.unready();
+        self.line(&headline(unready.len()));
+        for (i, reason, attempts) in unready {
             self.line(&format!(
                 "  {}: {reason} ({})",
                 r.names()[i],
@@ -309,9 +311,6 @@ impl Voice for Plain {
             }
             *last = now;
         }
-        if now < STILL_WAITING_EVERY {
-            return;
-        }
         let unready = r.unready();
         if unready.is_empty() {
             return;
@@ -341,17 +340,16 @@ impl Voice for Plain {
     }
 
     fn deadline(&self, r: &Reporter) {
-        let n = r.unready().len();
         let t = show(r.timeout().unwrap_or_default());
-        self.summary(
-            r,
-            &format!("timed out after {t}; {n} of {} not ready:", r.names().len()),
-        );
+        let total = r.names().len();
+        self.summary(r, |n| {
+            format!("timed out after {t}; {n} of {total} not ready:")
+        });
     }
 
     fn once_failed(&self, r: &Reporter) {
-        let n = r.unready().len();
-        self.summary(r, &format!("{n} of {} not ready:", r.names().len()));
+        let total = r.names().len();
+        self.summary(r, |n| format!("{n} of {total} not ready:"));
     }
 
     fn permanent(&self, r: &Reporter, i: usize) {

