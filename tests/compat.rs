@@ -475,11 +475,7 @@ fn drop_ins_handle_sigterm_while_waiting() {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let child = cmd
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = cmd.spawn_piped();
         thread::sleep(Duration::from_millis(400));
         let start = std::time::Instant::now();
         Command::new("kill")

@@ -7,7 +7,7 @@
 mod common;
 use common::*;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -99,10 +99,7 @@ fn runs_alone_as_pid1_against_a_late_postgres() {
             "/whenready",
             "--version",
         ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_piped();
     let start = Instant::now();
     thread::sleep(Duration::from_millis(1500));
     pg.start();
@@ -127,10 +124,7 @@ fn sigterm_as_pid1_in_an_empty_root_exits_143() {
             "/whenready",
             "--version",
         ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_piped();
     let pid1 = forked_child(child.id()).to_string();
     thread::sleep(Duration::from_millis(400));
     let start = Instant::now();

@@ -16,10 +16,7 @@ fn command_keeps_the_pid() {
     let fake = ready_target();
     let child = whenready()
         .args([&fake.addr(), "--", "sh", "-c", "echo $$"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_piped();
     let pid = child.id();
     let r = finish(child, Instant::now(), Duration::from_secs(10));
     assert_eq!(r.code, 0, "{r:?}");
@@ -73,10 +70,7 @@ fn environment_and_stdin_are_inherited() {
         ])
         .env("APP_SETTING", "kept")
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_piped();
     child
         .stdin
         .take()

@@ -649,12 +649,7 @@ fn no_stray_process_or_file_after_any_exit() {
         ),
     ];
     for (args, code) in outcomes {
-        let child = whenready()
-            .args(&args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = whenready().args(&args).spawn_piped();
         let pid = child.id();
         let r = finish(child, Instant::now(), Duration::from_secs(10));
         assert_eq!(r.code, code, "{args:?}: {r:?}");

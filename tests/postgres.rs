@@ -23,10 +23,7 @@ fn server_started_late_is_waited_for_and_the_command_runs() {
     let url = pg.url(PG_PASSWORD, "");
     let child = whenready()
         .args(["-t", "30s", &url, "--", "echo", "ran"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_piped();
     let start = std::time::Instant::now();
     thread::sleep(Duration::from_millis(1500));
     pg.start();
@@ -289,12 +286,7 @@ fn restart_during_the_wait_is_survived() {
     let mut pg = Pg::started();
     pg.stop();
     let url = pg.url(PG_PASSWORD, "");
-    let child = whenready()
-        .args(["-t", "30s", &url])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = whenready().args(["-t", "30s", &url]).spawn_piped();
     let start = std::time::Instant::now();
     thread::sleep(Duration::from_millis(500));
     pg.start();

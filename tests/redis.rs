@@ -114,10 +114,7 @@ fn started_late_is_waited_for() {
     let url = format!("redis://127.0.0.1:{}", srv.port);
     let child = whenready()
         .args(["-t", "20s", &url, "--", "echo", "ran"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_piped();
     let start = Instant::now();
     thread::sleep(Duration::from_millis(1000));
     srv.start();

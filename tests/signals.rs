@@ -5,7 +5,7 @@
 
 mod common;
 use common::*;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -20,11 +20,7 @@ fn kill(signal: &str, pid: u32) {
 /// Starts `cmd` (which waits for a port that never opens), waits until it is
 /// waiting, signals `pid_of(child)`, and returns the run.
 fn signal_while_waiting(mut cmd: Command, signal: &str, pid_of: impl Fn(u32) -> u32) -> Run {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = cmd.spawn_piped();
     let pid = pid_of(child.id());
     thread::sleep(Duration::from_millis(400));
     let start = Instant::now();

@@ -56,15 +56,25 @@ pub fn code_of(status: ExitStatus) -> i32 {
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
+/// Starting a command with stdout and stderr piped, for [`finish`].
+pub trait SpawnPiped {
+    /// Spawns with stdout and stderr piped; fails the test if it cannot start.
+    fn spawn_piped(&mut self) -> Child;
+}
+
+impl SpawnPiped for Command {
+    fn spawn_piped(&mut self) -> Child {
+        self.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the command under test")
+    }
+}
+
 /// Runs `cmd` to completion; kills it and fails the test after `limit`.
 pub fn run(cmd: &mut Command, limit: Duration) -> Run {
     let start = Instant::now();
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn whenready");
-    finish(child, start, limit)
+    finish(cmd.spawn_piped(), start, limit)
 }
 
 /// Waits for a spawned child (stdout and stderr piped) with a time limit.
