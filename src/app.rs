@@ -174,6 +174,9 @@ fn run(plan: Plan) -> Exit {
         }
         Ended::Waited(outcome)
     });
+    // Every way out leaves now: a plain drop would wait for blocking work still
+    // running, such as a getaddrinfo stuck in an unanswering resolver.
+    runtime.shutdown_background();
     let outcome = match ended {
         Ended::Waited(o) => o,
         Ended::Usage(e) => {
@@ -181,22 +184,32 @@ fn run(plan: Plan) -> Exit {
             return usage_exit;
         }
     };
-    let become_command = |runtime: tokio::runtime::Runtime| {
-        // A plain drop would wait for blocking work such as a stuck getaddrinfo.
-        runtime.shutdown_timeout(Duration::from_millis(100));
+    let interrupted = |n: i32| {
+        reporter.signal(signal::name(n));
+        Exit::Signal(n)
+    };
+    let become_command = || {
         limits::restore(original_limit);
+        // A signal that came after the wait ended (the runtime no longer listens)
+        // must not be lost: COMMAND would start after SIGTERM.
+        if let Some(n) = signal::caught() {
+            return interrupted(n);
+        }
         exec::replace_process(&config.command)
     };
     match outcome {
         wait::Outcome::Ready => {
+            if let Some(n) = signal::caught() {
+                return interrupted(n);
+            }
             reporter.done(config.command.first().map(|s| s.as_os_str()));
-            become_command(runtime)
+            become_command()
         }
         wait::Outcome::Deadline => {
             reporter.deadline();
             match on_deadline {
                 OnDeadline::Exit(e) => e,
-                OnDeadline::RunCommand => become_command(runtime),
+                OnDeadline::RunCommand => become_command(),
             }
         }
         wait::Outcome::NotReady => {
@@ -207,9 +220,6 @@ fn run(plan: Plan) -> Exit {
             reporter.permanent(i);
             Exit::Permanent
         }
-        wait::Outcome::Signal(n) => {
-            reporter.signal(signal::name(n));
-            Exit::Signal(n)
-        }
+        wait::Outcome::Signal(n) => interrupted(n),
     }
 }

@@ -59,6 +59,7 @@ Environment:
     after_help = AFTER_SHORT_HELP,
     after_long_help = AFTER_HELP,
     max_term_width = 100,
+    args_override_self = true,
     override_usage = "whenready [OPTIONS] [TARGET]... [-- COMMAND [ARG]...]"
 )]
 pub struct Cli {
@@ -133,9 +134,11 @@ mod tests {
 
     #[test]
     fn last_value_wins() {
-        let cli = Cli::try_parse_from(["whenready", "-t", "5", "--timeout=7"]);
-        // clap rejects a repeated single-value option unless overrides are allowed;
-        // either outcome must not panic.
-        let _ = cli;
+        // As in most Unix tools (and as a flag wins over its variable), the last
+        // value given wins: a wrapper script may append to a base command line.
+        let cli = Cli::try_parse_from(["whenready", "-t", "5", "--timeout=7", "db:1"]).unwrap();
+        assert_eq!(cli.timeout.as_deref(), Some("7"));
+        let cli = Cli::try_parse_from(["whenready", "--once", "--once", "db:1"]).unwrap();
+        assert!(cli.once);
     }
 }

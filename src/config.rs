@@ -159,19 +159,21 @@ fn pick(
     }
 }
 
+/// A duration option, with where it came from (the flag or the variable).
 fn duration_opt(
     cli: Option<String>,
     flag: &str,
     env: &Env,
-) -> Result<Option<Duration>, UsageError> {
+) -> Result<Option<(Duration, String)>, UsageError> {
     let src = Source::new(flag);
     match pick(cli, &src, env)? {
         None => Ok(None),
-        Some((text, origin)) => duration::parse(&text).map(Some).map_err(|_| {
-            UsageError(format!(
+        Some((text, origin)) => match duration::parse(&text) {
+            Ok(d) => Ok(Some((d, origin))),
+            Err(_) => Err(UsageError(format!(
                 "invalid duration {text:?} for {origin}: try 500ms, 30s, 2m, 1h30m or a number of seconds such as 15 or 2.5"
-            ))
-        }),
+            ))),
+        },
     }
 }
 
@@ -214,13 +216,18 @@ impl Config {
 
     /// Builds the configuration from a parsed command line and the environment.
     pub fn from_cli(cli: Cli, env: &Env) -> Result<Config, UsageError> {
-        let timeout = duration_opt(cli.timeout, "--timeout", env)?.unwrap_or(DEFAULT_TIMEOUT);
-        let interval = duration_opt(cli.interval, "--interval", env)?.unwrap_or(DEFAULT_INTERVAL);
-        let attempt_timeout = duration_opt(cli.attempt_timeout, "--attempt-timeout", env)?
-            .unwrap_or(DEFAULT_ATTEMPT_TIMEOUT);
-        if attempt_timeout.is_zero() {
-            return Err(UsageError("--attempt-timeout must be more than 0".into()));
-        }
+        let timeout = duration_opt(cli.timeout, "--timeout", env)?.map_or(DEFAULT_TIMEOUT, |d| d.0);
+        let interval =
+            duration_opt(cli.interval, "--interval", env)?.map_or(DEFAULT_INTERVAL, |d| d.0);
+        let attempt_timeout = match duration_opt(cli.attempt_timeout, "--attempt-timeout", env)? {
+            None => DEFAULT_ATTEMPT_TIMEOUT,
+            Some((d, origin)) if d.is_zero() => {
+                return Err(UsageError(format!(
+                    "{origin} must be more than 0 (it bounds one attempt; -t 0 waits forever)"
+                )))
+            }
+            Some((d, _)) => d,
+        };
         let http_status = match pick(cli.http_status, &Source::new("--http-status"), env)? {
             None => StatusSet::default(),
             Some((text, origin)) => StatusSet::parse(&text).map_err(|why| {
@@ -260,7 +267,7 @@ impl Config {
             targets.push(target);
         }
 
-        Ok(Config {
+        let config = Config {
             targets,
             timeout: Some(timeout).filter(|t| !t.is_zero()),
             interval,
@@ -273,7 +280,15 @@ impl Config {
             cacert,
             insecure: switch(cli.insecure, "--insecure", env)?,
             command: cli.command,
-        })
+        };
+        // Last, so that a bad option is named first: a gate with nothing to wait
+        // for is a forgotten argument, not a success.
+        if config.targets.is_empty() {
+            return Err(UsageError(
+                "no target given: name what to wait for (HOST:PORT or a URL) before --, or in WHENREADY_TARGETS".into(),
+            ));
+        }
+        Ok(config)
     }
 }
 
@@ -290,7 +305,7 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let c = config(&[], &[]).unwrap();
+        let c = config(&["db:1"], &[]).unwrap();
         assert_eq!(c.timeout, Some(DEFAULT_TIMEOUT));
         assert_eq!(c.interval, DEFAULT_INTERVAL);
         assert_eq!(c.attempt_timeout, DEFAULT_ATTEMPT_TIMEOUT);
@@ -304,9 +319,11 @@ mod tests {
 
     #[test]
     fn zero_timeout_means_no_deadline() {
-        assert_eq!(config(&["-t", "0"], &[]).unwrap().timeout, None);
+        assert_eq!(config(&["-t", "0", "db:1"], &[]).unwrap().timeout, None);
         assert_eq!(
-            config(&[], &[("WHENREADY_TIMEOUT", "0s")]).unwrap().timeout,
+            config(&["db:1"], &[("WHENREADY_TIMEOUT", "0s")])
+                .unwrap()
+                .timeout,
             None
         );
     }
@@ -314,7 +331,7 @@ mod tests {
     #[test]
     fn command_line_wins_over_environment() {
         let env = [("WHENREADY_TIMEOUT", "2m"), ("WHENREADY_INTERVAL", "1s")];
-        let c = config(&["--timeout", "2.5"], &env).unwrap();
+        let c = config(&["--timeout", "2.5", "db:1"], &env).unwrap();
         assert_eq!(c.timeout, Some(Duration::from_millis(2500)));
         assert_eq!(c.interval, Duration::from_secs(1));
     }
@@ -340,6 +357,39 @@ mod tests {
         assert!(e.contains("WHENREADY_TARGETS") && e.contains("nope"), "{e}");
         let e = config(&["python"], &[]).unwrap_err().0;
         assert!(e.contains("after --"), "{e}");
+    }
+
+    #[test]
+    fn no_target_is_a_usage_error() {
+        for (args, env) in [
+            (&["--", "app"][..], &[][..]),
+            (&[][..], &[("WHENREADY_TARGETS", "")][..]),
+            (
+                &["-t", "5", "--", "app"][..],
+                &[("WHENREADY_TARGETS", " ,\n ")][..],
+            ),
+        ] {
+            let e = config(args, env).unwrap_err().0;
+            assert!(e.contains("no target"), "{args:?} {env:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_zero_attempt_timeout_names_its_origin() {
+        let e = config(&["db:1"], &[("WHENREADY_ATTEMPT_TIMEOUT", "0")])
+            .unwrap_err()
+            .0;
+        assert!(
+            e.starts_with("WHENREADY_ATTEMPT_TIMEOUT must be more than 0"),
+            "{e}"
+        );
+        let e = config(&["--attempt-timeout", "0s", "db:1"], &[])
+            .unwrap_err()
+            .0;
+        assert!(
+            e.starts_with("--attempt-timeout must be more than 0"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! unless NO_COLOR is set.
 
 use crate::duration::show;
-use crate::report::{Plain, Reporter, Voice};
+use crate::report::{clean_line, Plain, Reporter, Voice};
 use std::ffi::OsStr;
 use std::io::Write;
 use std::sync::Mutex;
@@ -99,7 +99,10 @@ impl Live {
                     reason.clone(),
                 ),
             };
+            // Names and reasons come from users and servers: a hostile server's
+            // reason must not write escape sequences to the operator's terminal.
             let text = format!("{name:<name_width$}  {state}  {attempts:>4}x  {detail}");
+            let text = clean_line(&text);
             // Cut by characters on the uncoloured text, then add the coloured mark.
             let cut: String = text.chars().take(width.saturating_sub(4)).collect();
             lines.push(format!("{mark} {cut}"));
@@ -202,4 +205,36 @@ fn rows_available(rows: usize) -> usize {
 pub fn wanted(term: Option<&str>) -> bool {
     use std::io::IsTerminal;
     std::io::stderr().is_terminal() && term != Some("dumb")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::ProbeError;
+    use crate::report::Silent;
+
+    #[test]
+    fn server_supplied_reasons_cannot_reach_the_terminal_raw() {
+        let r = Reporter::new(
+            vec!["db:5432".into(), "x\x1b]0;t\x07:1".into()],
+            Box::new(Silent),
+            None,
+            false,
+        );
+        r.attempt(0);
+        r.not_ready(
+            0,
+            &ProbeError::transient("ERR \x1b[2J\x1b[1;1Hfake prompt\r\nroot# "),
+            false,
+        );
+        let lines = Live::new(false).lines(&r);
+        assert!(lines.len() >= 3, "{lines:?}");
+        for line in &lines {
+            assert!(!line.chars().any(char::is_control), "{line:?}");
+        }
+        assert!(
+            lines.iter().any(|l| l.contains("\\u{1b}[2J")),
+            "the reason is shown, escaped: {lines:?}"
+        );
+    }
 }

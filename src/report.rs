@@ -221,12 +221,23 @@ pub fn say(text: &str) {
 /// The text with control characters other than newlines escaped (`\u{1b}`), so that
 /// input echoed in a message cannot move the cursor or recolour a terminal.
 pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(|c| c.is_control() && c != '\n') {
+    escape_controls(text, |c| c == '\n')
+}
+
+/// The text with every control character escaped, newlines too: for what must stay
+/// on one line, such as a row of the live view.
+pub fn clean_line(text: &str) -> std::borrow::Cow<'_, str> {
+    escape_controls(text, |_| false)
+}
+
+fn escape_controls(text: &str, keep: impl Fn(char) -> bool) -> std::borrow::Cow<'_, str> {
+    let escaped = |c: char| c.is_control() && !keep(c);
+    if !text.chars().any(escaped) {
         return std::borrow::Cow::Borrowed(text);
     }
     text.chars()
         .map(|c| {
-            if c.is_control() && c != '\n' {
+            if escaped(c) {
                 c.escape_unicode().to_string()
             } else {
                 c.to_string()
@@ -366,10 +377,16 @@ impl Voice for Plain {
             .into_iter()
             .map(|(i, _, _)| r.names()[i].clone())
             .collect();
-        self.line(&format!(
-            "interrupted by {name} while waiting for {}",
-            waiting.join(", ")
-        ));
+        if waiting.is_empty() {
+            self.line(&format!(
+                "interrupted by {name} after every target was ready; the command was not started"
+            ));
+        } else {
+            self.line(&format!(
+                "interrupted by {name} while waiting for {}",
+                waiting.join(", ")
+            ));
+        }
     }
 
     fn done(&self, r: &Reporter, program: Option<&OsStr>) {

@@ -5,7 +5,13 @@
 //! whenready inherited as ignored stays ignored (`nohup`, `cmd &` in scripts): a
 //! handler would replace SIG_IGN, and execve would then reset it to the default
 //! action for COMMAND. Handlers themselves do not survive execve.
+//!
+//! Two listeners share each handler: tokio's, which wakes the waiting loop, and a
+//! flag that the handler sets itself. The flag is read right before exec: a signal
+//! that arrives after the last target became ready (while the final lines are
+//! written, say) still ends whenready with 128 + n instead of being lost.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// SIGINT's number.
@@ -32,6 +38,19 @@ fn ignored() -> u64 {
         .unwrap_or(0)
 }
 
+/// The number of the last SIGTERM or SIGINT received, 0 for none; written by the
+/// signal handler itself.
+static CAUGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// The signal received so far, if any: read synchronously, whether or not the
+/// runtime has run since it arrived.
+pub fn caught() -> Option<i32> {
+    match CAUGHT.load(Ordering::SeqCst) {
+        0 => None,
+        n => i32::try_from(n).ok(),
+    }
+}
+
 impl Signals {
     /// Installs the listeners; must run inside the runtime, before any probe.
     pub fn install() -> Signals {
@@ -40,7 +59,11 @@ impl Signals {
             if ign & (1 << (n - 1)) != 0 {
                 return None;
             }
-            signal(SignalKind::from_raw(n)).ok()
+            // tokio's listener first: without it, a flag alone would replace the
+            // default action and swallow the signal.
+            let listener = signal(SignalKind::from_raw(n)).ok()?;
+            let _ = signal_hook::flag::register_usize(n, &CAUGHT, n as usize);
+            Some(listener)
         };
         Signals {
             term: listen(SIGTERM),

@@ -135,8 +135,9 @@ async fn watch(
                 .min(d.saturating_duration_since(Instant::now())),
             None => settings.attempt_timeout,
         };
-        // Waiting for a free slot does not count against the attempt's time.
-        let Ok(_permit) = permits.acquire().await else {
+        // Waiting for a free slot does not count against the attempt's time. The
+        // slot is held for the attempt only, not through the pause after it.
+        let Ok(permit) = permits.acquire().await else {
             return End::Ready;
         };
         reporter.attempt(i);
@@ -147,6 +148,7 @@ async fn watch(
                 duration::show(limit)
             ))),
         };
+        drop(permit);
         match result {
             Ok(()) => {
                 reporter.ready(i);

@@ -141,9 +141,23 @@ fn help_and_version() {
 }
 
 #[test]
-fn nothing_to_wait_for_exits_0() {
-    let r = wr(&[]);
-    assert_eq!(r.code, 0, "{r:?}");
+fn nothing_to_wait_for_is_a_usage_error() {
+    // A forgotten `args:` in an init container must not open the gate silently.
+    usage_error(&[], &[], &["no target given"]);
+    usage_error(&["--", "echo", "ran"], &[], &["no target given"]);
+    usage_error(
+        &["-t", "5", "--", "echo", "ran"],
+        &[("WHENREADY_TARGETS", " , ")],
+        &["no target given", "WHENREADY_TARGETS"],
+    );
+}
+
+#[test]
+fn overflowing_durations_are_usage_errors() {
+    for value in ["99999999999999999999", "1e400", "18446744073709551616s"] {
+        usage_error(&["-t", value, "db:1"], &[], &[value, "--timeout"]);
+        usage_error(&["--interval", value, "db:1"], &[], &[value, "--interval"]);
+    }
 }
 
 #[test]
@@ -158,8 +172,6 @@ fn garbage_arguments_never_panic() {
         &["redis://:@:"],
         &["\u{7f}:1"],
         &["h\u{1b}[31m:1"],
-        &["-t", "99999999999999999999"],
-        &["-t", "1e400"],
         &["--interval", ""],
     ] {
         let mut cmd = whenready();

@@ -115,26 +115,24 @@ fn runs_alone_as_pid1_against_a_late_postgres() {
 fn sigterm_as_pid1_in_an_empty_root_exits_143() {
     let root = lonely_root();
     let port = free_port();
-    let child = in_empty_root_as_pid1(&root)
-        .args([
-            "-t",
-            "60s",
-            &format!("127.0.0.1:{port}"),
-            "--",
-            "/whenready",
-            "--version",
-        ])
-        .spawn_piped();
+    let mut child = Watched::spawn(in_empty_root_as_pid1(&root).args([
+        "-t",
+        "60s",
+        &format!("127.0.0.1:{port}"),
+        "--",
+        "/whenready",
+        "--version",
+    ]));
     let pid1 = forked_child(child.id()).to_string();
-    thread::sleep(Duration::from_millis(400));
+    child.wait_for_line("not ready", Duration::from_secs(10));
     let start = Instant::now();
     assert!(Command::new("kill")
         .args(["-TERM", &pid1])
         .status()
         .unwrap()
         .success());
-    let r = finish(child, start, Duration::from_secs(10));
-    assert_eq!(r.code, 143, "{r:?}");
+    let r = child.finish(start, Duration::from_secs(10));
+    assert_exited(&r, 143);
     assert!(r.stdout.is_empty(), "COMMAND must not run: {r:?}");
     assert!(r.elapsed < Duration::from_secs(2), "{r:?}");
 }

@@ -56,8 +56,8 @@ fn redirects_are_followed_up_to_ten() {
     let r = wr(&["-t", "500ms", &format!("http://{}/loop", srv.addr())]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("more than 10 redirects"), "{r:?}");
-    // A redirect status itself can be accepted: then it is not followed... it is, but
-    // the final status decides. 3xx accepted with a chain ending in 500 is not ready.
+    // Redirects are followed even when 3xx statuses are accepted: the status at the
+    // end of the chain decides. /a leads to /c, whose 200 is not in 300-399.
     let r = wr(&[
         "-t",
         "500ms",

@@ -217,7 +217,9 @@ fn tls_modes() {
     let key = certs.dir.join("pg.key");
     std::fs::copy(&certs.key, &key).unwrap();
     let cert = certs.cert.clone();
+    // Also on 127.0.0.2, an address the certificate does not name.
     let mut pg = Pg::with_options(&[
+        "listen_addresses=127.0.0.1,127.0.0.2",
         "ssl=on",
         &format!("ssl_cert_file={}", cert.display()),
         &format!("ssl_key_file={}", key.display()),
@@ -256,13 +258,25 @@ fn tls_modes() {
         "{r:?}"
     );
     assert_no_secret(&r, PG_PASSWORD);
-    // verify-full checks the name: the certificate is not valid for 127.0.0.2.
-    let url = format!(
-        "postgres://app:{PG_PASSWORD}@localhost:{}/postgres?sslmode=verify-full&sslrootcert={ca}",
-        pg.port
-    );
-    let r = wr(&["-t", "10s", &url]);
+    // verify-full checks the name: localhost is in the certificate, 127.0.0.2 is
+    // not. verify-ca checks the chain only, so 127.0.0.2 passes it.
+    let at = |host: &str, mode: &str| {
+        format!(
+            "postgres://app:{PG_PASSWORD}@{host}:{}/postgres?sslmode={mode}&sslrootcert={ca}",
+            pg.port
+        )
+    };
+    let r = wr(&["-t", "10s", &at("localhost", "verify-full")]);
     assert_eq!(r.code, 0, "localhost is in the certificate: {r:?}");
+    let r = wr(&["-t", "10s", &at("127.0.0.2", "verify-ca")]);
+    assert_eq!(r.code, 0, "verify-ca does not check the name: {r:?}");
+    let r = wr(&["-t", "30s", &at("127.0.0.2", "verify-full")]);
+    assert_eq!(r.code, 3, "127.0.0.2 is not in the certificate: {r:?}");
+    assert!(
+        r.stderr.contains("certificate verification failed") && r.stderr.contains("127.0.0.2"),
+        "{r:?}"
+    );
+    assert_no_secret(&r, PG_PASSWORD);
     // A missing sslrootcert file is a usage error naming it.
     let r = wr(&[&pg.url(
         PG_PASSWORD,
@@ -286,10 +300,10 @@ fn restart_during_the_wait_is_survived() {
     let mut pg = Pg::started();
     pg.stop();
     let url = pg.url(PG_PASSWORD, "");
-    let child = whenready().args(["-t", "30s", &url]).spawn_piped();
     let start = std::time::Instant::now();
-    thread::sleep(Duration::from_millis(500));
+    let mut child = Watched::spawn(whenready().args(["-t", "30s", &url]));
+    child.wait_for_line("not ready", Duration::from_secs(20));
     pg.start();
-    let r = finish(child, start, Duration::from_secs(40));
+    let r = child.finish(start, Duration::from_secs(40));
     assert_eq!(r.code, 0, "{r:?}");
 }

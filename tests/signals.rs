@@ -6,7 +6,6 @@
 mod common;
 use common::*;
 use std::process::Command;
-use std::thread;
 use std::time::{Duration, Instant};
 
 fn kill(signal: &str, pid: u32) {
@@ -17,15 +16,16 @@ fn kill(signal: &str, pid: u32) {
     assert!(status.success());
 }
 
-/// Starts `cmd` (which waits for a port that never opens), waits until it is
-/// waiting, signals `pid_of(child)`, and returns the run.
+/// Starts `cmd` (which waits for a port that never opens), waits until it says
+/// the port is not ready (its handlers are installed before the first attempt),
+/// signals `pid_of(child)`, and returns the run.
 fn signal_while_waiting(mut cmd: Command, signal: &str, pid_of: impl Fn(u32) -> u32) -> Run {
-    let child = cmd.spawn_piped();
+    let mut child = Watched::spawn(&mut cmd);
     let pid = pid_of(child.id());
-    thread::sleep(Duration::from_millis(400));
+    child.wait_for_line("not ready", Duration::from_secs(10));
     let start = Instant::now();
     kill(signal, pid);
-    finish(child, start, Duration::from_secs(10))
+    child.finish(start, Duration::from_secs(10))
 }
 
 fn waiting() -> Vec<String> {
@@ -44,7 +44,7 @@ fn sigterm_while_waiting_exits_143() {
     let mut cmd = whenready();
     cmd.args(waiting());
     let r = signal_while_waiting(cmd, "TERM", |p| p);
-    assert_eq!(r.code, 143, "{r:?}");
+    assert_exited(&r, 143);
     assert!(r.elapsed < Duration::from_secs(2), "{r:?}");
     assert!(r.stderr.contains("interrupted by SIGTERM"), "{r:?}");
     assert!(r.stdout.is_empty(), "the command must not run: {r:?}");
@@ -55,7 +55,7 @@ fn sigint_while_waiting_exits_130() {
     let mut cmd = whenready();
     cmd.args(waiting());
     let r = signal_while_waiting(cmd, "INT", |p| p);
-    assert_eq!(r.code, 130, "{r:?}");
+    assert_exited(&r, 130);
     assert!(r.elapsed < Duration::from_secs(2), "{r:?}");
 }
 
@@ -88,7 +88,7 @@ fn sigterm_as_pid1_exits_143() {
     let mut cmd = as_pid1();
     cmd.args(waiting());
     let r = signal_while_waiting(cmd, "TERM", forked_child);
-    assert_eq!(r.code, 143, "{r:?}");
+    assert_exited(&r, 143);
     assert!(r.elapsed < Duration::from_secs(2), "{r:?}");
 }
 
@@ -97,6 +97,65 @@ fn sigint_as_pid1_exits_130() {
     let mut cmd = as_pid1();
     cmd.args(waiting());
     let r = signal_while_waiting(cmd, "INT", forked_child);
-    assert_eq!(r.code, 130, "{r:?}");
+    assert_exited(&r, 130);
     assert!(r.elapsed < Duration::from_secs(2), "{r:?}");
+}
+
+/// The kernel function a process sleeps in (`pipe_write`, or `anon_pipe_write` on
+/// newer kernels, while blocked writing to a full pipe).
+fn wchan(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default()
+}
+
+#[test]
+fn sigterm_after_the_last_target_is_ready_but_before_exec_exits_143() {
+    let dir = TempDir::new("ready-then-sigterm");
+    let target = format!("file://{}", dir.0.display());
+    let marker = dir.join("command-ran");
+    let command = format!("echo ran > '{}'", marker.display());
+    let args = ["-t", "30s", &target, "--", "sh", "-c", &command];
+    // What whenready writes before its last line ("... ready after ...; starting sh"):
+    // the headline and the target's ready line, measured on a run without a command.
+    let before_last = wr(&["-t", "30s", &target]);
+    assert_exited(&before_last, 0);
+    let room = before_last.stderr.len() + 8;
+    // stderr is a one-page pipe, filled so that exactly that much fits: whenready
+    // then sleeps in write(2) with its last line, after every target is ready and
+    // before exec, where the runtime no longer listens for signals.
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    rustix::pipe::fcntl_setpipe_size(&writer, 4096).unwrap();
+    let capacity = rustix::pipe::fcntl_getpipe_size(&writer).unwrap();
+    let mut writer = std::fs::File::from(writer);
+    use std::io::{Read, Write};
+    writer.write_all(&vec![b'.'; capacity - room]).unwrap();
+    let mut child = whenready()
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(writer)
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let blocked = Instant::now() + Duration::from_secs(10);
+    while !wchan(pid).ends_with("pipe_write") {
+        assert!(
+            Instant::now() < blocked,
+            "whenready never blocked on stderr (wchan {:?})",
+            wchan(pid)
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    kill("TERM", pid);
+    let drain = std::thread::spawn(move || {
+        let mut all = String::new();
+        let _ = std::fs::File::from(reader).read_to_string(&mut all);
+        all
+    });
+    let status = child.wait().unwrap();
+    let stderr = drain.join().unwrap();
+    let stderr = stderr.trim_start_matches('.');
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), None, "{status:?}\n{stderr}");
+    assert_eq!(status.code(), Some(143), "{stderr}");
+    assert!(!marker.exists(), "the command ran after SIGTERM:\n{stderr}");
+    assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
 }

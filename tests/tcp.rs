@@ -155,17 +155,14 @@ fn ipv6_literals_work() {
 fn unix_socket_ready_late_and_never() {
     let dir = TempDir::new("unix");
     let path = dir.join("app.sock");
-    let p = path.clone();
-    let t = thread::spawn(move || {
-        thread::sleep(Duration::from_millis(500));
-        let l = std::os::unix::net::UnixListener::bind(&p).unwrap();
-        thread::sleep(Duration::from_secs(3));
-        drop(l);
-    });
     let url = format!("unix://{}", path.display());
-    let r = wr(&["-t", "10s", &url, "--", "true"]);
+    let start = Instant::now();
+    let mut child = Watched::spawn(whenready().args(["-t", "10s", &url, "--", "true"]));
+    child.wait_for_line("no socket there yet", Duration::from_secs(10));
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let r = child.finish(start, Duration::from_secs(20));
     assert_eq!(r.code, 0, "{r:?}");
-    t.join().unwrap();
+    drop(listener);
     // The socket file still exists but nothing listens: refused, not ready.
     let r = wr(&["-t", "300ms", &url]);
     assert_eq!(r.code, 1, "{r:?}");
@@ -176,16 +173,13 @@ fn unix_socket_ready_late_and_never() {
 fn file_target_waits_for_the_path() {
     let dir = TempDir::new("file");
     let path = dir.join("flag");
-    let p = path.clone();
-    let t = thread::spawn(move || {
-        thread::sleep(Duration::from_millis(400));
-        std::fs::write(p, "").unwrap();
-    });
     let url = format!("file://{}", path.display());
-    let r = wr(&["-t", "10s", &url]);
+    let start = Instant::now();
+    let mut child = Watched::spawn(whenready().args(["-t", "10s", &url]));
+    child.wait_for_line("does not exist yet", Duration::from_secs(10));
+    std::fs::write(&path, "").unwrap();
+    let r = child.finish(start, Duration::from_secs(20));
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(r.stderr.contains("does not exist yet"), "{r:?}");
-    t.join().unwrap();
     let r = wr(&[
         "-t",
         "200ms",

@@ -33,22 +33,45 @@ pub async fn resolve(ep: &Endpoint) -> Result<Vec<SocketAddr>, ProbeError> {
     }
 }
 
-/// Opens a TCP connection to the first address of `ep` that accepts. All addresses
-/// are tried concurrently so that one that drops SYNs cannot hide one that answers.
+/// Opens a TCP connection to the first address of `ep` that accepts. The addresses
+/// are raced, so that one that drops SYNs cannot hide one that answers: the first
+/// on the attempt's own descriptor, the others on spare sockets
+/// ([`crate::limits::spare_sockets`]) while there are any; when there are too few,
+/// the next address starts as soon as one fails.
 pub async fn connect(ep: &Endpoint) -> Result<TcpStream, ProbeError> {
     let addrs = resolve(ep).await?;
+    let spare = crate::limits::spare_sockets();
+    let mut waiting = addrs.into_iter();
     let mut attempts = JoinSet::new();
-    for addr in addrs {
-        attempts.spawn(async move { (addr, TcpStream::connect(addr).await) });
+    let start = |attempts: &mut JoinSet<_>, addr: SocketAddr, permit| {
+        attempts.spawn(async move { (addr, TcpStream::connect(addr).await, permit) });
+    };
+    if let Some(first) = waiting.next() {
+        start(&mut attempts, first, None);
+    }
+    while waiting.len() > 0 {
+        let Ok(permit) = spare.try_acquire() else {
+            break;
+        };
+        if let Some(addr) = waiting.next() {
+            start(&mut attempts, addr, Some(permit));
+        }
     }
     let mut errors: Vec<(SocketAddr, String)> = Vec::new();
     while let Some(joined) = attempts.join_next().await {
         match joined {
-            Ok((_, Ok(stream))) => {
+            Ok((_, Ok(stream), _)) => {
                 let _ = stream.set_nodelay(true);
                 return Ok(stream);
             }
-            Ok((addr, Err(e))) => errors.push((addr, io_reason(&e))),
+            Ok((addr, Err(e), permit)) => {
+                errors.push((addr, io_reason(&e)));
+                // Its descriptor is free again: the next address takes it.
+                if let Some(next) = waiting.next() {
+                    start(&mut attempts, next, permit);
+                }
+            }
+            // A connect task panicked: never expected; its permit is gone with it.
             Err(e) => errors.push((SocketAddr::from(([0, 0, 0, 0], 0)), e.to_string())),
         }
     }

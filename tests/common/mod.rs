@@ -28,8 +28,10 @@ pub fn whenready() -> Command {
 
 /// What a finished run printed and how it ended.
 pub struct Run {
-    /// Exit code (128 + n for a signal death).
+    /// Exit code (128 + n for a signal death: see `signal`).
     pub code: i32,
+    /// The signal that killed the process, if one did (then it did not exit).
+    pub signal: Option<i32>,
     /// Everything on stdout.
     pub stdout: String,
     /// Everything on stderr.
@@ -40,10 +42,14 @@ pub struct Run {
 
 impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.signal {
+            Some(n) => write!(f, "killed by signal {n}")?,
+            None => write!(f, "exit {}", self.code)?,
+        }
         write!(
             f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}---",
-            self.code, self.stdout, self.stderr
+            "\n--- stdout\n{}--- stderr\n{}---",
+            self.stdout, self.stderr
         )
     }
 }
@@ -106,12 +112,146 @@ pub fn finish(mut child: Child, start: Instant, limit: Duration) -> Run {
         thread::sleep(Duration::from_millis(5));
     };
     let elapsed = start.elapsed();
+    use std::os::unix::process::ExitStatusExt;
     Run {
         code: code_of(status),
+        signal: status.signal(),
         stdout: t_out.join().unwrap(),
         stderr: t_err.join().unwrap(),
         elapsed,
     }
+}
+
+/// Asserts that the run exited by itself (not killed by a signal) with `code`:
+/// whenready ends on SIGTERM with exit(143), which a process without handlers,
+/// killed by the signal, must not pass for.
+pub fn assert_exited(r: &Run, code: i32) {
+    assert_eq!(
+        r.signal, None,
+        "killed by a signal instead of exiting {code}: {r:?}"
+    );
+    assert_eq!(r.code, code, "{r:?}");
+}
+
+/// A running child whose stderr is read line by line as it comes, so that a test
+/// can wait for what the child says instead of sleeping.
+pub struct Watched {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+    stdout: thread::JoinHandle<String>,
+}
+
+impl Watched {
+    /// Spawns `cmd` with stdout and stderr piped.
+    pub fn spawn(cmd: &mut Command) -> Watched {
+        let mut child = cmd.spawn_piped();
+        let mut out = child.stdout.take().expect("piped stdout");
+        let err = child.stderr.take().expect("piped stderr");
+        let stdout = thread::spawn(move || {
+            let mut s = String::new();
+            let _ = out.read_to_string(&mut s);
+            s
+        });
+        let (tx, lines) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Watched {
+            child,
+            lines,
+            seen: Vec::new(),
+            stdout,
+        }
+    }
+
+    /// The child's PID.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits until a line of stderr contains `needle`; fails the test after `limit`.
+    pub fn wait_for_line(&mut self, needle: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self.seen.iter().any(|l| l.contains(needle)) {
+                return;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!(
+                        "no line with {needle:?} within {limit:?}; stderr so far:\n{}",
+                        self.seen.join("\n")
+                    );
+                }
+            }
+        }
+    }
+
+    /// Waits for the child to end (killing it and failing after `limit`).
+    pub fn finish(mut self, start: Instant, limit: Duration) -> Run {
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            if start.elapsed() > limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "still running after {limit:?}; stderr so far:\n{}",
+                    self.seen.join("\n")
+                );
+            }
+            thread::sleep(Duration::from_millis(5));
+        };
+        let elapsed = start.elapsed();
+        // The writer is gone: the rest of stderr is in the channel.
+        self.seen.extend(self.lines.iter());
+        let mut stderr = self.seen.join("\n");
+        if !stderr.is_empty() {
+            stderr.push('\n');
+        }
+        use std::os::unix::process::ExitStatusExt;
+        Run {
+            code: code_of(status),
+            signal: status.signal(),
+            stdout: self.stdout.join().unwrap(),
+            stderr,
+            elapsed,
+        }
+    }
+}
+
+/// The processes, other than `except`, whose process group is `pgid`: what a
+/// process started in its own group (`process_group(0)`) left behind.
+pub fn processes_in_group(pgid: u32, except: u32) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let pgrp = rest.split_whitespace().nth(2).and_then(|p| p.parse().ok());
+        if pgrp == Some(pgid) && pid != except {
+            found.push(stat.trim().to_string());
+        }
+    }
+    found
 }
 
 /// Runs whenready with `args` (limit 30 s).
@@ -712,7 +852,8 @@ pub fn raise_fd_limit() {
     );
 }
 
-/// The PID (outside the namespace) of the process that `unshare --fork` started.
+/// The PID (outside the namespace) of the process that `unshare --fork` started
+/// (read while `unshare` is alive: a reaped process has no children file).
 pub fn forked_child(unshare_pid: u32) -> u32 {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
