@@ -5,8 +5,14 @@
 #
 # In your own images, copy the binary in (it needs no libc, no shell, no CA bundle):
 #   COPY --from=whenready /whenready /usr/local/bin/whenready
+#
+# The build stage's base is an argument: rust:1-bookworm unless you pass another Rust
+# image on Debian bookworm (CI, which reaches no image registry, passes one it
+# assembles itself: see .ci/docker):
+#   docker build --build-arg RUST_IMAGE=my-registry/rust:1-bookworm -t whenready .
+ARG RUST_IMAGE=rust:1-bookworm
 
-FROM rust:1-bookworm AS build
+FROM ${RUST_IMAGE} AS build
 # ring compiles C code; for the musl target it needs musl-gcc.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends musl-tools \
@@ -14,21 +20,25 @@ RUN apt-get update \
 RUN rustup target add x86_64-unknown-linux-musl
 WORKDIR /src
 
-# Dependencies first, built against a placeholder main.rs, so that a change under
-# src/ does not rebuild them.
+# Dependencies first, built against placeholder sources, so that a change under src/
+# does not rebuild them. Cargo.toml names two binaries (whenready and the
+# whenready-docs generator): both paths must exist, or cargo refuses the manifest.
 COPY Cargo.toml Cargo.lock ./
 # Build flags for the static binary (relocation model; see the file).
 COPY .cargo/ .cargo/
-RUN mkdir src \
+RUN mkdir -p src/bin \
  && echo 'fn main() {}' > src/main.rs \
- && cargo build --release --locked --target x86_64-unknown-linux-musl \
+ && echo 'fn main() {}' > src/bin/whenready-docs.rs \
+ && cargo build --release --locked --target x86_64-unknown-linux-musl --bin whenready \
  && rm -rf src
 
 # The real sources. COPY keeps their modification times, which may be older than the
-# placeholder's build: touch main.rs so that cargo rebuilds the crate itself.
+# placeholder's build: touch main.rs so that cargo rebuilds the binary itself (the
+# library, src/lib.rs, did not exist before and is built anyway). Only the binary the
+# image ships is built; whenready-docs is a development tool.
 COPY src/ src/
 RUN touch src/main.rs \
- && cargo build --release --locked --target x86_64-unknown-linux-musl
+ && cargo build --release --locked --target x86_64-unknown-linux-musl --bin whenready
 
 # The binary under its own name and under the drop-in names it answers to (it looks at
 # argv[0]). Hard links, so that the final layer holds a single copy.
