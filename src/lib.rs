@@ -21,6 +21,3 @@ pub mod report;
 pub mod signal;
 pub mod target;
 pub mod wait;
-
-#[cfg(test)]
-mod doc_examples;

@@ -2,9 +2,9 @@
 //! run through the real command line and configuration code, so that documentation
 //! cannot drift from the binary.
 
-use crate::cli::Cli;
-use crate::config::Config;
-use crate::env::Env;
+use whenready::cli::Cli;
+use whenready::config::Config;
+use whenready::env::Env;
 use clap::Parser;
 use std::path::{Path, PathBuf};
 
