@@ -12,7 +12,7 @@
 //! (`postgres://...`); a failed exec exits 126/127 instead of aborting; empty list
 //! entries are skipped; arguments on the command line are reported as ignored.
 
-use super::{masked, seconds, OnDeadline, Plan};
+use super::{masked, one_line, seconds, OnDeadline, Plan};
 use crate::config::Config;
 use crate::env::Env;
 use crate::exit::Exit;
@@ -139,7 +139,7 @@ fn list(env: &Env, name: &str) -> Result<Vec<String>, String> {
 /// Reads the WAIT_* variables (`args` only to warn that they are ignored). Never
 /// prints; the error is one line that names the variable, secrets masked.
 pub fn parse(args: &[OsString], env: &Env) -> Result<Settings, String> {
-    read(args, env).map_err(|e| masked(&e))
+    read(args, env).map_err(|e| one_line(&masked(&e)))
 }
 
 fn read(args: &[OsString], env: &Env) -> Result<Settings, String> {
@@ -203,7 +203,7 @@ fn read(args: &[OsString], env: &Env) -> Result<Settings, String> {
     for p in &paths {
         targets.push(Target {
             kind: Kind::File(PathBuf::from(p)),
-            shown: masked(p),
+            shown: one_line(&masked(p)),
         });
     }
     Ok(Settings {

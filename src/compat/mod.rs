@@ -99,13 +99,20 @@ pub enum Stop {
 }
 
 impl Stop {
-    /// A usage error; the message is masked here, so no caller can forget it.
+    /// A usage error; the message is masked and made one line here, so no caller can
+    /// forget it.
     pub fn usage(message: &str, exit: Exit) -> Stop {
         Stop::Usage {
-            message: masked(message),
+            message: one_line(&masked(message)),
             exit,
         }
     }
+}
+
+/// The text with line breaks escaped (`\n`), so that echoed input keeps a message on
+/// one line; other control characters are escaped when printed.
+pub fn one_line(text: &str) -> String {
+    text.replace('\n', "\\n").replace('\r', "\\r")
 }
 
 /// Query parameters whose value is a secret (as in target.rs).

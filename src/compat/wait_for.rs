@@ -9,7 +9,7 @@
 //! (`postgres://...`), and failures are probed without nc/wget (an http URL is
 //! ready on a 2xx after redirects, as with wget). No message echoes a password.
 
-use super::{masked, OnDeadline, Plan, Stop};
+use super::{masked, one_line, OnDeadline, Plan, Stop};
 use crate::config::Config;
 use crate::env::Env;
 use crate::exit::Exit;
@@ -81,7 +81,7 @@ pub fn parse(args: &[OsString], env: &Env) -> Result<Args, Stop> {
                 })?;
                 targets.push(Target {
                     kind: Kind::Tcp(endpoint),
-                    shown: masked(&a),
+                    shown: one_line(&masked(&a)),
                 });
             }
             "-v" | "--version" => return Err(Stop::Version),
