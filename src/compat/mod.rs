@@ -120,7 +120,7 @@ const SECRET_PARAMS: [&str; 3] = ["password", "sslpassword", "pass"];
 
 /// Text from the command line or the environment, safe to print: in every word
 /// (words end at white space and quotes), the userinfo password after any `://`
-/// (`postgres://u:***@db`), a scheme-less `user:***@host`, and every `password=`,
+/// (`postgres://u:***@db`), a `user:***@host` at the word's start, and every `password=`,
 /// `sslpassword=` or `pass=` value after `?` or `&` become `***`. Deliberately
 /// broader than a URL parser: it also sees secrets in text that is no valid URL.
 /// (Control characters are escaped when printed, by [`crate::report::say`].)
@@ -162,11 +162,9 @@ fn secrets_in_word(word: &str, offset: usize, ranges: &mut Vec<(usize, usize)>) 
             }
         }
     };
-    let mut schemes = word.match_indices("://").map(|(i, _)| i + 3).peekable();
-    if schemes.peek().is_none() {
-        userinfo(0);
-    }
-    schemes.for_each(&mut userinfo);
+    // The word's start too: `user:pw@host` may precede a later "://".
+    userinfo(0);
+    word.match_indices("://").for_each(|(i, _)| userinfo(i + 3));
     for (i, _) in word.match_indices(['?', '&']) {
         let key_start = i + 1;
         let key_end = word[key_start..]
@@ -245,6 +243,7 @@ mod tests {
                 "Error: invalid host:port 'u:***@db:1': bad; \"x://u:***@h\"",
             ),
             ("x://u:p&password=z@h", "x://u:***"),
+            ("u:pw@db/a://b", "u:***@db/a://b"),
         ] {
             assert_eq!(masked(text), want, "{text}");
         }
