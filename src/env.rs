@@ -14,8 +14,7 @@ impl Env {
         Env(std::env::vars_os().collect())
     }
 
-    /// An environment holding just these pairs (for tests).
-    #[cfg(test)]
+    /// An environment holding just these pairs (for tests and the fuzzer).
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
         Env(pairs.iter().map(|(k, v)| (k.into(), v.into())).collect())
     }

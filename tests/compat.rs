@@ -176,6 +176,48 @@ fn wait_for_it_usage_errors_exit_1_with_its_usage() {
 }
 
 #[test]
+fn wait_for_it_empty_first_word_is_no_command() {
+    // The original tests only the first word after "--": `-- "" x` runs nothing, and
+    // the exit status is the wait's own.
+    let fake = Fake::start(|_, _| {});
+    let l = link("wait-for-it.sh");
+    let dir = TempDir::new("marker");
+    let marker = dir.join("ran");
+    let touch = format!("touch {}", marker.display());
+    let r = as_tool(&l, &[&fake.addr(), "--", "", "sh", "-c", &touch], &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r2 = as_tool(
+        &l,
+        &["-t", "1", &closed(), "--", "", "sh", "-c", &touch],
+        &[],
+    );
+    assert_eq!(r2.code, 124, "{r2:?}");
+    assert!(!r2.stderr.contains("strict mode"), "{r2:?}");
+    // PATH holds a program named "" nowhere, but "sh" everywhere: nothing ran.
+    assert!(!marker.exists(), "the command ran: {r:?} {r2:?}");
+    let r = as_tool(&l, &[&fake.addr(), "--", "sh", "-c", &touch], &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(marker.exists(), "{r:?}");
+}
+
+#[test]
+fn wait_for_it_urls_and_credentials_are_usage_errors_without_the_password() {
+    let l = link("wait-for-it.sh");
+    for args in [
+        &["postgres://app:Sup3rSecretPw@db:5432/app"][..],
+        &["app:Sup3rSecretPw@db:5432"],
+        &["-h", "app:Sup3rSecretPw@db", "-p", "5432"],
+        &["--host=db", "--port=Sup3rSecretPw@5432"],
+    ] {
+        let r = as_tool(&l, args, &[]);
+        assert_eq!(r.code, 1, "{args:?}: {r:?}");
+        assert_no_secret(&r, "Sup3rSecretPw");
+        assert!(r.stderr.contains("***"), "{args:?}: {r:?}");
+        assert!(!r.stderr.contains("IPv6"), "misleading: {r:?}");
+    }
+}
+
+#[test]
 fn wait_for_it_understands_ipv6_literals() {
     let Ok(listener) = TcpListener::bind("[::1]:0") else {
         panic!("this test needs IPv6 on loopback")
@@ -216,9 +258,56 @@ fn wait_for_timeout_exits_1_and_never_runs_the_command() {
         let r = as_tool(&l, &all, &[]);
         assert_eq!(r.code, 1, "{args:?}: {r:?}");
         assert!(r.stdout.is_empty(), "{r:?}");
-        // Printed even with -q, as the original does.
-        assert!(r.stderr.starts_with("Operation timed out\n"), "{r:?}");
+        // Exactly the original's line, printed even with -q (its suite compares it).
+        assert_eq!(r.stderr, "Operation timed out\n", "{args:?}: {r:?}");
     }
+}
+
+#[test]
+fn wait_for_condensed_options_run_the_command() {
+    let fake = Fake::start(|_, _| {});
+    let l = link("wait-for");
+    // eficode's "support condensed option style": -qt1 is -q -t1, and the command is
+    // what follows "--", not shifted by the expansion.
+    for args in [
+        vec!["-qt1", &fake.addr(), "--", "echo", "ran"],
+        vec!["-qqt", "1", &fake.addr(), "--", "echo", "ran"],
+        vec![&fake.addr(), "-qt1", "--", "echo", "ran"],
+    ] {
+        let r = as_tool(&l, &args, &[]);
+        assert_eq!(r.code, 0, "{args:?}: {r:?}");
+        assert_eq!(r.stdout, "ran\n", "{args:?}: {r:?}");
+        assert_eq!(r.stderr, "", "{args:?}: {r:?}");
+    }
+    // Nothing after "--": no command, no panic.
+    let r = as_tool(&l, &["-qt5", &fake.addr(), "--"], &[]);
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (0, "", ""),
+        "{r:?}"
+    );
+    let r = as_tool(&l, &["-qt5", &closed(), "--"], &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(r.stderr, "Operation timed out\n", "{r:?}");
+    // -q- is an unknown option in the original too.
+    let r = as_tool(&l, &["-q-x", &fake.addr()], &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.starts_with("Unknown option: -q-x\n"), "{r:?}");
+}
+
+#[test]
+fn wait_for_timeout_is_checked_before_the_target() {
+    let l = link("wait-for");
+    // eficode's "timeout cannot be empty": -t takes "--" as its value.
+    let r = as_tool(&l, &["-t", "--", "db:1", "--", "echo", "ran"], &[]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.starts_with("Error: invalid timeout '--'\n"),
+        "{r:?}"
+    );
+    assert!(r.stdout.is_empty(), "{r:?}");
+    let r = as_tool(&l, &["-t"], &[]);
+    assert_eq!(r.code, 3, "{r:?}");
 }
 
 #[test]
@@ -279,6 +368,60 @@ fn wait_for_usage_errors_and_their_codes() {
     let r = as_tool(&l, &["-v"], &[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.starts_with("2.2.4"), "{r:?}");
+}
+
+#[test]
+fn wait_for_never_prints_a_password() {
+    let l = link("wait-for");
+    for (args, code) in [
+        // Once misread as HOST:PORT, with "an IPv6 address needs brackets".
+        (&["postgres://app:Sup3rSecretPw@db:x/app"][..], 2),
+        (&["app:Sup3rSecretPw@db:5432"], 2),
+        (&["-t", "postgres://app:Sup3rSecretPw@db/app", "db:1"], 3),
+        (&["-qpostgres://app:Sup3rSecretPw@db/app"], 1),
+        (&["db:1", "x://app:Sup3rSecretPw@db"], 2),
+        (
+            &["db:1", "https://h/?password=Sup3rSecretPw&x=1", "stray"],
+            1,
+        ),
+    ] {
+        let r = as_tool(&l, args, &[]);
+        assert_eq!(r.code, code, "{args:?}: {r:?}");
+        assert_no_secret(&r, "Sup3rSecretPw");
+        assert!(!r.stderr.contains("IPv6"), "misleading: {r:?}");
+    }
+}
+
+#[test]
+fn wait_for_takes_any_whenready_url() {
+    let fake = Fake::start(|_, _| {});
+    let l = link("wait-for");
+    let r = as_tool(
+        &l,
+        &[
+            "-t",
+            "5",
+            &format!("tcp://{}", fake.addr()),
+            "--",
+            "echo",
+            "ran",
+        ],
+        &[],
+    );
+    assert_eq!((r.code, r.stdout.as_str()), (0, "ran\n"), "{r:?}");
+    // A password in a URL is never shown, even when the wait times out.
+    let port = free_port();
+    let r = as_tool(
+        &l,
+        &[
+            "-t",
+            "1",
+            &format!("postgres://app:Sup3rSecretPw@127.0.0.1:{port}/app"),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(r.stderr, "Operation timed out\n", "{r:?}");
 }
 
 // ------------------------------------------------------------------ docker-compose-wait
@@ -437,6 +580,34 @@ fn compose_wait_invalid_values_are_errors_naming_the_variable() {
         assert_eq!(r.code, 2, "{var}={value}: {r:?}");
         assert!(r.stderr.contains(var), "{var}: {r:?}");
     }
+}
+
+#[test]
+fn compose_wait_never_prints_a_password() {
+    let l = link("wait");
+    for (var, value) in [
+        ("WAIT_HOSTS", "postgres://app:Sup3rSecretPw@db:x/app"),
+        ("WAIT_HOSTS", "app:Sup3rSecretPw@db:5432"),
+        ("WAIT_HOSTS", "x://app:Sup3rSecretPw@db"),
+        ("WAIT_TIMEOUT", "redis://:Sup3rSecretPw@cache"),
+        ("WAIT_COMMAND", "psql 'postgres://app:Sup3rSecretPw@db"),
+    ] {
+        let r = as_tool(&l, &[], &[(var, value)]);
+        assert_eq!(r.code, 2, "{var}={value}: {r:?}");
+        assert_no_secret(&r, "Sup3rSecretPw");
+    }
+    // Logged configuration: hosts, paths and the program are masked too.
+    let r = as_tool(
+        &l,
+        &[],
+        &[
+            ("WAIT_PATHS", "/nonexistent/x://u:Sup3rSecretPw@h"),
+            ("WAIT_TIMEOUT", "0"),
+            ("WAIT_COMMAND", "x://u:Sup3rSecretPw@h arg"),
+        ],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_no_secret(&r, "Sup3rSecretPw");
 }
 
 #[test]

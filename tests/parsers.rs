@@ -1,15 +1,18 @@
 //! Property tests of every parser a user's input reaches: targets, durations, status
-//! lists and whole command lines never panic; every error is one line that says
-//! something; a password never survives into what is shown. The long-running fuzzer
+//! lists, whole command lines and the drop-in personalities' command lines and
+//! variables never panic; every error is one line that says something; a password
+//! never survives into what is shown. The long-running fuzzer
 //! over the same entry points is `fuzz/run.sh` (cargo-fuzz).
 
 use clap::Parser;
 use proptest::prelude::*;
+use std::ffi::OsString;
 use whenready::cli::Cli;
+use whenready::compat::{compose_wait, wait_for, wait_for_it, Stop};
 use whenready::config::{Config, StatusSet};
 use whenready::duration;
 use whenready::env::Env;
-use whenready::target::Target;
+use whenready::target::{Kind, Target};
 
 fn one_line(e: &str) {
     assert!(!e.trim().is_empty(), "empty error");
@@ -65,6 +68,88 @@ fn targetish() -> impl Strategy<Value = String> {
         "\t",
     ]);
     prop::collection::vec(pieces, 0..12).prop_map(|v| v.concat())
+}
+
+/// A password that must never be printed.
+const CANARY: &str = "PropCanary7pw";
+
+/// Arguments for the personalities: their options, bundles, separators, targets, and
+/// pieces that carry [`CANARY`] as a URL password or a password parameter.
+fn personality_arg() -> impl Strategy<Value = String> {
+    let pieces = prop::sample::select(vec![
+        "-q",
+        "-t",
+        "-s",
+        "-h",
+        "-p",
+        "-v",
+        "--",
+        "--help",
+        "--quiet",
+        "--strict",
+        "--child",
+        "--timeout",
+        "--timeout=",
+        "--host=",
+        "--port=",
+        "--version",
+        "-qt",
+        "-qq",
+        "-q-",
+        "-t1",
+        "5",
+        "0",
+        "-1",
+        "",
+        "db",
+        "db:1",
+        ":",
+        "[::1]:1",
+        "127.0.0.1:",
+        "http://h",
+        "https://h/",
+        "postgres://",
+        "redis://",
+        "tcp://",
+        "x://",
+        "SECRET_USERINFO",
+        "SECRET_PARAM",
+        "@",
+        "/",
+        "?",
+        "&",
+        "é",
+        "\n",
+        " ",
+        "'",
+        "\"",
+    ]);
+    prop::collection::vec(pieces, 0..4).prop_map(|v| {
+        v.concat()
+            .replace("SECRET_USERINFO", &format!("://u:{CANARY}@"))
+            .replace("SECRET_PARAM", &format!("?password={CANARY}"))
+    })
+}
+
+fn argv(program: &str, args: &[String]) -> Vec<OsString> {
+    std::iter::once(program)
+        .chain(args.iter().map(String::as_str))
+        .map(OsString::from)
+        .collect()
+}
+
+/// A usage error: one line, no secret, one of the original's codes.
+fn check_stop(stop: Stop, codes: &[i32]) -> Result<(), TestCaseError> {
+    if let Stop::Usage { message, exit } = stop {
+        one_line(&message);
+        prop_assert!(!message.contains(CANARY), "{message}");
+        prop_assert!(
+            codes.contains(&exit.code()),
+            "{} for {message}",
+            exit.code()
+        );
+    }
+    Ok(())
 }
 
 proptest! {
@@ -128,6 +213,67 @@ proptest! {
                 prop_assert!(!debug.contains(&password));
             }
             Err(e) => prop_assert!(!e.contains(&password), "{e}"),
+        }
+    }
+
+    #[test]
+    fn wait_for_command_lines(args in prop::collection::vec(personality_arg(), 0..7)) {
+        match wait_for::parse(&argv("wait-for", &args), &Env::default()) {
+            Ok(a) => {
+                // Names the personality made (HOST:PORT); a URL's name is Target's
+                // masked URL, where CANARY may stand in a path (passwords_are_never_shown).
+                for t in a.targets.iter().filter(|t| matches!(t.kind, Kind::Tcp(_))) {
+                    prop_assert!(!t.shown.contains(CANARY), "{}", t.shown);
+                }
+                // The command is all that follows one of the "--" given, whatever the
+                // bundles before it (-qt5) expanded to.
+                let full = argv("wait-for", &args);
+                let after_separator = (1..full.len())
+                    .any(|j| full[j] == "--" && full[j + 1..] == a.command[..]);
+                prop_assert!(a.command.is_empty() || after_separator, "{:?} from {args:?}", a.command);
+                if let Some(j) = args.iter().position(|x| x == "--") {
+                    if args[..j].iter().all(|x| !x.starts_with("-q") && !x.starts_with("-t") && x != "--timeout") {
+                        prop_assert_eq!(&a.command[..], &full[j + 2..]);
+                    }
+                }
+            }
+            Err(stop) => check_stop(stop, &[1, 2, 3])?,
+        }
+    }
+
+    #[test]
+    fn wait_for_it_command_lines(args in prop::collection::vec(personality_arg(), 0..7)) {
+        match wait_for_it::parse(&argv("wait-for-it.sh", &args)) {
+            Ok(a) => {
+                prop_assert!(!a.target.shown.contains(CANARY), "{}", a.target.shown);
+                // One decision for "is there a command" and for what runs.
+                prop_assert!(a.command.first().is_none_or(|c| !c.is_empty()));
+            }
+            Err(stop) => check_stop(stop, &[1])?,
+        }
+    }
+
+    #[test]
+    fn compose_wait_variables(values in prop::collection::vec(
+        prop_oneof![personality_arg(), targetish(), "[0-9.]{0,4}"], 0..12)) {
+        let names = [
+            "WAIT_HOSTS", "WAIT_PATHS", "WAIT_TIMEOUT", "WAIT_COMMAND", "WAIT_BEFORE",
+            "WAIT_AFTER", "WAIT_SLEEP_INTERVAL", "WAIT_HOST_CONNECT_TIMEOUT",
+            "WAIT_LOGGER_LEVEL", "WAIT_HOSTS_TIMEOUT", "WAIT_BEFORE_HOSTS", "WAIT_AFTER_HOSTS",
+        ];
+        let pairs: Vec<(&str, &str)> =
+            names.iter().copied().zip(values.iter().map(String::as_str)).collect();
+        match compose_wait::parse(&argv("wait", &[]), &Env::from_pairs(&pairs)) {
+            Ok(s) => {
+                // WAIT_PATHS entries; WAIT_HOSTS are targets as above.
+                for t in &s.targets[s.hosts..] {
+                    prop_assert!(!t.shown.contains(CANARY), "{}", t.shown);
+                }
+            }
+            Err(e) => {
+                one_line(&e);
+                prop_assert!(!e.contains(CANARY), "{e}");
+            }
         }
     }
 }

@@ -12,7 +12,7 @@
 //! (`postgres://...`); a failed exec exits 126/127 instead of aborting; empty list
 //! entries are skipped; arguments on the command line are reported as ignored.
 
-use super::{seconds, OnDeadline, Plan};
+use super::{masked, one_line, seconds, OnDeadline, Plan};
 use crate::config::Config;
 use crate::env::Env;
 use crate::exit::Exit;
@@ -68,49 +68,66 @@ impl Log {
     }
 }
 
-fn usage_error(text: &str) -> Exit {
-    say(&format!("[ERROR wait] {text}"));
-    Exit::Usage
+/// docker-compose-wait's settings, read from the WAIT_* variables.
+#[derive(Debug)]
+pub struct Settings {
+    level: Level,
+    /// WAIT_HOSTS entries, then WAIT_PATHS entries.
+    pub targets: Vec<Target>,
+    /// How many of `targets` are hosts.
+    pub hosts: usize,
+    /// WAIT_TIMEOUT.
+    pub timeout: Duration,
+    /// WAIT_BEFORE.
+    pub before: Duration,
+    /// WAIT_AFTER.
+    pub after: Duration,
+    /// WAIT_SLEEP_INTERVAL.
+    pub interval: Duration,
+    /// WAIT_HOST_CONNECT_TIMEOUT.
+    pub connect: Duration,
+    /// WAIT_COMMAND, split as a POSIX shell would.
+    pub command: Vec<OsString>,
+    /// Warnings to log (deprecated names, ignored arguments); secrets masked.
+    pub warnings: Vec<String>,
 }
 
 /// Reads a duration variable, or its deprecated alias, in seconds.
 fn duration(
     env: &Env,
-    log: &Log,
+    warnings: &mut Vec<String>,
     legacy: Option<&str>,
     name: &str,
     default: u64,
-) -> Result<Duration, Exit> {
+) -> Result<Duration, String> {
     let mut value = None;
     let mut origin = name;
     if let Some(old) = legacy {
-        if let Some(v) = env.get(old).map_err(|e| usage_error(&e))? {
-            log.at(
-                Level::Warn,
-                &format!("Environment variable [{old}] is deprecated. Use [{name}] instead."),
-            );
+        if let Some(v) = env.get(old)? {
+            warnings.push(format!(
+                "Environment variable [{old}] is deprecated. Use [{name}] instead."
+            ));
             value = Some(v);
             origin = old;
         }
     }
-    if let Some(v) = env.get(name).map_err(|e| usage_error(&e))? {
+    if let Some(v) = env.get(name)? {
         value = Some(v);
         origin = name;
     }
     match value {
         None => Ok(Duration::from_secs(default)),
         Some(v) => seconds(v.trim()).ok_or_else(|| {
-            usage_error(&format!(
+            format!(
                 "invalid value {v:?} for {origin}: expected a number of seconds such as {default}"
-            ))
+            )
         }),
     }
 }
 
-fn list(env: &Env, name: &str) -> Result<Vec<String>, Exit> {
+fn list(env: &Env, name: &str) -> Result<Vec<String>, String> {
     Ok(env
-        .get(name)
-        .map_err(|e| usage_error(&e))?
+        .get(name)?
         .unwrap_or("")
         .split(',')
         .map(str::trim)
@@ -119,62 +136,103 @@ fn list(env: &Env, name: &str) -> Result<Vec<String>, Exit> {
         .collect())
 }
 
-/// Reads the WAIT_* variables.
-pub fn plan(args: &[OsString], env: &Env) -> Result<Plan, Exit> {
-    let level = match env.get("WAIT_LOGGER_LEVEL").map_err(|e| usage_error(&e))? {
+/// Reads the WAIT_* variables (`args` only to warn that they are ignored). Never
+/// prints; the error is one line that names the variable, secrets masked.
+pub fn parse(args: &[OsString], env: &Env) -> Result<Settings, String> {
+    read(args, env).map_err(|e| one_line(&masked(&e)))
+}
+
+fn read(args: &[OsString], env: &Env) -> Result<Settings, String> {
+    let level = match env.get("WAIT_LOGGER_LEVEL")? {
         None => Level::Debug,
         Some(v) => Level::parse(v).ok_or_else(|| {
-            usage_error(&format!("invalid value {v:?} for WAIT_LOGGER_LEVEL: expected debug, info, warn, error or off"))
+            format!("invalid value {v:?} for WAIT_LOGGER_LEVEL: expected debug, info, warn, error or off")
         })?,
     };
-    let log = Log(level);
+    let mut warnings = Vec::new();
     let hosts = list(env, "WAIT_HOSTS")?;
     let paths = list(env, "WAIT_PATHS")?;
-    let timeout = duration(env, &log, Some("WAIT_HOSTS_TIMEOUT"), "WAIT_TIMEOUT", 30)?;
-    let before = duration(env, &log, Some("WAIT_BEFORE_HOSTS"), "WAIT_BEFORE", 0)?;
-    let after = duration(env, &log, Some("WAIT_AFTER_HOSTS"), "WAIT_AFTER", 0)?;
-    let interval = duration(env, &log, None, "WAIT_SLEEP_INTERVAL", 1)?;
-    let connect = duration(env, &log, None, "WAIT_HOST_CONNECT_TIMEOUT", 5)?;
+    let timeout = duration(
+        env,
+        &mut warnings,
+        Some("WAIT_HOSTS_TIMEOUT"),
+        "WAIT_TIMEOUT",
+        30,
+    )?;
+    let before = duration(
+        env,
+        &mut warnings,
+        Some("WAIT_BEFORE_HOSTS"),
+        "WAIT_BEFORE",
+        0,
+    )?;
+    let after = duration(
+        env,
+        &mut warnings,
+        Some("WAIT_AFTER_HOSTS"),
+        "WAIT_AFTER",
+        0,
+    )?;
+    let interval = duration(env, &mut warnings, None, "WAIT_SLEEP_INTERVAL", 1)?;
+    let connect = duration(env, &mut warnings, None, "WAIT_HOST_CONNECT_TIMEOUT", 5)?;
     if connect.is_zero() {
-        return Err(usage_error(
-            "invalid value \"0\" for WAIT_HOST_CONNECT_TIMEOUT: expected at least 1 second",
-        ));
+        return Err(
+            "invalid value \"0\" for WAIT_HOST_CONNECT_TIMEOUT: expected at least 1 second".into(),
+        );
     }
-    let command_text = env
-        .get("WAIT_COMMAND")
-        .map_err(|e| usage_error(&e))?
-        .unwrap_or("")
-        .trim()
-        .to_string();
+    let command_text = env.get("WAIT_COMMAND")?.unwrap_or("").trim().to_string();
     let command: Vec<OsString> = if command_text.is_empty() {
         Vec::new()
     } else {
         shell_words::split(&command_text)
-            .map_err(|e| usage_error(&format!("invalid WAIT_COMMAND: {e}")))?
+            .map_err(|e| format!("invalid WAIT_COMMAND: {e}"))?
             .into_iter()
             .map(OsString::from)
             .collect()
     };
     if args.len() > 1 {
-        log.at(
-            Level::Warn,
-            "Command-line arguments are ignored: set WAIT_COMMAND to run a command",
-        );
+        warnings
+            .push("Command-line arguments are ignored: set WAIT_COMMAND to run a command".into());
     }
-
     let mut targets = Vec::new();
     for h in &hosts {
-        let t = Target::parse(h, env)
-            .map_err(|why| usage_error(&format!("invalid entry in WAIT_HOSTS: {why}")))?;
-        targets.push(t);
+        targets.push(
+            Target::parse(h, env).map_err(|why| format!("invalid entry in WAIT_HOSTS: {why}"))?,
+        );
     }
     for p in &paths {
         targets.push(Target {
             kind: Kind::File(PathBuf::from(p)),
-            shown: p.clone(),
+            shown: one_line(&masked(p)),
         });
     }
-    let target_names: Vec<String> = targets.iter().map(|t| t.shown.clone()).collect();
+    Ok(Settings {
+        level,
+        targets,
+        hosts: hosts.len(),
+        timeout,
+        before,
+        after,
+        interval,
+        connect,
+        command,
+        warnings: warnings.iter().map(|w| masked(w)).collect(),
+    })
+}
+
+/// Reads the WAIT_* variables into a run and logs the configuration as the original
+/// does; an invalid value is `[ERROR wait] ...` and exit 2.
+pub fn plan(args: &[OsString], env: &Env) -> Result<Plan, Exit> {
+    let s = parse(args, env).map_err(|e| {
+        say(&format!("[ERROR wait] {e}"));
+        Exit::Usage
+    })?;
+    let log = Log(s.level);
+    for w in &s.warnings {
+        log.at(Level::Warn, w);
+    }
+    let names: Vec<String> = s.targets.iter().map(|t| t.shown.clone()).collect();
+    let (host_names, path_names) = names.split_at(s.hosts);
 
     log.at(Level::Info, SEPARATOR);
     log.at(
@@ -188,36 +246,33 @@ pub fn plan(args: &[OsString], env: &Env) -> Result<Plan, Exit> {
     log.at(Level::Debug, "Starting with configuration:");
     log.at(
         Level::Debug,
-        &format!(
-            " - Hosts to be waiting for: [{}]",
-            target_names[..hosts.len()].join(",")
-        ),
+        &format!(" - Hosts to be waiting for: [{}]", host_names.join(",")),
     );
     log.at(
         Level::Debug,
-        &format!(" - Paths to be waiting for: [{}]", paths.join(",")),
+        &format!(" - Paths to be waiting for: [{}]", path_names.join(",")),
     );
     log.at(
         Level::Debug,
         &format!(
             " - Timeout before failure: {} seconds ",
-            timeout.as_secs_f64()
+            s.timeout.as_secs_f64()
         ),
     );
     log.at(
         Level::Debug,
         &format!(
             " - TCP connection timeout before retry: {} seconds ",
-            connect.as_secs_f64()
+            s.connect.as_secs_f64()
         ),
     );
-    if !command.is_empty() {
+    if let Some(program) = s.command.first() {
         // The program only: arguments may carry secrets.
         log.at(
             Level::Debug,
             &format!(
                 " - Command to run once ready: {}",
-                command[0].to_string_lossy()
+                masked(&program.to_string_lossy())
             ),
         );
     }
@@ -225,41 +280,41 @@ pub fn plan(args: &[OsString], env: &Env) -> Result<Plan, Exit> {
         Level::Debug,
         &format!(
             " - Sleeping time before checking for hosts/paths availability: {} seconds",
-            before.as_secs_f64()
+            s.before.as_secs_f64()
         ),
     );
     log.at(
         Level::Debug,
         &format!(
             " - Sleeping time once all hosts/paths are available: {} seconds",
-            after.as_secs_f64()
+            s.after.as_secs_f64()
         ),
     );
     log.at(
         Level::Debug,
         &format!(
             " - Sleeping time between retries: {} seconds",
-            interval.as_secs_f64()
+            s.interval.as_secs_f64()
         ),
     );
     log.at(Level::Debug, SEPARATOR);
 
-    let mut config = Config::new(targets);
+    let mut config = Config::new(s.targets);
     // WAIT_TIMEOUT=0: the original gives up after the first failed probe.
-    config.once = timeout.is_zero();
-    config.timeout = Some(timeout).filter(|t| !t.is_zero());
-    config.interval = interval;
-    config.attempt_timeout = connect;
-    config.command = command;
+    config.once = s.timeout.is_zero();
+    config.timeout = Some(s.timeout).filter(|t| !t.is_zero());
+    config.interval = s.interval;
+    config.attempt_timeout = s.connect;
+    config.command = s.command;
     let voice = ComposeVoice {
         log,
-        hosts: hosts.len(),
-        timeout: timeout.as_secs(),
+        hosts: s.hosts,
+        timeout: s.timeout.as_secs(),
     };
     let mut plan = Plan::new(config, Box::new(voice));
     plan.on_deadline = OnDeadline::Exit(Exit::NotReady);
-    plan.before = before;
-    plan.after = after;
+    plan.before = s.before;
+    plan.after = s.after;
     Ok(plan)
 }
 

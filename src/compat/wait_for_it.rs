@@ -7,7 +7,7 @@
 //! Fixed while keeping the interface: IPv6 literals (`[::1]:5432`, `-h ::1`), a bad
 //! port or timeout is an error instead of a silent wait, probes are fast and bounded.
 
-use super::{lossy, seconds, OnDeadline, Plan};
+use super::{lossy, masked, seconds, OnDeadline, Plan, Stop};
 use crate::config::Config;
 use crate::exit::Exit;
 use crate::report::{say, Reporter, Voice};
@@ -32,20 +32,28 @@ fn usage(name: &str) -> String {
     )
 }
 
-/// The original prints its usage to stderr and exits 1 for every usage problem
-/// (`--help` included); the message before it is not silenced by `-q` here.
-fn fail(name: &str, message: Option<String>) -> Exit {
-    if let Some(m) = message {
-        say(&m);
-    }
-    say(&usage(name));
-    Exit::WAIT_FOR_IT_USAGE
+/// A wait-for-it command line, parsed.
+#[derive(Debug)]
+pub struct Args {
+    /// The program's base name, as the original's messages name it.
+    pub name: String,
+    /// The endpoint to wait for.
+    pub target: Target,
+    /// Zero for none.
+    pub timeout: Duration,
+    /// `-q`.
+    pub quiet: bool,
+    /// `-s`.
+    pub strict: bool,
+    /// What follows `--`; empty when there is none or its first word is empty (the
+    /// original tests only `${WAITFORIT_CLI}`, the first word, and then execs
+    /// nothing: `-- "" x` runs no command).
+    pub command: Vec<OsString>,
 }
 
-/// Parses the wait-for-it command line.
-pub fn plan(args: &[OsString]) -> Result<Plan, Exit> {
-    let name = args
-        .first()
+/// The program's base name for messages.
+pub fn program_name(args: &[OsString]) -> String {
+    args.first()
         .map(|a| {
             a.to_string_lossy()
                 .rsplit('/')
@@ -53,18 +61,26 @@ pub fn plan(args: &[OsString]) -> Result<Plan, Exit> {
                 .unwrap_or("wait-for-it")
                 .to_string()
         })
-        .unwrap_or_else(|| "wait-for-it".into());
+        .unwrap_or_else(|| "wait-for-it".into())
+}
+
+/// Parses the wait-for-it command line (`args[0]` is the program). Never prints;
+/// every [`Stop::Usage`] message is one line with secrets masked. The original exits
+/// 1 for every usage problem.
+pub fn parse(args: &[OsString]) -> Result<Args, Stop> {
+    let usage = |m: String| Stop::usage(&m, Exit::WAIT_FOR_IT_USAGE);
+    let name = program_name(args);
     let text = lossy(args);
     let (mut host, mut port, mut timeout) = (String::new(), String::new(), None::<String>);
     let (mut quiet, mut strict) = (false, false);
-    let mut command = Vec::new();
+    let mut command: &[OsString] = &[];
     let mut i = 1;
     while i < text.len() {
         let a = text[i].as_str();
         let next = text.get(i + 1).cloned().unwrap_or_default();
         match a {
             "--" => {
-                command = args[i + 1..].to_vec();
+                command = &args[i + 1..];
                 break;
             }
             "--child" => {}
@@ -82,10 +98,16 @@ pub fn plan(args: &[OsString]) -> Result<Plan, Exit> {
                 }
                 i += 1;
             }
-            "--help" => return Err(fail(&name, None)),
+            "--help" => return Err(Stop::Help),
             _ if a.starts_with("--host=") => host = a["--host=".len()..].to_string(),
             _ if a.starts_with("--port=") => port = a["--port=".len()..].to_string(),
             _ if a.starts_with("--timeout=") => timeout = Some(a["--timeout=".len()..].to_string()),
+            _ if a.contains("://") => {
+                // The original would split the URL on ':' and wait on garbage.
+                return Err(usage(format!(
+                    "Error: '{a}' is a URL: {name} takes HOST:PORT (whenready itself takes URLs)"
+                )));
+            }
             _ if a.contains(':') => {
                 // [IPV6]:PORT is understood; the original would split it on every ':'.
                 match a.strip_prefix('[').and_then(|r| r.split_once("]:")) {
@@ -97,53 +119,76 @@ pub fn plan(args: &[OsString]) -> Result<Plan, Exit> {
                     }
                 }
             }
-            _ => return Err(fail(&name, Some(format!("Unknown argument: {a}")))),
+            _ => return Err(usage(format!("Unknown argument: {a}"))),
         }
         i += 1;
     }
     if host.is_empty() || port.is_empty() {
-        return Err(fail(
-            &name,
-            Some("Error: you need to provide a host and port to test.".into()),
+        return Err(usage(
+            "Error: you need to provide a host and port to test.".into(),
         ));
+    }
+    if host.contains('@') || port.contains('@') {
+        return Err(usage(format!(
+            "Error: invalid host:port '{host}:{port}': credentials are no part of HOST:PORT"
+        )));
     }
     let timeout = match timeout {
         None => Duration::from_secs(DEFAULT_TIMEOUT),
-        Some(t) => {
-            seconds(&t).ok_or_else(|| fail(&name, Some(format!("Error: invalid timeout '{t}'"))))?
-        }
+        Some(t) => seconds(&t).ok_or_else(|| usage(format!("Error: invalid timeout '{t}'")))?,
     };
     let literal = if host.contains(':') {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")
     };
-    let endpoint = parse_host_port(&literal).map_err(|why| {
-        fail(
-            &name,
-            Some(format!("Error: invalid host:port '{host}:{port}': {why}")),
-        )
-    })?;
-    let shown = format!("{host}:{port}");
-    let mut config = Config::new(vec![Target {
-        kind: Kind::Tcp(endpoint),
-        shown: shown.clone(),
-    }]);
-    config.timeout = Some(timeout).filter(|t| !t.is_zero());
-    config.quiet = quiet;
-    // The original tests only the first word: `-- "" x` counts as no command.
-    let has_command = command.first().is_some_and(|c| !c.is_empty());
-    let run_anyway = !strict && has_command;
-    config.command = command;
-    let voice = WaitForItVoice {
+    let endpoint = parse_host_port(&literal)
+        .map_err(|why| usage(format!("Error: invalid host:port '{host}:{port}': {why}")))?;
+    // One decision, used for both: whether there is a command, and what runs.
+    let command = if command.first().is_some_and(|c| !c.is_empty()) {
+        command.to_vec()
+    } else {
+        Vec::new()
+    };
+    Ok(Args {
         name,
+        target: Target {
+            kind: Kind::Tcp(endpoint),
+            shown: masked(&format!("{host}:{port}")),
+        },
+        timeout,
         quiet,
-        refuse: strict && has_command,
-        timeout: timeout.as_secs(),
+        strict,
+        command,
+    })
+}
+
+/// Parses the wait-for-it command line into a run; prints the original's usage for
+/// `--help` and usage errors (exit 1).
+pub fn plan(args: &[OsString]) -> Result<Plan, Exit> {
+    let a = parse(args).map_err(|stop| {
+        match stop {
+            Stop::Usage { message, .. } => say(&message),
+            Stop::Help | Stop::Version => {}
+        }
+        say(&usage(&program_name(args)));
+        Exit::WAIT_FOR_IT_USAGE
+    })?;
+    let shown = a.target.shown.clone();
+    let mut config = Config::new(vec![a.target]);
+    config.timeout = Some(a.timeout).filter(|t| !t.is_zero());
+    config.quiet = a.quiet;
+    let has_command = !a.command.is_empty();
+    config.command = a.command;
+    let voice = WaitForItVoice {
+        name: a.name,
+        quiet: a.quiet,
+        refuse: a.strict && has_command,
+        timeout: a.timeout.as_secs(),
         target: shown,
     };
     let mut plan = Plan::new(config, Box::new(voice));
-    plan.on_deadline = if run_anyway {
+    plan.on_deadline = if !a.strict && has_command {
         OnDeadline::RunCommand
     } else {
         OnDeadline::Exit(Exit::WAIT_FOR_IT_TIMEOUT)
