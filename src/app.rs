@@ -142,7 +142,7 @@ fn run(plan: Plan) -> Exit {
         let targets = Arc::new(config.targets.clone());
         let probe: wait::ProbeFn = Arc::new(move |i| {
             let (ctx, targets) = (ctx.clone(), targets.clone());
-            Box::pin(async move { probe::probe(&targets[i].kind, &ctx).await })
+            Box::pin(async move { targets[i].check.probe(&ctx).await })
         });
         let settings = wait::Settings {
             deadline: config.timeout.map(|t| tokio::time::Instant::now() + t),

@@ -3,49 +3,65 @@
 //! Values stay strings here; [`crate::config`] parses them together with the
 //! `WHENREADY_*` variables, so that an error can name where a bad value came from.
 
+use crate::probe::KINDS;
 use clap::Parser;
 use std::ffi::OsString;
+use std::sync::LazyLock;
 
-/// `--version`: the version and what this build can probe.
-const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (probes: tcp, unix, file, http, https, postgres, redis, rediss; TLS: rustls, ring)"
-);
+/// `--version`: the version and every kind's schemes this build can probe.
+static VERSION: LazyLock<String> = LazyLock::new(|| {
+    let schemes: Vec<&str> = KINDS.iter().flat_map(|k| k.schemes()).copied().collect();
+    format!(
+        "{} (probes: {}; TLS: rustls, ring)",
+        env!("CARGO_PKG_VERSION"),
+        schemes.join(", ")
+    )
+});
 
 /// The short help points to the long one.
 const AFTER_SHORT_HELP: &str = "Use --help for examples, exit statuses and environment variables.";
 
-const AFTER_HELP: &str = "\
+const EXAMPLES: &str = "\
 Examples:
   whenready db:5432 -- ./server                 wait for a port, then exec ./server
   whenready postgres://app:$PW@db/app redis://cache:6379 -- python app.py
   whenready --once postgres://app@db/app        compose healthcheck (exit 0 or 1)
-  whenready -t 2m https://api/health http://auth:8080/ready
+  whenready -t 2m https://api/health http://auth:8080/ready";
 
-Targets:
-  HOST:PORT, tcp://HOST:PORT, [IPV6]:PORT    a TCP connection opens
-  http://..., https://...                    GET answers a status in --http-status
-  postgres://..., postgresql://...           login succeeds and SELECT 1 returns
-  redis://..., rediss://...                  AUTH/SELECT succeed and PING answers PONG
-  unix:///PATH                               the Unix socket accepts a connection
-  file:///PATH                               the path exists
-
+const EXIT_AND_ENVIRONMENT: &str = "\
 Exit status:
   0        all targets ready (with a COMMAND: the command's own status)
   1        the deadline passed, or --once found a target not ready
-  2        usage error
+  2        usage error (also: no target at all)
   3        permanent failure: authentication rejected, database missing, bad certificate
   126/127  COMMAND cannot be executed / was not found
-  130/143  interrupted by SIGINT / SIGTERM while waiting
+  130/143  interrupted by SIGINT / SIGTERM before COMMAND started
 
 Environment:
   Every option has a variable: WHENREADY_TIMEOUT, WHENREADY_INTERVAL,
   WHENREADY_ATTEMPT_TIMEOUT, WHENREADY_ONCE, WHENREADY_QUIET, WHENREADY_JSON,
   WHENREADY_RETRY_ALL, WHENREADY_HTTP_STATUS, WHENREADY_CACERT, WHENREADY_INSECURE.
   Switches take 1/true/yes or 0/false/no. The command line wins.
-  WHENREADY_TARGETS adds targets, separated by commas or white space.
-  PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT fill in
-  postgres URLs; REDISCLI_AUTH is the Redis password when the URL has none.";
+  WHENREADY_TARGETS adds targets, separated by commas or white space.";
+
+/// The long help's sections: examples, every kind's target form (from the kinds
+/// themselves), exit statuses, and the environment with every kind's variables.
+static AFTER_HELP: LazyLock<String> = LazyLock::new(|| {
+    let mut kinds: Vec<_> = KINDS.iter().collect();
+    // Network forms first, local paths last.
+    kinds.sort_by_key(|k| k.forms().ends_with("PATH"));
+    let mut text = format!("{EXAMPLES}\n\nTargets:\n");
+    for k in &kinds {
+        let (form, ready) = k.help();
+        text.push_str(&format!("  {form:<41}  {ready}\n"));
+    }
+    text.push('\n');
+    text.push_str(EXIT_AND_ENVIRONMENT);
+    for line in KINDS.iter().filter_map(|k| k.environment()) {
+        text.push_str(&format!("\n  {line}."));
+    }
+    text
+});
 
 /// Wait until TCP ports, PostgreSQL, Redis and HTTP(S) endpoints are ready, then
 /// replace this process with COMMAND.
@@ -55,9 +71,9 @@ Environment:
 #[derive(Debug, Parser)]
 #[command(
     name = "whenready",
-    version = VERSION,
+    version = VERSION.as_str(),
     after_help = AFTER_SHORT_HELP,
-    after_long_help = AFTER_HELP,
+    after_long_help = AFTER_HELP.as_str(),
     max_term_width = 100,
     args_override_self = true,
     override_usage = "whenready [OPTIONS] [TARGET]... [-- COMMAND [ARG]...]"

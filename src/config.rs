@@ -7,9 +7,9 @@
 use crate::cli::Cli;
 use crate::duration;
 use crate::env::Env;
+use crate::probe::http::StatusSet;
 use crate::target::Target;
 use std::ffi::OsString;
-use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -57,71 +57,6 @@ pub struct Config {
     pub insecure: bool,
     /// The command to exec, argv exactly as given.
     pub command: Vec<OsString>,
-}
-
-/// A set of accepted HTTP statuses: codes and inclusive ranges.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusSet(Vec<RangeInclusive<u16>>);
-
-impl StatusSet {
-    /// Parses `200,204,300-399`.
-    pub fn parse(text: &str) -> Result<StatusSet, String> {
-        let mut ranges = Vec::new();
-        for part in text.split(',').map(str::trim) {
-            let code = |s: &str| -> Result<u16, String> {
-                match s.trim().parse::<u16>() {
-                    Ok(c) if (100..=599).contains(&c) => Ok(c),
-                    _ => Err(format!("{s:?} is not an HTTP status (100-599)")),
-                }
-            };
-            if part.is_empty() {
-                return Err("empty entry: write codes and ranges such as 200,204,300-399".into());
-            }
-            let range = match part.split_once('-') {
-                Some((lo, hi)) => {
-                    let (lo, hi) = (code(lo)?, code(hi)?);
-                    if lo > hi {
-                        return Err(format!("range {part:?} is backwards"));
-                    }
-                    lo..=hi
-                }
-                None => {
-                    let c = code(part)?;
-                    c..=c
-                }
-            };
-            ranges.push(range);
-        }
-        Ok(StatusSet(ranges))
-    }
-
-    /// Whether `status` is accepted.
-    pub fn contains(&self, status: u16) -> bool {
-        self.0.iter().any(|r| r.contains(&status))
-    }
-}
-
-impl Default for StatusSet {
-    fn default() -> Self {
-        StatusSet(vec![200..=299])
-    }
-}
-
-impl std::fmt::Display for StatusSet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let parts: Vec<String> = self
-            .0
-            .iter()
-            .map(|r| {
-                if r.start() == r.end() {
-                    r.start().to_string()
-                } else {
-                    format!("{}-{}", r.start(), r.end())
-                }
-            })
-            .collect();
-        f.write_str(&parts.join(","))
-    }
 }
 
 /// Where a value came from, for error messages.
@@ -256,7 +191,8 @@ impl Config {
             .map(|t| (t.as_str(), None))
             .chain(env_targets.map(|t| (t, Some("WHENREADY_TARGETS"))))
         {
-            let target = Target::parse(text, env).map_err(|mut why| {
+            let target = Target::parse(text, env).map_err(|e| {
+                let mut why = e.to_string();
                 if let Some(var) = origin {
                     why = format!("{why} (in {var})");
                 } else if !text.contains(':') {
@@ -404,15 +340,5 @@ mod tests {
         assert!(c.quiet && c.once && !c.json);
         let shown: Vec<_> = c.targets.iter().map(|t| t.shown.as_str()).collect();
         assert_eq!(shown, ["z:9", "a:1", "b:2", "c:3"]);
-    }
-
-    #[test]
-    fn status_lists() {
-        let s = StatusSet::parse("200,204,300-399").unwrap();
-        assert!(s.contains(204) && s.contains(301) && !s.contains(201) && !s.contains(400));
-        assert_eq!(s.to_string(), "200,204,300-399");
-        for bad in ["", "2OO", "99", "600", "300-200", "200,", "200-"] {
-            assert!(StatusSet::parse(bad).is_err(), "{bad}");
-        }
     }
 }

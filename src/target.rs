@@ -1,16 +1,20 @@
-//! Targets: what the user asked to wait for, parsed once at the edge into a typed
-//! [`Kind`], with a display form ([`Target::shown`]) in which every secret is `***`.
+//! Targets: what the user asked to wait for, parsed once at the edge. This module
+//! reads `HOST:PORT`, dispatches a URL to the kind that owns its scheme
+//! ([`crate::probe::KINDS`]), and masks secrets in every form a target is shown in
+//! ([`Target::shown`]); each kind parses the rest of its own URL.
 
 use crate::env::Env;
+use crate::probe::{file::FileTarget, tcp::TcpTarget, Check};
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use url::Url;
 
 /// One thing to wait for, as parsed from the command line or `WHENREADY_TARGETS`.
 #[derive(Clone)]
 pub struct Target {
     /// What to probe and how.
-    pub kind: Kind,
+    pub check: Arc<dyn Check>,
     /// How the target is shown in every message: the user's text with secrets masked.
     pub shown: String,
 }
@@ -28,22 +32,56 @@ impl std::fmt::Display for Target {
     }
 }
 
-/// The kinds of target of the contract; one probe module each.
-#[derive(Clone)]
-pub enum Kind {
-    /// A TCP connection to HOST:PORT.
-    Tcp(Endpoint),
-    /// A connection to a Unix stream socket.
-    Unix(PathBuf),
-    /// A path that must exist.
-    File(PathBuf),
-    /// A GET whose status is accepted.
-    Http(Url),
-    /// An authenticated session and `SELECT 1`.
-    Postgres(Box<PgTarget>),
-    /// AUTH / SELECT where asked for, then PING answered with PONG.
-    Redis(Box<RedisTarget>),
+/// Why a target does not parse. Every variant displays as one sentence that quotes
+/// the input with its secrets masked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// Nothing but white space.
+    Empty,
+    /// `unix:` or `file:` without the three slashes of an absolute path.
+    NotAbsolute {
+        /// `unix` or `file`.
+        scheme: String,
+        /// The input.
+        text: String,
+    },
+    /// No kind owns the URL's scheme.
+    UnsupportedScheme {
+        /// The scheme, lowercase.
+        scheme: String,
+        /// The input, masked.
+        shown: String,
+    },
+    /// The input, masked, and why it is not a valid target of its kind.
+    Invalid {
+        /// The input, masked.
+        shown: String,
+        /// Why, as the kind or the host parser says it.
+        why: String,
+    },
 }
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseError::Empty => f.write_str("empty target"),
+            ParseError::NotAbsolute { scheme, text } => {
+                write!(
+                    f,
+                    "invalid target {text:?}: write {scheme}:///ABSOLUTE/PATH"
+                )
+            }
+            ParseError::UnsupportedScheme { scheme, shown } => write!(
+                f,
+                "unsupported scheme {scheme:?} in {shown:?}: use {}",
+                crate::probe::all_forms()
+            ),
+            ParseError::Invalid { shown, why } => write!(f, "invalid target {shown:?}: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
 
 /// A host and a port; names are resolved again at every attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,144 +111,81 @@ impl std::fmt::Display for Host {
     }
 }
 
-/// libpq's `sslmode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SslMode {
-    /// Plaintext only.
-    Disable,
-    /// TLS if the server offers it, without verification; plaintext otherwise.
-    /// `allow` is treated the same way.
-    Prefer,
-    /// TLS, certificate not verified (verified against `sslrootcert` when one is given).
-    Require,
-    /// TLS, certificate chain verified, host name not checked.
-    VerifyCa,
-    /// TLS, certificate chain and host name verified.
-    VerifyFull,
-}
-
-/// Where a PostgreSQL server listens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PgHost {
-    /// TCP to a host.
-    Tcp(Host),
-    /// A Unix socket directory (the socket is `DIR/.s.PGSQL.PORT`).
-    Socket(PathBuf),
-}
-
-/// A PostgreSQL target with the libpq defaults and environment already applied.
-#[derive(Clone)]
-pub struct PgTarget {
-    /// Server address.
-    pub host: PgHost,
-    /// Server port (also names the Unix socket).
-    pub port: u16,
-    /// Role to log in as.
-    pub user: String,
-    /// Password, from the URL or PGPASSWORD.
-    pub password: Option<String>,
-    /// Database to connect to.
-    pub dbname: String,
-    /// TLS policy.
-    pub sslmode: SslMode,
-    /// CA file for verify-ca / verify-full (or to turn `require` into verify-ca).
-    pub sslrootcert: Option<PathBuf>,
-    /// `application_name` shown in pg_stat_activity.
-    pub application_name: String,
-    /// `options` sent at startup.
-    pub options: Option<String>,
-}
-
-/// A Redis target with REDISCLI_AUTH already applied.
-#[derive(Clone)]
-pub struct RedisTarget {
-    /// Server address.
-    pub endpoint: Endpoint,
-    /// `rediss://`: TLS with certificate verification.
-    pub tls: bool,
-    /// ACL user name, if any.
-    pub username: Option<String>,
-    /// Password, from the URL or REDISCLI_AUTH.
-    pub password: Option<String>,
-    /// Database to SELECT, when the URL names one.
-    pub db: Option<u32>,
-}
-
-const SCHEMES: &str =
-    "HOST:PORT, tcp://, http(s)://, postgres(ql)://, redis(s)://, unix:///PATH or file:///PATH";
-
-/// Query parameters whose value is a secret.
-const SECRET_PARAMS: [&str; 3] = ["password", "sslpassword", "pass"];
-
 impl Target {
-    /// Parses one target. `env` supplies the libpq and redis-cli variables.
-    /// The error is a full sentence that quotes the (masked) input.
-    pub fn parse(text: &str, env: &Env) -> Result<Target, String> {
+    /// Parses one target. `env` supplies the variables kinds read (PGHOST, ...).
+    pub fn parse(text: &str, env: &Env) -> Result<Target, ParseError> {
         let text = text.trim();
         if text.is_empty() {
-            return Err("empty target".into());
+            return Err(ParseError::Empty);
         }
         let Some((scheme, _)) = text.split_once("://") else {
             if text.starts_with("unix:") || text.starts_with("file:") {
                 let (scheme, _) = text.split_once(':').unwrap_or_default();
-                return Err(format!(
-                    "invalid target {text:?}: write {scheme}:///ABSOLUTE/PATH"
-                ));
+                return Err(ParseError::NotAbsolute {
+                    scheme: scheme.into(),
+                    text: text.into(),
+                });
             }
-            let endpoint =
-                parse_host_port(text).map_err(|why| format!("invalid target {text:?}: {why}"))?;
-            return Ok(Target {
-                kind: Kind::Tcp(endpoint),
-                shown: text.to_string(),
-            });
+            let invalid = |why: String| ParseError::Invalid {
+                shown: mask_raw(text),
+                why,
+            };
+            if text.contains('@') {
+                // USER:PASSWORD@HOST:PORT: mask it as the authority it looks like.
+                let masked = mask_raw(&format!("x://{text}"));
+                return Err(ParseError::Invalid {
+                    shown: masked.trim_start_matches("x://").to_string(),
+                    why: "credentials need a URL, e.g. postgres://USER:PASSWORD@HOST".into(),
+                });
+            }
+            let endpoint = parse_host_port(text).map_err(invalid)?;
+            return Ok(Target::tcp(endpoint, text.to_string()));
         };
         let masked = mask_raw(text);
-        let bad = |why: &dyn std::fmt::Display| format!("invalid target {masked:?}: {why}");
-        if scheme.to_ascii_lowercase().starts_with("postgres") {
-            // libpq allows host1:port1,host2:port2; the url crate would report a bad port.
-            let rest = &text[scheme.len() + 3..];
-            let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-            if authority
-                .rsplit_once('@')
-                .map_or(authority, |(_, h)| h)
-                .contains(',')
-            {
-                return Err(bad(
-                    &"several hosts in one URL are not supported: give one target per host",
-                ));
-            }
-        }
-        let url = Url::parse(text).map_err(|e| bad(&e))?;
-        let shown = mask_url(&url);
-        let kind = match scheme.to_ascii_lowercase().as_str() {
-            "tcp" => {
-                if !matches!(url.path(), "" | "/") || url.query().is_some() || has_userinfo(&url) {
-                    return Err(bad(&"a tcp:// target is tcp://HOST:PORT and nothing more"));
-                }
-                Kind::Tcp(url_endpoint(&url, None).map_err(|e| bad(&e))?)
-            }
-            "http" | "https" => {
-                if url.host_str().is_none_or(str::is_empty) {
-                    return Err(bad(&"missing host"));
-                }
-                Kind::Http(url)
-            }
-            "postgres" | "postgresql" => {
-                Kind::Postgres(Box::new(parse_postgres(&url, env).map_err(|e| bad(&e))?))
-            }
-            "redis" | "rediss" => {
-                Kind::Redis(Box::new(parse_redis(&url, env).map_err(|e| bad(&e))?))
-            }
-            "unix" => Kind::Unix(local_path(&url).map_err(|e| bad(&e))?),
-            "file" => Kind::File(local_path(&url).map_err(|e| bad(&e))?),
-            other => {
-                return Err(format!(
-                    "unsupported scheme {other:?} in {masked:?}: use {SCHEMES}"
-                ))
-            }
+        let invalid = |why: String| ParseError::Invalid {
+            shown: masked.clone(),
+            why,
         };
-        Ok(Target { kind, shown })
+        let scheme = scheme.to_ascii_lowercase();
+        let Some(kind) = crate::probe::kind_of(&scheme) else {
+            return Err(ParseError::UnsupportedScheme {
+                scheme,
+                shown: masked,
+            });
+        };
+        kind.check_raw(text).map_err(invalid)?;
+        let url = Url::parse(text).map_err(|e| invalid(e.to_string()))?;
+        let shown = mask_url(&url, kind.secret_params());
+        let check = kind.parse(&url, env).map_err(invalid)?;
+        Ok(Target {
+            check: Arc::from(check),
+            shown,
+        })
     }
+
+    /// A TCP target for an endpoint parsed elsewhere (the drop-in personalities).
+    pub fn tcp(endpoint: Endpoint, shown: String) -> Target {
+        Target {
+            check: Arc::new(TcpTarget(endpoint)),
+            shown,
+        }
+    }
+
+    /// A file target for a path given as such (docker-compose-wait's WAIT_PATHS).
+    pub fn file(path: PathBuf, shown: String) -> Target {
+        Target {
+            check: Arc::new(FileTarget(path)),
+            shown,
+        }
+    }
+}
+
+/// Whether a query parameter (lowercase) holds a secret for some kind.
+fn is_secret_param(name: &str) -> bool {
+    name == "pass"
+        || crate::probe::KINDS
+            .iter()
+            .any(|k| k.secret_params().contains(&name))
 }
 
 /// Parses `HOST:PORT` or `[IPV6]:PORT`.
@@ -234,7 +209,8 @@ pub fn parse_host_port(text: &str) -> Result<Endpoint, String> {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
             let example = if plain { text } else { "db" };
             return Err(format!(
-                "missing port: write HOST:PORT, e.g. {example}:5432, or a URL ({SCHEMES})"
+                "missing port: write HOST:PORT, e.g. {example}:5432, or a URL ({})",
+                crate::probe::all_forms()
             ));
         };
         if host.contains(':') {
@@ -248,7 +224,8 @@ pub fn parse_host_port(text: &str) -> Result<Endpoint, String> {
     })
 }
 
-fn parse_host(host: &str) -> Result<Host, String> {
+/// Parses a host: an address literal or a name.
+pub fn parse_host(host: &str) -> Result<Host, String> {
     if host.is_empty() {
         return Err("missing host".into());
     }
@@ -260,7 +237,8 @@ fn parse_host(host: &str) -> Result<Host, String> {
     }
 }
 
-fn parse_port(port: &str) -> Result<u16, String> {
+/// Parses a port from 1 to 65535.
+pub fn parse_port(port: &str) -> Result<u16, String> {
     match port.parse::<u16>() {
         Ok(0) | Err(_) => Err(format!(
             "invalid port {port:?}: expected a number from 1 to 65535"
@@ -269,12 +247,8 @@ fn parse_port(port: &str) -> Result<u16, String> {
     }
 }
 
-fn has_userinfo(url: &Url) -> bool {
-    !url.username().is_empty() || url.password().is_some()
-}
-
 /// The host and port of a URL; `default_port` when the URL has none.
-fn url_endpoint(url: &Url, default_port: Option<u16>) -> Result<Endpoint, String> {
+pub fn url_endpoint(url: &Url, default_port: Option<u16>) -> Result<Endpoint, String> {
     let host = match url.host() {
         None => return Err("missing host".into()),
         Some(url::Host::Ipv4(a)) => Host::Ip(IpAddr::V4(a)),
@@ -292,13 +266,14 @@ fn url_endpoint(url: &Url, default_port: Option<u16>) -> Result<Endpoint, String
 }
 
 /// Percent-decodes a URL component.
-fn decode(s: &str) -> String {
+pub fn decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
         .decode_utf8_lossy()
         .into_owned()
 }
 
-fn local_path(url: &Url) -> Result<PathBuf, String> {
+/// The absolute path of a `unix:///PATH` or `file:///PATH` URL.
+pub fn local_path(url: &Url) -> Result<PathBuf, String> {
     if url
         .host_str()
         .is_some_and(|h| !h.is_empty() && h != "localhost")
@@ -314,8 +289,9 @@ fn local_path(url: &Url) -> Result<PathBuf, String> {
     Ok(PathBuf::from(path))
 }
 
-/// The URL with its password and password query parameters replaced by `***`.
-pub fn mask_url(url: &Url) -> String {
+/// The URL with its password and the values of `secret` query parameters replaced
+/// by `***`.
+pub fn mask_url(url: &Url, secret: &[&str]) -> String {
     let mut url = url.clone();
     if url.password().is_some() {
         let _ = url.set_password(Some("***"));
@@ -324,10 +300,10 @@ pub fn mask_url(url: &Url) -> String {
         let pairs: Vec<(String, String)> = url
             .query_pairs()
             .map(|(k, v)| {
-                let secret = SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str());
+                let hide = secret.contains(&k.to_ascii_lowercase().as_str());
                 (
                     k.into_owned(),
-                    if secret { "***".into() } else { v.into_owned() },
+                    if hide { "***".into() } else { v.into_owned() },
                 )
             })
             .collect();
@@ -337,7 +313,7 @@ pub fn mask_url(url: &Url) -> String {
 }
 
 /// Masks secrets in text that did not parse as a URL: the password of the userinfo
-/// and the value of password query parameters.
+/// and the values of every kind's secret query parameters.
 pub fn mask_raw(text: &str) -> String {
     let mut out = text.to_string();
     if let Some(start) = out.find("://").map(|i| i + 3) {
@@ -355,9 +331,7 @@ pub fn mask_raw(text: &str) -> String {
         let masked: Vec<String> = query
             .split('&')
             .map(|pair| match pair.split_once('=') {
-                Some((k, _))
-                    if SECRET_PARAMS.contains(&decode(k).to_ascii_lowercase().as_str()) =>
-                {
+                Some((k, _)) if is_secret_param(&decode(k).to_ascii_lowercase()) => {
                     format!("{k}=***")
                 }
                 _ => pair.to_string(),
@@ -368,203 +342,39 @@ pub fn mask_raw(text: &str) -> String {
     out
 }
 
-fn parse_postgres(url: &Url, env: &Env) -> Result<PgTarget, String> {
-    let envvar = |name: &str| env.get(name);
-    let mut host: Option<String> = url.host_str().filter(|h| !h.is_empty()).map(|h| {
-        if h.starts_with('[') {
-            h.to_string()
-        } else {
-            decode(h)
-        }
-    });
-    let mut port: Option<String> = url.port().map(|p| p.to_string());
-    let mut user: Option<String> = Some(decode(url.username())).filter(|u| !u.is_empty());
-    let mut password: Option<String> = url.password().map(decode);
-    let mut dbname: Option<String> =
-        Some(decode(url.path().trim_start_matches('/'))).filter(|d| !d.is_empty());
-    let mut sslmode: Option<String> = None;
-    let mut sslrootcert: Option<String> = None;
-    let mut application_name: Option<String> = None;
-    let mut options: Option<String> = None;
-    for (k, v) in url.query_pairs() {
-        let v = v.into_owned();
-        match &*k {
-            "host" => host = Some(v),
-            "port" => port = Some(v),
-            "user" => user = Some(v),
-            "password" => password = Some(v),
-            "dbname" => dbname = Some(v),
-            "sslmode" => sslmode = Some(v),
-            "sslrootcert" => sslrootcert = Some(v),
-            "application_name" | "fallback_application_name" => application_name = Some(v),
-            "options" => options = Some(v),
-            // Accepted and ignored: whenready's own --attempt-timeout bounds the attempt,
-            // and the rest tune long-lived connections.
-            "connect_timeout"
-            | "keepalives"
-            | "keepalives_idle"
-            | "keepalives_interval"
-            | "keepalives_count"
-            | "tcp_user_timeout"
-            | "target_session_attrs"
-            | "client_encoding"
-            | "gssencmode"
-            | "sslcompression"
-            | "sslsni" => {}
-            "sslcert" | "sslkey" | "sslpassword" | "sslcrl" | "sslcrldir" | "hostaddr"
-            | "service" | "passfile" | "requirepeer" | "krbsrvname" | "gsslib" => {
-                return Err(format!("the libpq parameter {k:?} is not supported"))
-            }
-            other => return Err(format!("unknown libpq parameter {other:?}")),
-        }
-    }
-    let or_env = |v: Option<String>, name: &str| -> Result<Option<String>, String> {
-        match v {
-            Some(v) => Ok(Some(v)),
-            None => Ok(envvar(name)?.map(str::to_string)),
-        }
-    };
-    let host = or_env(host, "PGHOST")?.unwrap_or_else(|| "localhost".into());
-    let port = match or_env(port, "PGPORT")? {
-        None => 5432,
-        Some(p) => parse_port(&p).map_err(|e| format!("{e} (from the URL or PGPORT)"))?,
-    };
-    let user = match or_env(user, "PGUSER")? {
-        Some(u) => u,
-        None => os_user(env),
-    };
-    let password = or_env(password, "PGPASSWORD")?;
-    let dbname = or_env(dbname, "PGDATABASE")?.unwrap_or_else(|| user.clone());
-    let sslmode = match or_env(sslmode, "PGSSLMODE")?.as_deref() {
-        None | Some("prefer") | Some("allow") => SslMode::Prefer,
-        Some("disable") => SslMode::Disable,
-        Some("require") => SslMode::Require,
-        Some("verify-ca") => SslMode::VerifyCa,
-        Some("verify-full") => SslMode::VerifyFull,
-        Some(other) => {
-            return Err(format!(
-                "invalid sslmode {other:?}: expected disable, allow, prefer, require, verify-ca or verify-full"
-            ))
-        }
-    };
-    let sslrootcert = or_env(sslrootcert, "PGSSLROOTCERT")?.map(PathBuf::from);
-    let host = if host.starts_with('/') {
-        PgHost::Socket(PathBuf::from(host))
-    } else if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        PgHost::Tcp(parse_host(inner).or_else(|_| parse_host(&host))?)
-    } else {
-        PgHost::Tcp(parse_host(&host)?)
-    };
-    let application_name = application_name
-        .or_else(|| env.get_lossy("PGAPPNAME").map(str::to_string))
-        .unwrap_or_else(|| "whenready".into());
-    let options = or_env(options, "PGOPTIONS")?;
-    Ok(PgTarget {
-        host,
-        port,
-        user,
-        password,
-        dbname,
-        sslmode,
-        sslrootcert,
-        application_name,
-        options,
-    })
-}
-
-/// libpq's default user: the operating-system user name.
-fn os_user(env: &Env) -> String {
-    if let Some(u) = env.get_lossy("USER").or_else(|| env.get_lossy("LOGNAME")) {
-        return u.to_string();
-    }
-    // /proc/self belongs to the effective user; uid 0 is root everywhere.
-    use std::os::unix::fs::MetadataExt;
-    match std::fs::metadata("/proc/self").map(|m| m.uid()) {
-        Ok(0) => "root".into(),
-        _ => "postgres".into(),
-    }
-}
-
-fn parse_redis(url: &Url, env: &Env) -> Result<RedisTarget, String> {
-    let endpoint = url_endpoint(url, Some(6379))?;
-    let username = Some(decode(url.username())).filter(|u| !u.is_empty());
-    let password = match url.password().map(decode) {
-        Some(p) => Some(p),
-        None => env.get("REDISCLI_AUTH")?.map(str::to_string),
-    };
-    let path = url.path().trim_start_matches('/');
-    let db = if path.is_empty() {
-        None
-    } else {
-        Some(path.parse::<u32>().map_err(|_| {
-            format!("invalid database {path:?}: expected a number, as in redis://HOST:6379/0")
-        })?)
-    };
-    if let Some((k, _)) = url.query_pairs().next() {
-        return Err(format!(
-            "unknown parameter {k:?}: a redis URL is redis[s]://[[USER]:PASSWORD@]HOST[:PORT][/DB]"
-        ));
-    }
-    Ok(RedisTarget {
-        endpoint,
-        tls: url.scheme() == "rediss",
-        username,
-        password,
-        db,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::path::Path;
 
     fn parse(text: &str) -> Result<Target, String> {
-        Target::parse(text, &Env::default())
+        Target::parse(text, &Env::default()).map_err(|e| e.to_string())
+    }
+
+    fn endpoint(text: &str) -> Endpoint {
+        url_endpoint(&Url::parse(text).unwrap(), None).unwrap()
     }
 
     #[test]
     fn host_port_forms() {
-        let t = parse("db:5432").unwrap();
-        assert!(
-            matches!(t.kind, Kind::Tcp(Endpoint { host: Host::Name(ref n), port: 5432 }) if n == "db")
-        );
-        let t = parse("127.0.0.1:80").unwrap();
-        assert!(matches!(
-            t.kind,
-            Kind::Tcp(Endpoint {
-                host: Host::Ip(_),
-                port: 80
-            })
-        ));
-        let t = parse("[::1]:6379").unwrap();
-        assert!(matches!(
-            t.kind,
-            Kind::Tcp(Endpoint {
-                host: Host::Ip(IpAddr::V6(_)),
-                port: 6379
-            })
-        ));
-        let t = parse("tcp://[::1]:6379").unwrap();
-        assert!(matches!(
-            t.kind,
-            Kind::Tcp(Endpoint {
-                host: Host::Ip(IpAddr::V6(_)),
-                port: 6379
-            })
-        ));
-        let t = parse("tcp://localhost:1").unwrap();
-        assert!(
-            matches!(t.kind, Kind::Tcp(Endpoint { host: Host::Name(ref n), port: 1 }) if n == "localhost")
-        );
-        let t = parse("tcp://10.0.0.1:1").unwrap();
-        assert!(matches!(
-            t.kind,
-            Kind::Tcp(Endpoint {
-                host: Host::Ip(_),
-                port: 1
-            })
-        ));
+        let name = |n: &str| Host::Name(n.into());
+        let ip = |a: &str| Host::Ip(a.parse().unwrap());
+        for (text, host, port) in [
+            ("db:5432", name("db"), 5432),
+            ("127.0.0.1:80", ip("127.0.0.1"), 80),
+            ("[::1]:6379", ip("::1"), 6379),
+        ] {
+            assert_eq!(parse_host_port(text).unwrap(), Endpoint { host, port });
+            assert_eq!(parse(text).unwrap().shown, text);
+        }
+        for (text, host, port) in [
+            ("tcp://[::1]:6379", ip("::1"), 6379),
+            ("tcp://localhost:1", name("localhost"), 1),
+            ("tcp://10.0.0.1:1", ip("10.0.0.1"), 1),
+        ] {
+            assert_eq!(endpoint(text), Endpoint { host, port });
+            assert_eq!(parse(text).unwrap().shown, text);
+        }
     }
 
     #[test]
@@ -589,11 +399,13 @@ mod tests {
             ("postgres://h/db?sslmode=maybe", "invalid sslmode"),
             ("postgres://a:1,b:2/db", "several hosts"),
             ("a b:1", "invalid host"),
+            ("app:s3cret@db:5432", "credentials need a URL"),
         ] {
             let err = parse(text)
                 .err()
                 .unwrap_or_else(|| panic!("{text} should fail"));
             assert!(err.contains(needle), "{text}: {err}");
+            assert!(!err.contains("s3cret"), "{text}: {err}");
         }
     }
 
@@ -619,98 +431,28 @@ mod tests {
     }
 
     #[test]
-    fn postgres_defaults_come_from_the_libpq_environment() {
-        let env = Env::from_pairs(&[
-            ("PGHOST", "pg.internal"),
-            ("PGPORT", "6543"),
-            ("PGUSER", "svc"),
-            ("PGPASSWORD", "pw"),
-            ("PGDATABASE", "main"),
-            ("PGSSLMODE", "require"),
-        ]);
-        let Kind::Postgres(pg) = Target::parse("postgres://", &env).unwrap().kind else {
-            panic!()
-        };
-        assert_eq!(pg.host, PgHost::Tcp(Host::Name("pg.internal".into())));
-        assert_eq!(
-            (pg.port, pg.user.as_str(), pg.dbname.as_str()),
-            (6543, "svc", "main")
-        );
-        assert_eq!(pg.password.as_deref(), Some("pw"));
-        assert_eq!(pg.sslmode, SslMode::Require);
-        // The URL wins over the environment.
-        let Kind::Postgres(pg) = Target::parse(
-            "postgresql://me:x@db:5433/app?sslmode=verify-full&sslrootcert=/ca.pem",
-            &env,
-        )
-        .unwrap()
-        .kind
-        else {
-            panic!()
-        };
-        assert_eq!(pg.host, PgHost::Tcp(Host::Name("db".into())));
-        assert_eq!(
-            (pg.port, pg.user.as_str(), pg.dbname.as_str()),
-            (5433, "me", "app")
-        );
-        assert_eq!(pg.password.as_deref(), Some("x"));
-        assert_eq!(pg.sslmode, SslMode::VerifyFull);
-        assert_eq!(pg.sslrootcert, Some(PathBuf::from("/ca.pem")));
-        let err =
-            Target::parse("postgres://h/db", &Env::from_pairs(&[("PGPORT", "x")])).unwrap_err();
-        assert!(err.contains("PGPORT"), "{err}");
-    }
-
-    #[test]
-    fn postgres_socket_and_defaults() {
-        let env = Env::from_pairs(&[("USER", "alice")]);
-        let Kind::Postgres(pg) = Target::parse("postgresql://%2Fvar%2Frun%2Fpostgresql/app", &env)
-            .unwrap()
-            .kind
-        else {
-            panic!()
-        };
-        assert_eq!(pg.host, PgHost::Socket("/var/run/postgresql".into()));
-        assert_eq!(
-            (pg.user.as_str(), pg.dbname.as_str(), pg.port),
-            ("alice", "app", 5432)
-        );
-        assert_eq!(pg.sslmode, SslMode::Prefer);
-        let Kind::Postgres(pg) = Target::parse("postgres://u@[::1]:5/d", &env).unwrap().kind else {
-            panic!()
-        };
-        assert_eq!(pg.host, PgHost::Tcp(Host::Ip("::1".parse().unwrap())));
-    }
-
-    #[test]
-    fn redis_forms() {
-        let env = Env::from_pairs(&[("REDISCLI_AUTH", "fromenv")]);
-        let Kind::Redis(r) = Target::parse("redis://cache", &env).unwrap().kind else {
-            panic!()
-        };
-        assert_eq!(r.endpoint.port, 6379);
-        assert_eq!(r.password.as_deref(), Some("fromenv"));
-        assert_eq!((r.tls, r.db, r.username.clone()), (false, None, None));
-        let Kind::Redis(r) = Target::parse("rediss://bob:pw@cache:6380/2", &env)
-            .unwrap()
-            .kind
-        else {
-            panic!()
-        };
-        assert_eq!(
-            (r.tls, r.db, r.username.as_deref(), r.password.as_deref()),
-            (true, Some(2), Some("bob"), Some("pw"))
-        );
+    fn parse_errors_are_typed() {
+        let env = Env::default();
+        assert_eq!(Target::parse("  ", &env).unwrap_err(), ParseError::Empty);
+        assert!(matches!(
+            Target::parse("mysqlx://u:pw@h", &env).unwrap_err(),
+            ParseError::UnsupportedScheme { scheme, shown } if scheme == "mysqlx" && shown == "mysqlx://u:***@h"
+        ));
+        assert!(matches!(
+            Target::parse("file:x", &env).unwrap_err(),
+            ParseError::NotAbsolute { .. }
+        ));
     }
 
     #[test]
     fn local_paths() {
-        assert!(
-            matches!(parse("unix:///run/app.sock").unwrap().kind, Kind::Unix(p) if p == Path::new("/run/app.sock"))
+        let path = |t: &str| local_path(&Url::parse(t).unwrap());
+        assert_eq!(
+            path("unix:///run/app.sock").unwrap(),
+            Path::new("/run/app.sock")
         );
-        assert!(
-            matches!(parse("file:///tmp/a%20b").unwrap().kind, Kind::File(p) if p == Path::new("/tmp/a b"))
-        );
-        assert!(parse("file://host/x").is_err());
+        assert_eq!(path("file:///tmp/a%20b").unwrap(), Path::new("/tmp/a b"));
+        assert!(path("file://host/x").is_err());
+        assert!(parse("unix:///run/app.sock").is_ok() && parse("file://host/x").is_err());
     }
 }

@@ -13,9 +13,10 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use whenready::cli::Cli;
 use whenready::compat::{compose_wait, wait_for, wait_for_it, Stop};
-use whenready::config::{Config, StatusSet};
+use whenready::config::Config;
+use whenready::probe::http::StatusSet;
 use whenready::env::Env;
-use whenready::target::{Kind, Target};
+use whenready::target::Target;
 
 const CANARY: &str = "FuzzCanary9pw";
 
@@ -80,7 +81,7 @@ fn personalities(data: &[u8]) {
         Ok(a) => a
             .targets
             .iter()
-            .filter(|t| matches!(t.kind, Kind::Tcp(_)))
+            .filter(|t| !t.shown.contains("://"))
             .for_each(|t| no_secret(&t.shown)),
         Err(stop) => stopped(stop, &[1, 2, 3]),
     }
@@ -117,7 +118,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let env = Env::default();
     if let Err(e) = Target::parse(text, &env) {
-        one_line(&e);
+        one_line(&e.to_string());
     }
     let _ = whenready::duration::parse(text);
     if let Err(e) = StatusSet::parse(text) {

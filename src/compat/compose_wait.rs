@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::env::Env;
 use crate::exit::Exit;
 use crate::report::{say, Reporter, Voice};
-use crate::target::{Kind, Target};
+use crate::target::Target;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -201,10 +201,7 @@ fn read(args: &[OsString], env: &Env) -> Result<Settings, String> {
         );
     }
     for p in &paths {
-        targets.push(Target {
-            kind: Kind::File(PathBuf::from(p)),
-            shown: one_line(&masked(p)),
-        });
+        targets.push(Target::file(PathBuf::from(p), one_line(&masked(p))));
     }
     Ok(Settings {
         level,

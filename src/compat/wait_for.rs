@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::env::Env;
 use crate::exit::Exit;
 use crate::report::{say, Reporter, Voice};
-use crate::target::{parse_host_port, Kind, Target};
+use crate::target::{parse_host_port, Target};
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::time::Duration;
@@ -79,10 +79,7 @@ pub fn parse(args: &[OsString], env: &Env) -> Result<Args, Stop> {
                         Exit::WAIT_FOR_NO_TARGET,
                     )
                 })?;
-                targets.push(Target {
-                    kind: Kind::Tcp(endpoint),
-                    shown: one_line(&masked(&a)),
-                });
+                targets.push(Target::tcp(endpoint, one_line(&masked(&a))));
             }
             "-v" | "--version" => return Err(Stop::Version),
             "-q" | "--quiet" => quiet = true,

@@ -11,7 +11,7 @@ use super::{lossy, masked, seconds, OnDeadline, Plan, Stop};
 use crate::config::Config;
 use crate::exit::Exit;
 use crate::report::{say, Reporter, Voice};
-use crate::target::{parse_host_port, Kind, Target};
+use crate::target::{parse_host_port, Target};
 use std::ffi::OsString;
 use std::time::Duration;
 
@@ -152,10 +152,7 @@ pub fn parse(args: &[OsString]) -> Result<Args, Stop> {
     };
     Ok(Args {
         name,
-        target: Target {
-            kind: Kind::Tcp(endpoint),
-            shown: masked(&format!("{host}:{port}")),
-        },
+        target: Target::tcp(endpoint, masked(&format!("{host}:{port}"))),
         timeout,
         quiet,
         strict,

@@ -1,4 +1,5 @@
-//! HTTP(S): a GET whose final status is in `--http-status`, at most 10 redirects.
+//! `http://…`, `https://…`: a GET whose final status is in `--http-status`, at most
+//! 10 redirects.
 //!
 //! Each request goes over a connection of our own: the host is resolved again and
 //! every address tried ([`super::net`]), TLS uses the run's rustls configuration
@@ -7,18 +8,131 @@
 //! (HTTP_PROXY, ...) are not used: a readiness probe goes straight to the service.
 
 use super::error::{find_io, io_reason, tls_failure, ProbeError};
-use super::net;
 use super::tls::{self, Tls};
-use crate::config::StatusSet;
+use super::{net, Attempt, Check, Ctx, Kind};
+use crate::env::Env;
 use crate::target::{Endpoint, Host};
 use base64::Engine;
 use http_body_util::Empty;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::ops::RangeInclusive;
+use std::sync::{Arc, OnceLock};
 use tokio::io::{AsyncRead, AsyncWrite};
 use url::Url;
+
+/// The HTTP(S) kind.
+pub struct Http;
+
+impl Kind for Http {
+    fn name(&self) -> &'static str {
+        "http"
+    }
+    fn schemes(&self) -> &'static [&'static str] {
+        &["http", "https"]
+    }
+    fn forms(&self) -> &'static str {
+        "http(s)://"
+    }
+    fn help(&self) -> (&'static str, &'static str) {
+        (
+            "http://..., https://...",
+            "GET answers a status in --http-status",
+        )
+    }
+    fn parse(&self, url: &Url, _env: &Env) -> Result<Box<dyn Check>, String> {
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err("missing host".into());
+        }
+        Ok(Box::new(HttpTarget {
+            url: url.clone(),
+            tls: OnceLock::new(),
+        }))
+    }
+}
+
+/// An HTTP(S) target: the URL, and the TLS configuration made on first use (plain
+/// http never reads the CA bundle).
+pub struct HttpTarget {
+    /// The URL to GET.
+    pub url: Url,
+    tls: OnceLock<Arc<rustls::ClientConfig>>,
+}
+
+impl Check for HttpTarget {
+    fn probe<'a>(&'a self, ctx: &'a Ctx) -> Attempt<'a> {
+        Box::pin(async move {
+            let tls = || self.tls.get_or_init(|| tls_config(&ctx.tls)).clone();
+            probe(&self.url, &ctx.http_status, &tls).await
+        })
+    }
+}
+
+/// A set of accepted HTTP statuses: codes and inclusive ranges (`--http-status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSet(Vec<RangeInclusive<u16>>);
+
+impl StatusSet {
+    /// Parses `200,204,300-399`.
+    pub fn parse(text: &str) -> Result<StatusSet, String> {
+        let mut ranges = Vec::new();
+        for part in text.split(',').map(str::trim) {
+            let code = |s: &str| -> Result<u16, String> {
+                match s.trim().parse::<u16>() {
+                    Ok(c) if (100..=599).contains(&c) => Ok(c),
+                    _ => Err(format!("{s:?} is not an HTTP status (100-599)")),
+                }
+            };
+            if part.is_empty() {
+                return Err("empty entry: write codes and ranges such as 200,204,300-399".into());
+            }
+            let range = match part.split_once('-') {
+                Some((lo, hi)) => {
+                    let (lo, hi) = (code(lo)?, code(hi)?);
+                    if lo > hi {
+                        return Err(format!("range {part:?} is backwards"));
+                    }
+                    lo..=hi
+                }
+                None => {
+                    let c = code(part)?;
+                    c..=c
+                }
+            };
+            ranges.push(range);
+        }
+        Ok(StatusSet(ranges))
+    }
+
+    /// Whether `status` is accepted.
+    pub fn contains(&self, status: u16) -> bool {
+        self.0.iter().any(|r| r.contains(&status))
+    }
+}
+
+impl Default for StatusSet {
+    fn default() -> Self {
+        StatusSet(vec![200..=299])
+    }
+}
+
+impl std::fmt::Display for StatusSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|r| {
+                if r.start() == r.end() {
+                    r.start().to_string()
+                } else {
+                    format!("{}-{}", r.start(), r.end())
+                }
+            })
+            .collect();
+        f.write_str(&parts.join(","))
+    }
+}
 
 /// How many redirects one attempt follows before it counts as not ready.
 pub const MAX_REDIRECTS: usize = 10;
@@ -84,15 +198,7 @@ async fn get(url: &Url, tls: LazyTls<'_>) -> Result<(u16, Option<String>), Probe
     };
     let stream = net::connect(&endpoint).await?;
     if url.scheme() == "https" {
-        let name = tls::server_name(&host).map_err(ProbeError::permanent)?;
-        let stream = tokio_rustls::TlsConnector::from(tls())
-            .connect(name, stream)
-            .await
-            .map_err(|e| {
-                tls_failure(&e).unwrap_or_else(|| {
-                    ProbeError::transient(format!("TLS handshake failed: {}", io_reason(&e)))
-                })
-            })?;
+        let stream = tls::connect(stream, &host, tls()).await?;
         exchange(stream, url).await
     } else {
         exchange(stream, url).await
@@ -196,6 +302,16 @@ mod tests {
         let req = request(&Url::parse("https://[::1]/").unwrap()).unwrap();
         assert_eq!(req.headers()["host"], "[::1]");
         assert!(req.headers().get("authorization").is_none());
+    }
+
+    #[test]
+    fn status_lists() {
+        let s = StatusSet::parse("200,204,300-399").unwrap();
+        assert!(s.contains(204) && s.contains(301) && !s.contains(201) && !s.contains(400));
+        assert_eq!(s.to_string(), "200,204,300-399");
+        for bad in ["", "2OO", "99", "600", "300-200", "200,", "200-"] {
+            assert!(StatusSet::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

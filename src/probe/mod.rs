@@ -1,32 +1,120 @@
-//! Probes: one attempt at one target. The one `match` over target kinds lives here;
-//! each kind has its module. Deadlines and retries are not a probe's business
-//! ([`crate::wait`] bounds every attempt).
+//! The kinds of target, one module each, and what they share.
+//!
+//! A kind's module owns everything about its protocol: its URL schemes, form and
+//! defaults, its environment variables, which query parameters are secret, its
+//! probe, its table of transient and permanent failures, and its lines in `--help`
+//! and `--version`. [`KINDS`] lists the modules: adding a kind is one new module
+//! and one line there. [`crate::target`] dispatches a target's scheme to its kind;
+//! [`crate::wait`] bounds every attempt, so deadlines and retries are no probe's
+//! business.
+//!
+//! Shared machinery: [`net`] resolves and connects (every address, resolved again
+//! at every attempt), [`tls`] builds client configurations and performs the
+//! handshake for every protocol, [`error`] says why an attempt failed.
 
 pub mod error;
-pub mod http;
 pub mod net;
+pub mod tls;
+
+pub mod file;
+pub mod http;
 pub mod postgres;
 pub mod redis;
-pub mod simple;
-pub mod tls;
+pub mod tcp;
+pub mod unix;
 
 pub use error::ProbeError;
 
-use crate::config::{Config, StatusSet, UsageError};
-use crate::target::Kind;
-use std::sync::OnceLock;
+use crate::config::{Config, UsageError};
+use crate::env::Env;
+use std::future::Future;
+use std::pin::Pin;
+use url::Url;
 
-/// What probes share during a run: TLS settings, CA files.
+/// Every kind of target whenready knows, in the order `--help`, `--version` and
+/// messages list them.
+pub static KINDS: &[&dyn Kind] = &[
+    &tcp::Tcp,
+    &unix::Unix,
+    &file::File,
+    &http::Http,
+    &postgres::Postgres,
+    &redis::Redis,
+];
+
+/// One kind of target: how it is written and parsed, and how it is documented.
+pub trait Kind: Sync {
+    /// Its name in messages and tables, e.g. `postgres`.
+    fn name(&self) -> &'static str;
+    /// The URL schemes it owns, in lowercase.
+    fn schemes(&self) -> &'static [&'static str];
+    /// How a message lists its forms, e.g. `postgres(ql)://`.
+    fn forms(&self) -> &'static str;
+    /// Its row in `--help`'s Targets section: the form, and when it is ready.
+    fn help(&self) -> (&'static str, &'static str);
+    /// Its line in `--help`'s Environment section, if it reads variables.
+    fn environment(&self) -> Option<&'static str> {
+        None
+    }
+    /// Query parameters whose value is a secret, shown as `***` (lowercase).
+    fn secret_params(&self) -> &'static [&'static str] {
+        &["password"]
+    }
+    /// Checks the raw text before it is parsed as a URL (for forms the URL parser
+    /// would misreport); the error says why.
+    fn check_raw(&self, _text: &str) -> Result<(), String> {
+        Ok(())
+    }
+    /// Parses a URL of one of its schemes; `env` supplies its variables. The error
+    /// says why, without quoting the input (the caller quotes it, masked).
+    fn parse(&self, url: &Url, env: &Env) -> Result<Box<dyn Check>, String>;
+}
+
+/// A parsed target of some kind, ready to be probed.
+pub trait Check: Send + Sync {
+    /// Reads what must be read before the first attempt (a CA file, say), so that a
+    /// missing or broken file is a usage error; `shown` names the target.
+    fn prepare(&self, _shown: &str) -> Result<(), String> {
+        Ok(())
+    }
+    /// Makes one attempt.
+    fn probe<'a>(&'a self, ctx: &'a Ctx) -> Attempt<'a>;
+}
+
+/// One attempt in flight.
+pub type Attempt<'a> = Pin<Box<dyn Future<Output = Result<(), ProbeError>> + Send + 'a>>;
+
+/// The kind that owns `scheme` (lowercase), if any.
+pub fn kind_of(scheme: &str) -> Option<&'static dyn Kind> {
+    KINDS
+        .iter()
+        .copied()
+        .find(|k| k.schemes().contains(&scheme))
+}
+
+/// Every form, for messages: `HOST:PORT, tcp://, ..., unix:///PATH or file:///PATH`.
+pub fn all_forms() -> String {
+    let mut forms: Vec<&str> = KINDS.iter().map(|k| k.forms()).collect();
+    // The local forms read best last.
+    forms.sort_by_key(|f| f.ends_with("PATH"));
+    match forms.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => forms.join(""),
+    }
+}
+
+/// What probes share during a run: the TLS settings and the accepted HTTP statuses.
 pub struct Ctx {
-    tls: tls::Tls,
-    http_status: StatusSet,
-    http_tls: OnceLock<std::sync::Arc<rustls::ClientConfig>>,
-    pg_roots: postgres::RootCerts,
+    /// TLS for kinds verified against the system's and `--cacert`'s roots.
+    pub tls: tls::Tls,
+    /// `--http-status`.
+    pub http_status: http::StatusSet,
 }
 
 impl Ctx {
-    /// Prepares the shared state; reads `--cacert` and every `sslrootcert` so that a
-    /// missing or broken file is a usage error before the first probe.
+    /// Prepares the shared state and every target; reads `--cacert` and each
+    /// target's own files, so that a missing or broken file is a usage error before
+    /// the first probe.
     pub fn prepare(config: &Config) -> Result<Ctx, UsageError> {
         let extra = match &config.cacert {
             Some(path) => {
@@ -34,43 +122,38 @@ impl Ctx {
             }
             None => Vec::new(),
         };
-        let mut pg_roots = postgres::RootCerts::new();
         for t in &config.targets {
-            if let Kind::Postgres(pg) = &t.kind {
-                if let Some(path) = &pg.sslrootcert {
-                    if !pg_roots.contains_key(path) {
-                        let certs = tls::load_pem(path).map_err(|e| {
-                            UsageError(format!("invalid sslrootcert for {}: {e}", t.shown))
-                        })?;
-                        pg_roots.insert(path.clone(), certs);
-                    }
-                }
-            }
+            t.check.prepare(&t.shown).map_err(UsageError)?;
         }
         Ok(Ctx {
             tls: tls::Tls::new(extra, config.insecure),
             http_status: config.http_status.clone(),
-            http_tls: OnceLock::new(),
-            pg_roots,
         })
     }
 }
 
-/// Makes one attempt at `kind`.
-pub async fn probe(kind: &Kind, ctx: &Ctx) -> Result<(), ProbeError> {
-    match kind {
-        Kind::Tcp(ep) => simple::tcp(ep).await,
-        Kind::Unix(path) => simple::unix(path).await,
-        Kind::File(path) => simple::file(path).await,
-        Kind::Http(url) => {
-            let tls = || {
-                ctx.http_tls
-                    .get_or_init(|| http::tls_config(&ctx.tls))
-                    .clone()
-            };
-            http::probe(url, &ctx.http_status, &tls).await
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scheme_has_one_kind() {
+        let mut seen = Vec::new();
+        for k in KINDS {
+            for s in k.schemes() {
+                assert_eq!(s.to_ascii_lowercase(), *s, "{s}");
+                assert!(!seen.contains(s), "{s} is claimed twice");
+                seen.push(*s);
+            }
+            assert_eq!(kind_of(k.schemes()[0]).unwrap().name(), k.name());
         }
-        Kind::Postgres(pg) => postgres::probe(pg, &ctx.pg_roots).await,
-        Kind::Redis(r) => redis::probe(r, &ctx.tls).await,
+    }
+
+    #[test]
+    fn the_forms_read_as_a_list() {
+        assert_eq!(
+            all_forms(),
+            "HOST:PORT, tcp://, http(s)://, postgres(ql)://, redis(s)://, unix:///PATH or file:///PATH"
+        );
     }
 }

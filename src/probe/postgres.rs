@@ -1,28 +1,258 @@
-//! PostgreSQL: an authenticated session opens and `SELECT 1` returns.
+//! `postgres://…`, `postgresql://…` (libpq URI): ready when an authenticated session
+//! opens and `SELECT 1` returns.
 //!
-//! The socket is ours (every address tried, or the Unix socket `DIR/.s.PGSQL.PORT`);
-//! tokio-postgres speaks the protocol over it (`connect_raw`). TLS follows libpq's
-//! `sslmode`, which tokio-postgres alone cannot (it knows disable/prefer/require).
+//! The URI is read as libpq reads it, with PGHOST, PGPORT, PGUSER, PGPASSWORD,
+//! PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGAPPNAME and PGOPTIONS filling in what it
+//! lacks. The socket is ours (every address tried, or the Unix socket
+//! `DIR/.s.PGSQL.PORT`); tokio-postgres speaks the protocol over it (`connect_raw`).
+//! TLS follows libpq's `sslmode`, which tokio-postgres alone cannot (it knows
+//! disable/prefer/require).
 
 use super::error::{io_reason, tls_failure, ProbeError};
-use super::net;
 use super::tls;
-use crate::target::{Endpoint, PgHost, PgTarget, SslMode};
+use super::{net, Attempt, Check, Ctx, Kind};
+use crate::env::Env;
+use crate::target::{decode, parse_host, parse_port, Endpoint, Host};
 use rustls::pki_types::CertificateDer;
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::{MakeTlsConnect, NoTls, TlsConnect};
 use tokio_postgres::Socket;
+use url::Url;
 
-/// CA files named by `sslrootcert`, read and checked before the first probe.
-pub type RootCerts = HashMap<PathBuf, Vec<CertificateDer<'static>>>;
+/// The PostgreSQL kind.
+pub struct Postgres;
+
+impl Kind for Postgres {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+    fn schemes(&self) -> &'static [&'static str] {
+        &["postgres", "postgresql"]
+    }
+    fn forms(&self) -> &'static str {
+        "postgres(ql)://"
+    }
+    fn help(&self) -> (&'static str, &'static str) {
+        (
+            "postgres://..., postgresql://...",
+            "login succeeds and SELECT 1 returns",
+        )
+    }
+    fn environment(&self) -> Option<&'static str> {
+        Some("PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT\n  fill in postgres URLs")
+    }
+    fn secret_params(&self) -> &'static [&'static str] {
+        &["password", "sslpassword"]
+    }
+    fn check_raw(&self, text: &str) -> Result<(), String> {
+        // libpq allows host1:port1,host2:port2; the url crate would report a bad port.
+        let rest = text.split_once("://").map_or(text, |(_, r)| r);
+        let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+        if authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, h)| h)
+            .contains(',')
+        {
+            return Err(
+                "several hosts in one URL are not supported: give one target per host".into(),
+            );
+        }
+        Ok(())
+    }
+    fn parse(&self, url: &Url, env: &Env) -> Result<Box<dyn Check>, String> {
+        Ok(Box::new(parse(url, env)?))
+    }
+}
+
+impl Check for PgTarget {
+    fn prepare(&self, shown: &str) -> Result<(), String> {
+        if let Some(path) = &self.sslrootcert {
+            let certs =
+                tls::load_pem(path).map_err(|e| format!("invalid sslrootcert for {shown}: {e}"))?;
+            let _ = self.roots.set(certs);
+        }
+        Ok(())
+    }
+    fn probe<'a>(&'a self, _ctx: &'a Ctx) -> Attempt<'a> {
+        Box::pin(probe(self))
+    }
+}
+
+/// libpq's `sslmode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    /// Plaintext only.
+    Disable,
+    /// TLS if the server offers it, without verification; plaintext otherwise.
+    /// `allow` is treated the same way.
+    Prefer,
+    /// TLS, certificate not verified (verified against `sslrootcert` when one is given).
+    Require,
+    /// TLS, certificate chain verified, host name not checked.
+    VerifyCa,
+    /// TLS, certificate chain and host name verified.
+    VerifyFull,
+}
+
+/// Where a PostgreSQL server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PgHost {
+    /// TCP to a host.
+    Tcp(Host),
+    /// A Unix socket directory (the socket is `DIR/.s.PGSQL.PORT`).
+    Socket(PathBuf),
+}
+
+/// A PostgreSQL target with the libpq defaults and environment already applied.
+pub struct PgTarget {
+    /// Server address.
+    pub host: PgHost,
+    /// Server port (also names the Unix socket).
+    pub port: u16,
+    /// Role to log in as.
+    pub user: String,
+    /// Password, from the URL or PGPASSWORD.
+    pub password: Option<String>,
+    /// Database to connect to.
+    pub dbname: String,
+    /// TLS policy.
+    pub sslmode: SslMode,
+    /// CA file for verify-ca / verify-full (or to turn `require` into verify-ca).
+    pub sslrootcert: Option<PathBuf>,
+    /// `application_name` shown in pg_stat_activity.
+    pub application_name: String,
+    /// `options` sent at startup.
+    pub options: Option<String>,
+    /// The certificates of `sslrootcert`, read before the first attempt.
+    roots: OnceLock<Vec<CertificateDer<'static>>>,
+}
+
+/// Parses a postgres URL the way libpq reads a connection URI, with the libpq
+/// variables (PGHOST, ...) filling in what it lacks.
+pub fn parse(url: &Url, env: &Env) -> Result<PgTarget, String> {
+    let envvar = |name: &str| env.get(name);
+    let mut host: Option<String> = url.host_str().filter(|h| !h.is_empty()).map(|h| {
+        if h.starts_with('[') {
+            h.to_string()
+        } else {
+            decode(h)
+        }
+    });
+    let mut port: Option<String> = url.port().map(|p| p.to_string());
+    let mut user: Option<String> = Some(decode(url.username())).filter(|u| !u.is_empty());
+    let mut password: Option<String> = url.password().map(decode);
+    let mut dbname: Option<String> =
+        Some(decode(url.path().trim_start_matches('/'))).filter(|d| !d.is_empty());
+    let mut sslmode: Option<String> = None;
+    let mut sslrootcert: Option<String> = None;
+    let mut application_name: Option<String> = None;
+    let mut options: Option<String> = None;
+    for (k, v) in url.query_pairs() {
+        let v = v.into_owned();
+        match &*k {
+            "host" => host = Some(v),
+            "port" => port = Some(v),
+            "user" => user = Some(v),
+            "password" => password = Some(v),
+            "dbname" => dbname = Some(v),
+            "sslmode" => sslmode = Some(v),
+            "sslrootcert" => sslrootcert = Some(v),
+            "application_name" | "fallback_application_name" => application_name = Some(v),
+            "options" => options = Some(v),
+            // Accepted and ignored: whenready's own --attempt-timeout bounds the attempt,
+            // and the rest tune long-lived connections.
+            "connect_timeout"
+            | "keepalives"
+            | "keepalives_idle"
+            | "keepalives_interval"
+            | "keepalives_count"
+            | "tcp_user_timeout"
+            | "target_session_attrs"
+            | "client_encoding"
+            | "gssencmode"
+            | "sslcompression"
+            | "sslsni" => {}
+            "sslcert" | "sslkey" | "sslpassword" | "sslcrl" | "sslcrldir" | "hostaddr"
+            | "service" | "passfile" | "requirepeer" | "krbsrvname" | "gsslib" => {
+                return Err(format!("the libpq parameter {k:?} is not supported"))
+            }
+            other => return Err(format!("unknown libpq parameter {other:?}")),
+        }
+    }
+    let or_env = |v: Option<String>, name: &str| -> Result<Option<String>, String> {
+        match v {
+            Some(v) => Ok(Some(v)),
+            None => Ok(envvar(name)?.map(str::to_string)),
+        }
+    };
+    let host = or_env(host, "PGHOST")?.unwrap_or_else(|| "localhost".into());
+    let port = match or_env(port, "PGPORT")? {
+        None => 5432,
+        Some(p) => parse_port(&p).map_err(|e| format!("{e} (from the URL or PGPORT)"))?,
+    };
+    let user = match or_env(user, "PGUSER")? {
+        Some(u) => u,
+        None => os_user(env),
+    };
+    let password = or_env(password, "PGPASSWORD")?;
+    let dbname = or_env(dbname, "PGDATABASE")?.unwrap_or_else(|| user.clone());
+    let sslmode = match or_env(sslmode, "PGSSLMODE")?.as_deref() {
+        None | Some("prefer") | Some("allow") => SslMode::Prefer,
+        Some("disable") => SslMode::Disable,
+        Some("require") => SslMode::Require,
+        Some("verify-ca") => SslMode::VerifyCa,
+        Some("verify-full") => SslMode::VerifyFull,
+        Some(other) => {
+            return Err(format!(
+                "invalid sslmode {other:?}: expected disable, allow, prefer, require, verify-ca or verify-full"
+            ))
+        }
+    };
+    let sslrootcert = or_env(sslrootcert, "PGSSLROOTCERT")?.map(PathBuf::from);
+    let host = if host.starts_with('/') {
+        PgHost::Socket(PathBuf::from(host))
+    } else if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        PgHost::Tcp(parse_host(inner).or_else(|_| parse_host(&host))?)
+    } else {
+        PgHost::Tcp(parse_host(&host)?)
+    };
+    let application_name = application_name
+        .or_else(|| env.get_lossy("PGAPPNAME").map(str::to_string))
+        .unwrap_or_else(|| "whenready".into());
+    let options = or_env(options, "PGOPTIONS")?;
+    Ok(PgTarget {
+        host,
+        port,
+        user,
+        password,
+        dbname,
+        sslmode,
+        sslrootcert,
+        application_name,
+        options,
+        roots: OnceLock::new(),
+    })
+}
+
+/// libpq's default user: the operating-system user name.
+fn os_user(env: &Env) -> String {
+    if let Some(u) = env.get_lossy("USER").or_else(|| env.get_lossy("LOGNAME")) {
+        return u.to_string();
+    }
+    // /proc/self belongs to the effective user; uid 0 is root everywhere.
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata("/proc/self").map(|m| m.uid()) {
+        Ok(0) => "root".into(),
+        _ => "postgres".into(),
+    }
+}
 
 /// One attempt at a PostgreSQL target.
-pub async fn probe(pg: &PgTarget, roots: &RootCerts) -> Result<(), ProbeError> {
+pub async fn probe(pg: &PgTarget) -> Result<(), ProbeError> {
     let mut config = tokio_postgres::Config::new();
     config
         .user(&pg.user)
@@ -61,7 +291,7 @@ pub async fn probe(pg: &PgTarget, roots: &RootCerts) -> Result<(), ProbeError> {
                 }
                 mode => {
                     config.ssl_mode(tokio_postgres::config::SslMode::Require);
-                    let root = pg.sslrootcert.as_ref().and_then(|p| roots.get(p));
+                    let root = pg.roots.get();
                     match (mode, root) {
                         // libpq: require with a root certificate behaves as verify-ca.
                         (SslMode::Require, None) => tls::unverified(),
@@ -170,6 +400,62 @@ pub fn classify_code(code: &SqlState) -> super::error::Transience {
 mod tests {
     use super::*;
     use crate::probe::error::Transience::*;
+
+    fn parsed(text: &str, env: &Env) -> Result<PgTarget, String> {
+        parse(&Url::parse(text).unwrap(), env)
+    }
+
+    #[test]
+    fn postgres_defaults_come_from_the_libpq_environment() {
+        let env = Env::from_pairs(&[
+            ("PGHOST", "pg.internal"),
+            ("PGPORT", "6543"),
+            ("PGUSER", "svc"),
+            ("PGPASSWORD", "pw"),
+            ("PGDATABASE", "main"),
+            ("PGSSLMODE", "require"),
+        ]);
+        let pg = parsed("postgres://", &env).unwrap();
+        assert_eq!(pg.host, PgHost::Tcp(Host::Name("pg.internal".into())));
+        assert_eq!(
+            (pg.port, pg.user.as_str(), pg.dbname.as_str()),
+            (6543, "svc", "main")
+        );
+        assert_eq!(pg.password.as_deref(), Some("pw"));
+        assert_eq!(pg.sslmode, SslMode::Require);
+        // The URL wins over the environment.
+        let pg = parsed(
+            "postgresql://me:x@db:5433/app?sslmode=verify-full&sslrootcert=/ca.pem",
+            &env,
+        )
+        .unwrap();
+        assert_eq!(pg.host, PgHost::Tcp(Host::Name("db".into())));
+        assert_eq!(
+            (pg.port, pg.user.as_str(), pg.dbname.as_str()),
+            (5433, "me", "app")
+        );
+        assert_eq!(pg.password.as_deref(), Some("x"));
+        assert_eq!(pg.sslmode, SslMode::VerifyFull);
+        assert_eq!(pg.sslrootcert, Some(PathBuf::from("/ca.pem")));
+        let err = parsed("postgres://h/db", &Env::from_pairs(&[("PGPORT", "x")]))
+            .err()
+            .unwrap();
+        assert!(err.contains("PGPORT"), "{err}");
+    }
+
+    #[test]
+    fn postgres_socket_and_defaults() {
+        let env = Env::from_pairs(&[("USER", "alice")]);
+        let pg = parsed("postgresql://%2Fvar%2Frun%2Fpostgresql/app", &env).unwrap();
+        assert_eq!(pg.host, PgHost::Socket("/var/run/postgresql".into()));
+        assert_eq!(
+            (pg.user.as_str(), pg.dbname.as_str(), pg.port),
+            ("alice", "app", 5432)
+        );
+        assert_eq!(pg.sslmode, SslMode::Prefer);
+        let pg = parsed("postgres://u@[::1]:5/d", &env).unwrap();
+        assert_eq!(pg.host, PgHost::Tcp(Host::Ip("::1".parse().unwrap())));
+    }
 
     #[test]
     fn invalid_password_is_permanent() {

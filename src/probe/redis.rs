@@ -1,27 +1,101 @@
-//! Redis: AUTH and SELECT where the URL asks for them, then PING must answer PONG.
+//! `redis://…`, `rediss://…`: AUTH and SELECT where the URL asks for them, then PING
+//! must answer PONG. REDISCLI_AUTH is the password when the URL has none.
 //!
 //! The connection is ours (every address tried, our TLS settings); the redis crate
 //! encodes the commands and parses the replies. All commands go out in one write and
 //! the replies are read in order, so a probe costs one round trip.
 
 use super::error::{io_reason, tls_failure, ProbeError};
-use super::net;
 use super::tls::{self, Tls};
-use crate::target::RedisTarget;
+use super::{net, Attempt, Check, Ctx, Kind};
+use crate::env::Env;
+use crate::target::{decode, url_endpoint, Endpoint};
 use redis::Value;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use url::Url;
+
+/// The Redis kind.
+pub struct Redis;
+
+impl Kind for Redis {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+    fn schemes(&self) -> &'static [&'static str] {
+        &["redis", "rediss"]
+    }
+    fn forms(&self) -> &'static str {
+        "redis(s)://"
+    }
+    fn help(&self) -> (&'static str, &'static str) {
+        (
+            "redis://..., rediss://...",
+            "AUTH/SELECT succeed and PING answers PONG",
+        )
+    }
+    fn environment(&self) -> Option<&'static str> {
+        Some("REDISCLI_AUTH is the Redis password when the URL has none")
+    }
+    fn parse(&self, url: &Url, env: &Env) -> Result<Box<dyn Check>, String> {
+        Ok(Box::new(parse(url, env)?))
+    }
+}
+
+impl Check for RedisTarget {
+    fn probe<'a>(&'a self, ctx: &'a Ctx) -> Attempt<'a> {
+        Box::pin(probe(self, &ctx.tls))
+    }
+}
+
+/// A Redis target with REDISCLI_AUTH already applied.
+pub struct RedisTarget {
+    /// Server address.
+    pub endpoint: Endpoint,
+    /// `rediss://`: TLS with certificate verification.
+    pub tls: bool,
+    /// ACL user name, if any.
+    pub username: Option<String>,
+    /// Password, from the URL or REDISCLI_AUTH.
+    pub password: Option<String>,
+    /// Database to SELECT, when the URL names one.
+    pub db: Option<u32>,
+}
+
+/// Parses a redis URL, with REDISCLI_AUTH as the password when it has none.
+pub fn parse(url: &Url, env: &Env) -> Result<RedisTarget, String> {
+    let endpoint = url_endpoint(url, Some(6379))?;
+    let username = Some(decode(url.username())).filter(|u| !u.is_empty());
+    let password = match url.password().map(decode) {
+        Some(p) => Some(p),
+        None => env.get("REDISCLI_AUTH")?.map(str::to_string),
+    };
+    let path = url.path().trim_start_matches('/');
+    let db = if path.is_empty() {
+        None
+    } else {
+        Some(path.parse::<u32>().map_err(|_| {
+            format!("invalid database {path:?}: expected a number, as in redis://HOST:6379/0")
+        })?)
+    };
+    if let Some((k, _)) = url.query_pairs().next() {
+        return Err(format!(
+            "unknown parameter {k:?}: a redis URL is redis[s]://[[USER]:PASSWORD@]HOST[:PORT][/DB]"
+        ));
+    }
+    Ok(RedisTarget {
+        endpoint,
+        tls: url.scheme() == "rediss",
+        username,
+        password,
+        db,
+    })
+}
 
 /// One attempt at a Redis target.
 pub async fn probe(target: &RedisTarget, tls_settings: &Tls) -> Result<(), ProbeError> {
     let stream = net::connect(&target.endpoint).await?;
     if target.tls {
-        let name = tls::server_name(&target.endpoint.host).map_err(ProbeError::permanent)?;
-        let connector = tokio_rustls::TlsConnector::from(tls_settings.verified());
-        let stream = connector.connect(name, stream).await.map_err(|e| {
-            tls_failure(&e).unwrap_or_else(|| {
-                ProbeError::transient(format!("TLS handshake failed: {}", io_reason(&e)))
-            })
-        })?;
+        let stream = tls::connect(stream, &target.endpoint.host, tls_settings.verified()).await?;
         converse(stream, target).await
     } else {
         converse(stream, target).await
@@ -142,6 +216,24 @@ pub fn classify(command: &str, code: &str, detail: &str) -> ProbeError {
 mod tests {
     use super::*;
     use crate::probe::error::Transience::{self, *};
+
+    fn parsed(text: &str, env: &Env) -> Result<RedisTarget, String> {
+        parse(&Url::parse(text).unwrap(), env)
+    }
+
+    #[test]
+    fn redis_forms() {
+        let env = Env::from_pairs(&[("REDISCLI_AUTH", "fromenv")]);
+        let r = parsed("redis://cache", &env).unwrap();
+        assert_eq!(r.endpoint.port, 6379);
+        assert_eq!(r.password.as_deref(), Some("fromenv"));
+        assert_eq!((r.tls, r.db, r.username.clone()), (false, None, None));
+        let r = parsed("rediss://bob:pw@cache:6380/2", &env).unwrap();
+        assert_eq!(
+            (r.tls, r.db, r.username.as_deref(), r.password.as_deref()),
+            (true, Some(2), Some("bob"), Some("pw"))
+        );
+    }
 
     fn t(command: &str, code: &str, detail: &str) -> Transience {
         classify(command, code, detail).transience

@@ -1,4 +1,5 @@
-//! TLS client configurations (rustls with ring, no OpenSSL), built once per run.
+//! TLS client configurations (rustls with ring, no OpenSSL), built once per run, and
+//! the one client handshake every protocol uses ([`connect`]).
 //!
 //! Verified connections trust the system's CA bundle (SSL_CERT_FILE, /etc/ssl/certs, ...)
 //! plus the bundled Mozilla roots (so a `FROM scratch` image works) plus `--cacert`.
@@ -257,4 +258,26 @@ pub fn server_name(host: &crate::target::Host) -> Result<ServerName<'static>, St
         crate::target::Host::Name(n) => ServerName::try_from(n.clone())
             .map_err(|_| format!("{n:?} is not a valid TLS server name")),
     }
+}
+
+/// The TLS handshake over `stream` to `host`, for every protocol: a rejected
+/// certificate is permanent, any other failure transient.
+pub async fn connect<S>(
+    stream: S,
+    host: &crate::target::Host,
+    config: Arc<ClientConfig>,
+) -> Result<tokio_rustls::client::TlsStream<S>, super::ProbeError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use super::error::{io_reason, tls_failure, ProbeError};
+    let name = server_name(host).map_err(ProbeError::permanent)?;
+    tokio_rustls::TlsConnector::from(config)
+        .connect(name, stream)
+        .await
+        .map_err(|e| {
+            tls_failure(&e).unwrap_or_else(|| {
+                ProbeError::transient(format!("TLS handshake failed: {}", io_reason(&e)))
+            })
+        })
 }

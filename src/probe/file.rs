@@ -1,40 +1,52 @@
-//! The probes without a protocol: a TCP connection, a Unix socket connection, a path.
+//! `file:///PATH`: ready when PATH exists (following symbolic links).
+//!
+//! The file system call runs on the blocking pool, never on the runtime's thread: a
+//! hung NFS or FUSE mount must stall neither the deadline nor the signals. While one
+//! call for a path is still stuck, later attempts wait for that same call instead of
+//! starting another, so a hung mount holds one thread, not one per attempt.
 
 use super::error::{io_reason, ProbeError};
-use super::net;
-use crate::target::Endpoint;
-use std::path::Path;
+use super::{Attempt, Check, Ctx, Kind};
+use crate::env::Env;
+use crate::target::local_path;
+use std::path::PathBuf;
+use url::Url;
 
-/// Ready when a TCP connection is established; it is then closed (FIN, not RST).
-pub async fn tcp(ep: &Endpoint) -> Result<(), ProbeError> {
-    let stream = net::connect(ep).await?;
-    drop(stream);
-    Ok(())
-}
+/// The file kind.
+pub struct File;
 
-/// Ready when the Unix stream socket at `path` accepts a connection.
-pub async fn unix(path: &Path) -> Result<(), ProbeError> {
-    match tokio::net::UnixStream::connect(path).await {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err(ProbeError::transient("no socket there yet"))
-        }
-        Err(e) => Err(ProbeError::transient(io_reason(&e))),
+impl Kind for File {
+    fn name(&self) -> &'static str {
+        "file"
+    }
+    fn schemes(&self) -> &'static [&'static str] {
+        &["file"]
+    }
+    fn forms(&self) -> &'static str {
+        "file:///PATH"
+    }
+    fn help(&self) -> (&'static str, &'static str) {
+        ("file:///PATH", "the path exists")
+    }
+    fn parse(&self, url: &Url, _env: &Env) -> Result<Box<dyn Check>, String> {
+        Ok(Box::new(FileTarget(local_path(url)?)))
     }
 }
 
-/// Ready when `path` exists (following symbolic links).
-///
-/// The file system call runs on the blocking pool, never on the runtime's thread: a
-/// hung NFS or FUSE mount must stall neither the deadline nor the signals. While one
-/// call for a path is still stuck, later attempts wait for that same call instead of
-/// starting another, so a hung mount holds one thread, not one per attempt.
-pub async fn file(path: &Path) -> Result<(), ProbeError> {
-    match stat::exists(path).await {
-        Some(Ok(true)) => Ok(()),
-        Some(Ok(false)) => Err(ProbeError::transient("does not exist yet")),
-        Some(Err(reason)) => Err(ProbeError::transient(reason)),
-        None => Err(ProbeError::transient("the file system call failed to run")),
+/// A file target: the path that must exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileTarget(pub PathBuf);
+
+impl Check for FileTarget {
+    fn probe<'a>(&'a self, _ctx: &'a Ctx) -> Attempt<'a> {
+        Box::pin(async move {
+            match stat::exists(&self.0).await {
+                Some(Ok(true)) => Ok(()),
+                Some(Ok(false)) => Err(ProbeError::transient("does not exist yet")),
+                Some(Err(reason)) => Err(ProbeError::transient(reason)),
+                None => Err(ProbeError::transient("the file system call failed to run")),
+            }
+        })
     }
 }
 
