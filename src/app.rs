@@ -4,15 +4,55 @@
 //! handlers, probe every target concurrently under one deadline, then shut the
 //! runtime down and exec COMMAND.
 
-use crate::compat::{self, OnDeadline, Personality, Plan};
+use crate::compat::{self, Personality};
 use crate::config::{Config, UsageError};
 use crate::exit::Exit;
-use crate::{cli, env, exec, limits, live, probe, report, signal, wait};
+use crate::report::Voice;
+use crate::{cli, env, exec, limits, probe, report, signal, wait};
 use clap::Parser;
 use std::ffi::OsString;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// What to do when the deadline passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDeadline {
+    /// Exit with this status.
+    Exit(Exit),
+    /// Run COMMAND anyway (wait-for-it without `--strict`).
+    RunCommand,
+}
+
+/// A whole run: what to wait for, how to speak, and the rules of the personality.
+pub struct Plan {
+    /// Targets, deadline, command.
+    pub config: Config,
+    /// How events are printed.
+    pub voice: Box<dyn Voice>,
+    /// What a passed deadline means.
+    pub on_deadline: OnDeadline,
+    /// Exit status for a usage error found after parsing (an unreadable CA file).
+    pub usage_exit: Exit,
+    /// A pause before the first probe (docker-compose-wait's WAIT_BEFORE).
+    pub before: Duration,
+    /// A pause between readiness and exec (WAIT_AFTER).
+    pub after: Duration,
+}
+
+impl Plan {
+    /// A plan with whenready's rules for these settings.
+    pub fn new(config: Config, voice: Box<dyn Voice>) -> Plan {
+        Plan {
+            config,
+            voice,
+            on_deadline: OnDeadline::Exit(Exit::NotReady),
+            usage_exit: Exit::Usage,
+            before: Duration::ZERO,
+            after: Duration::ZERO,
+        }
+    }
+}
 
 /// The whole program: never returns.
 pub fn main() -> ! {
@@ -36,8 +76,8 @@ fn whenready_plan(args: &[OsString], env: &env::Env) -> Result<Plan, Exit> {
     let config = Config::from_cli(cli, env).map_err(|e| fail_usage(&e))?;
     let voice: Box<dyn report::Voice> = if config.json {
         Box::new(report::Json)
-    } else if !config.quiet && live::wanted(env.get_lossy("TERM")) {
-        Box::new(live::Live::new(env.get_lossy("NO_COLOR").is_none()))
+    } else if !config.quiet && report::live::wanted(env.get_lossy("TERM")) {
+        Box::new(report::Live::new(env.get_lossy("NO_COLOR").is_none()))
     } else {
         Box::new(report::Plain::new(config.quiet))
     };

@@ -15,7 +15,6 @@ pub mod env;
 pub mod exec;
 pub mod exit;
 pub mod limits;
-pub mod live;
 pub mod probe;
 pub mod report;
 pub mod signal;

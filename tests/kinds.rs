@@ -70,10 +70,7 @@ fn every_kind_has_a_fault_matrix_column() {
         .expect("the fault matrix's header row");
     let columns: Vec<&str> = header.split('|').map(str::trim).collect();
     for k in KINDS {
-        if let Some((_, why)) = NOT_IN_THE_FAULT_MATRIX
-            .iter()
-            .find(|(n, _)| *n == k.name())
-        {
+        if let Some((_, why)) = NOT_IN_THE_FAULT_MATRIX.iter().find(|(n, _)| *n == k.name()) {
             assert!(!why.is_empty());
             continue;
         }

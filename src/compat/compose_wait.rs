@@ -12,7 +12,8 @@
 //! (`postgres://...`); a failed exec exits 126/127 instead of aborting; empty list
 //! entries are skipped; arguments on the command line are reported as ignored.
 
-use super::{masked, one_line, seconds, OnDeadline, Plan};
+use super::{masked, one_line, seconds};
+use crate::app::{OnDeadline, Plan};
 use crate::config::Config;
 use crate::env::Env;
 use crate::exit::Exit;

@@ -9,7 +9,8 @@
 //! (`postgres://...`), and failures are probed without nc/wget (an http URL is
 //! ready on a 2xx after redirects, as with wget). No message echoes a password.
 
-use super::{masked, one_line, OnDeadline, Plan, Stop};
+use super::{masked, one_line, Stop};
+use crate::app::{OnDeadline, Plan};
 use crate::config::Config;
 use crate::env::Env;
 use crate::exit::Exit;

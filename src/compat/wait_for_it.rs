@@ -7,7 +7,8 @@
 //! Fixed while keeping the interface: IPv6 literals (`[::1]:5432`, `-h ::1`), a bad
 //! port or timeout is an error instead of a silent wait, probes are fast and bounded.
 
-use super::{lossy, masked, seconds, OnDeadline, Plan, Stop};
+use super::{lossy, masked, seconds, Stop};
+use crate::app::{OnDeadline, Plan};
 use crate::config::Config;
 use crate::exit::Exit;
 use crate::report::{say, Reporter, Voice};

@@ -3,8 +3,8 @@
 //! on screen. Used only when stderr is a terminal (and TERM is not "dumb"); colours
 //! unless NO_COLOR is set.
 
+use super::{clean_line, Plain, Reporter, Voice};
 use crate::duration::show;
-use crate::report::{clean_line, Plain, Reporter, Voice};
 use std::ffi::OsStr;
 use std::io::Write;
 use std::sync::Mutex;

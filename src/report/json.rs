@@ -1,0 +1,177 @@
+//! The JSON voice (`--json`): one object per line for every event, with a small
+//! encoder of its own (the events need strings, numbers, booleans and lists only).
+
+use super::{say, Reporter, Voice};
+use std::ffi::OsStr;
+
+/// One JSON object per line for every event (`--json`).
+pub struct Json;
+
+impl Json {
+    fn event(r: &Reporter, event: &str, fields: &[(&str, Value)]) {
+        let mut out = format!(
+            "{{\"event\":\"{event}\",\"elapsed_ms\":{}",
+            r.elapsed().as_millis()
+        );
+        for (k, v) in fields {
+            out.push_str(&format!(",\"{k}\":{}", v.render()));
+        }
+        out.push('}');
+        say(&out);
+    }
+
+    fn unready_events(r: &Reporter, event: &str) {
+        for (i, reason, attempts) in r.unready() {
+            Json::event(
+                r,
+                event,
+                &[
+                    ("target", Value::Str(r.names()[i].clone())),
+                    ("reason", Value::Str(reason)),
+                    ("attempts", Value::Num(attempts)),
+                ],
+            );
+        }
+    }
+}
+
+impl Voice for Json {
+    fn begin(&self, r: &Reporter) {
+        Json::event(
+            r,
+            "start",
+            &[
+                ("targets", Value::List(r.names().to_vec())),
+                (
+                    "timeout_ms",
+                    r.timeout()
+                        .map_or(Value::Null, |t| Value::Num(t.as_millis() as u64)),
+                ),
+                ("once", Value::Bool(r.once())),
+            ],
+        );
+    }
+
+    fn not_ready(&self, r: &Reporter, i: usize, reason: &str, permanent: bool, _last: bool) {
+        Json::event(
+            r,
+            "not_ready",
+            &[
+                ("target", Value::Str(r.names()[i].clone())),
+                ("reason", Value::Str(reason.into())),
+                ("permanent", Value::Bool(permanent)),
+                ("attempts", Value::Num(r.attempts(i))),
+            ],
+        );
+    }
+
+    fn ready(&self, r: &Reporter, i: usize) {
+        Json::event(
+            r,
+            "ready",
+            &[
+                ("target", Value::Str(r.names()[i].clone())),
+                ("attempts", Value::Num(r.attempts(i))),
+            ],
+        );
+    }
+
+    fn deadline(&self, r: &Reporter) {
+        Json::unready_events(r, "timeout");
+    }
+
+    fn once_failed(&self, r: &Reporter) {
+        Json::unready_events(r, "not_ready_once");
+    }
+
+    fn permanent(&self, r: &Reporter, i: usize) {
+        Json::event(
+            r,
+            "permanent",
+            &[
+                ("target", Value::Str(r.names()[i].clone())),
+                ("reason", Value::Str(r.last_reason(i).unwrap_or_default())),
+            ],
+        );
+    }
+
+    fn signal(&self, r: &Reporter, name: &str) {
+        let waiting = r
+            .unready()
+            .into_iter()
+            .map(|(i, _, _)| r.names()[i].clone())
+            .collect();
+        Json::event(
+            r,
+            "signal",
+            &[
+                ("signal", Value::Str(name.into())),
+                ("waiting", Value::List(waiting)),
+            ],
+        );
+    }
+
+    fn done(&self, r: &Reporter, program: Option<&OsStr>) {
+        let command = program.map_or(Value::Null, |p| {
+            Value::Str(p.to_string_lossy().into_owned())
+        });
+        Json::event(
+            r,
+            if program.is_some() { "exec" } else { "done" },
+            &[("command", command)],
+        );
+    }
+}
+
+/// A JSON value, just enough for the events.
+enum Value {
+    Str(String),
+    Num(u64),
+    Bool(bool),
+    List(Vec<String>),
+    Null,
+}
+
+impl Value {
+    fn render(&self) -> String {
+        match self {
+            Value::Str(s) => quote(s),
+            Value::Num(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::List(items) => format!(
+                "[{}]",
+                items.iter().map(|s| quote(s)).collect::<Vec<_>>().join(",")
+            ),
+            Value::Null => "null".into(),
+        }
+    }
+}
+
+/// A JSON string literal (RFC 8259 escaping).
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote;
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(quote("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");
+    }
+}

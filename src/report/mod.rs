@@ -1,0 +1,284 @@
+//! What whenready says, always on stderr (stdout belongs to COMMAND).
+//!
+//! The [`Reporter`] keeps each target's state (attempts, last reason, when it became
+//! ready) and hands every event to a [`Voice`], which decides what to print. The
+//! voices, one file each: [`plain`] lines (and `-q`), [`json`] events, the [`live`]
+//! view on a terminal, and the messages of a tool whenready stands in for (see
+//! [`crate::compat`]). Voices only ever see target names that are already masked, and
+//! probe reasons, which carry no secrets; what reaches a terminal has its control
+//! characters escaped ([`clean`]).
+
+pub mod json;
+pub mod live;
+pub mod plain;
+
+pub use json::Json;
+pub use live::Live;
+pub use plain::Plain;
+
+use crate::duration::show;
+use std::ffi::OsStr;
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+
+#[derive(Debug, Default, Clone)]
+struct State {
+    attempts: u64,
+    reason: Option<String>,
+    ready_after: Option<Duration>,
+    /// When the attempt under way started, if one is.
+    in_flight: Option<Instant>,
+}
+
+/// Renders the events of a run. Every method has a silent default.
+pub trait Voice: Send + Sync {
+    /// Waiting starts.
+    fn begin(&self, _r: &Reporter) {}
+    /// Target `i` failed an attempt with a new reason (`last`: it will not be retried).
+    fn not_ready(&self, _r: &Reporter, _i: usize, _reason: &str, _permanent: bool, _last: bool) {}
+    /// Target `i` is ready.
+    fn ready(&self, _r: &Reporter, _i: usize) {}
+    /// The deadline passed.
+    fn deadline(&self, _r: &Reporter) {}
+    /// `--once` found targets not ready.
+    fn once_failed(&self, _r: &Reporter) {}
+    /// Target `i` failed permanently.
+    fn permanent(&self, _r: &Reporter, _i: usize) {}
+    /// A signal (named) ended the wait.
+    fn signal(&self, _r: &Reporter, _name: &str) {}
+    /// Called about every 100 ms while waiting (live redraws, periodic lines).
+    fn tick(&self, _r: &Reporter) {}
+    /// A deliberate pause before the first probe or before exec (`before`: which).
+    fn pause(&self, _r: &Reporter, _d: Duration, _before: bool) {}
+    /// Everything is ready; `program` is about to replace whenready (if any).
+    fn done(&self, _r: &Reporter, _program: Option<&OsStr>) {}
+}
+
+/// Keeps per-target state and passes events to the voice.
+pub struct Reporter {
+    names: Vec<String>,
+    voice: Box<dyn Voice>,
+    start: Instant,
+    timeout: Option<Duration>,
+    once: bool,
+    state: Mutex<Vec<State>>,
+}
+
+impl Reporter {
+    /// A reporter for targets with these (masked) names.
+    pub fn new(
+        names: Vec<String>,
+        voice: Box<dyn Voice>,
+        timeout: Option<Duration>,
+        once: bool,
+    ) -> Self {
+        let state = Mutex::new(vec![State::default(); names.len()]);
+        Reporter {
+            names,
+            voice,
+            start: Instant::now(),
+            timeout,
+            once,
+            state,
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Vec<State>) -> R) -> R {
+        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    /// The masked names of the targets.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The deadline of the run, if any.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// Whether this is a `--once` run.
+    pub fn once(&self) -> bool {
+        self.once
+    }
+
+    /// Time since the reporter was made (the start of the run).
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// Attempts made at target `i` so far.
+    pub fn attempts(&self, i: usize) -> u64 {
+        self.with(|s| s[i].attempts)
+    }
+
+    /// The last reason target `i` was not ready.
+    pub fn last_reason(&self, i: usize) -> Option<String> {
+        self.with(|s| s[i].reason.clone())
+    }
+
+    /// When target `i` became ready, if it did.
+    pub fn ready_after(&self, i: usize) -> Option<Duration> {
+        self.with(|s| s[i].ready_after)
+    }
+
+    /// Unready targets with their last reason and attempt count. An attempt cut
+    /// short by the end of the wait says so: that is the freshest news.
+    pub fn unready(&self) -> Vec<(usize, String, u64)> {
+        self.with(|s| {
+            s.iter()
+                .enumerate()
+                .filter(|(_, st)| st.ready_after.is_none())
+                .map(|(i, st)| {
+                    let hung = st
+                        .in_flight
+                        .map(|t| t.elapsed())
+                        .filter(|d| *d >= Duration::from_millis(50));
+                    let reason = match (hung, &st.reason) {
+                        (Some(d), _) => format!("no answer within {}", show(d)),
+                        (None, Some(r)) => r.clone(),
+                        (None, None) => "no answer yet".into(),
+                    };
+                    (i, reason, st.attempts)
+                })
+                .collect()
+        })
+    }
+
+    /// Waiting starts.
+    pub fn begin(&self) {
+        self.voice.begin(self);
+    }
+
+    /// An attempt at target `i` starts.
+    pub fn attempt(&self, i: usize) {
+        self.with(|s| {
+            s[i].attempts += 1;
+            s[i].in_flight = Some(Instant::now());
+        });
+    }
+
+    /// An attempt at target `i` failed. The voice hears of it only when the reason
+    /// changed or the target is given up, so a flapping target cannot flood logs.
+    pub fn not_ready(&self, i: usize, e: &crate::probe::ProbeError, last: bool) {
+        let changed = self.with(|s| {
+            s[i].in_flight = None;
+            let changed = s[i].reason.as_deref() != Some(e.reason.as_str());
+            s[i].reason = Some(e.reason.clone());
+            changed
+        });
+        if changed || last {
+            self.voice
+                .not_ready(self, i, &e.reason, e.is_permanent(), last);
+        }
+    }
+
+    /// Target `i` is ready.
+    pub fn ready(&self, i: usize) {
+        let elapsed = self.start.elapsed();
+        self.with(|s| {
+            s[i].ready_after = Some(elapsed);
+            s[i].in_flight = None;
+        });
+        self.voice.ready(self, i);
+    }
+
+    /// The deadline passed.
+    pub fn deadline(&self) {
+        self.voice.deadline(self);
+    }
+
+    /// `--once` found targets not ready.
+    pub fn once_failed(&self) {
+        self.voice.once_failed(self);
+    }
+
+    /// Target `i` failed permanently.
+    pub fn permanent(&self, i: usize) {
+        self.voice.permanent(self, i);
+    }
+
+    /// A signal ended the wait.
+    pub fn signal(&self, name: &str) {
+        self.voice.signal(self, name);
+    }
+
+    /// Time passes (called about every 100 ms while waiting).
+    pub fn tick(&self) {
+        self.voice.tick(self);
+    }
+
+    /// A deliberate pause before the first probe or before exec.
+    pub fn pause(&self, d: Duration, before: bool) {
+        self.voice.pause(self, d, before);
+    }
+
+    /// Everything is ready; `program` is about to replace whenready (if any).
+    pub fn done(&self, program: Option<&OsStr>) {
+        self.voice.done(self, program);
+    }
+}
+
+/// Writes one line to stderr. Write errors (stderr closed) must never stop or crash
+/// the wait, so they are ignored.
+pub fn say(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{}", clean(text));
+}
+
+/// The text with control characters other than newlines escaped (`\u{1b}`), so that
+/// input echoed in a message cannot move the cursor or recolour a terminal.
+pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+    escape_controls(text, |c| c == '\n')
+}
+
+/// The text with every control character escaped, newlines too: for what must stay
+/// on one line, such as a row of the live view.
+pub fn clean_line(text: &str) -> std::borrow::Cow<'_, str> {
+    escape_controls(text, |_| false)
+}
+
+fn escape_controls(text: &str, keep: impl Fn(char) -> bool) -> std::borrow::Cow<'_, str> {
+    let escaped = |c: char| c.is_control() && !keep(c);
+    if !text.chars().any(escaped) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| {
+            if escaped(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
+/// `1 attempt`, `2 attempts`.
+pub(crate) fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Says nothing (the unit tests of the wait loop).
+#[cfg(test)]
+pub struct Silent;
+
+#[cfg(test)]
+impl Voice for Silent {}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_neutralised() {
+        assert_eq!(super::clean("plain\nlines"), "plain\nlines");
+        assert_eq!(super::clean("a\u{1b}[31mred"), "a\\u{1b}[31mred");
+        assert_eq!(super::clean_line("a\nb"), "a\\u{a}b");
+    }
+}
