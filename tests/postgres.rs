@@ -45,6 +45,21 @@ fn server_never_started_exits_1_at_the_deadline() {
 }
 
 #[test]
+fn no_password_for_a_server_that_asks_for_one_is_permanent() {
+    // tokio-postgres reports this client-side, without a SQLSTATE: the one failure
+    // classified by that library's own message, pinned here.
+    let pg = Pg::started();
+    let url = format!("postgres://app@127.0.0.1:{}/postgres", pg.port);
+    let r = wr(&["-t", "30s", &url, "--", "echo", "ran"]);
+    assert_exited(&r, 3);
+    assert!(
+        r.stderr.contains("asks for a password and none was given"),
+        "{r:?}"
+    );
+    assert!(r.stdout.is_empty(), "{r:?}");
+}
+
+#[test]
 fn wrong_password_is_permanent_and_exits_3_at_once() {
     let pg = Pg::started();
     let wrong = "Wrong-Canary-91b2";

@@ -363,8 +363,12 @@ pub fn classify(e: &tokio_postgres::Error) -> ProbeError {
         text.push_str(&inner.to_string());
         source = inner.source();
     }
-    // tokio-postgres reports a password request it cannot answer as a configuration
-    // error: waiting cannot fix that, so it counts as a rejected authentication.
+    // Server replies are classified by SQLSTATE above. Two failures happen in the
+    // client, and tokio-postgres gives them no typed form (its error kind is
+    // private): they are told by that library's fixed messages, each pinned by a
+    // test (tests/postgres.rs). A password request it cannot answer is a
+    // configuration error: waiting cannot fix that, so it counts as a rejected
+    // authentication.
     if text.contains("password missing") {
         return ProbeError::permanent(
             "the server asks for a password and none was given (URL or PGPASSWORD)",
