@@ -647,13 +647,13 @@ fn drop_ins_handle_sigterm_while_waiting() {
             cmd.env(k, v);
         }
         let child = cmd.spawn_piped();
-        thread::sleep(Duration::from_millis(400));
+        wait_for_handler(child.id(), 15);
         let start = std::time::Instant::now();
         Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status()
             .unwrap();
         let r = finish(child, start, Duration::from_secs(10));
-        assert_eq!(r.code, 143, "{name}: {r:?}");
+        assert_exited(&r, 143);
     }
 }

@@ -254,6 +254,30 @@ pub fn processes_in_group(pgid: u32, except: u32) -> Vec<String> {
     found
 }
 
+/// Waits until process `pid` has a handler for signal `n` (its `SigCgt` mask in
+/// /proc), for processes that print nothing while they wait; fails after 10 s.
+pub fn wait_for_handler(pid: u32, n: u32) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let caught = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("SigCgt:"))
+                    .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+            })
+            .unwrap_or(0);
+        if caught & (1 << (n - 1)) != 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "process {pid} installed no handler for signal {n} within 10 s"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Runs whenready with `args` (limit 30 s).
 pub fn wr(args: &[&str]) -> Run {
     run(whenready().args(args), Duration::from_secs(30))
