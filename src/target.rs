@@ -4,7 +4,7 @@
 //! ([`Target::shown`]); each kind parses the rest of its own URL.
 
 use crate::env::Env;
-use crate::probe::{file::FileTarget, tcp::TcpTarget, Check};
+use crate::probe::{file::FileTarget, tcp::TcpTarget, Check, Kind};
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -155,7 +155,7 @@ impl Target {
         };
         kind.check_raw(text).map_err(invalid)?;
         let url = Url::parse(text).map_err(|e| invalid(e.to_string()))?;
-        let shown = mask_url(&url, kind.secret_params());
+        let shown = mask_url(&url, kind);
         let check = kind.parse(&url, env).map_err(invalid)?;
         Ok(Target {
             check: Arc::from(check),
@@ -289,12 +289,15 @@ pub fn local_path(url: &Url) -> Result<PathBuf, String> {
     Ok(PathBuf::from(path))
 }
 
-/// The URL with its password and the values of `secret` query parameters replaced
-/// by `***`.
-pub fn mask_url(url: &Url, secret: &[&str]) -> String {
+/// The URL as `kind` shows it: its password, the values of the kind's secret query
+/// parameters, and a user part that the kind reads as a token, replaced by `***`.
+pub fn mask_url(url: &Url, kind: &dyn Kind) -> String {
+    let secret = kind.secret_params();
     let mut url = url.clone();
     if url.password().is_some() {
         let _ = url.set_password(Some("***"));
+    } else if kind.user_is_token() && !url.username().is_empty() {
+        let _ = url.set_username("***");
     }
     if url.query().is_some() {
         let pairs: Vec<(String, String)> = url
@@ -321,8 +324,11 @@ pub fn mask_raw(text: &str) -> String {
             .find(['/', '?', '#'])
             .map_or(out.len(), |i| start + i);
         if let Some(at) = out[start..authority_end].rfind('@').map(|i| start + i) {
+            let scheme = out[..start - 3].to_ascii_lowercase();
             if let Some(colon) = out[start..at].find(':').map(|i| start + i) {
                 out.replace_range(colon + 1..at, "***");
+            } else if crate::probe::kind_of(&scheme).is_some_and(|k| k.user_is_token()) {
+                out.replace_range(start..at, "***");
             }
         }
     }

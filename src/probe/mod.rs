@@ -60,6 +60,11 @@ pub trait Kind: Sync {
     fn secret_params(&self) -> &'static [&'static str] {
         &["password"]
     }
+    /// Whether a user part without a password is a secret token (NATS), shown as
+    /// `***`.
+    fn user_is_token(&self) -> bool {
+        false
+    }
     /// Checks the raw text before it is parsed as a URL (for forms the URL parser
     /// would misreport); the error says why.
     fn check_raw(&self, _text: &str) -> Result<(), String> {
