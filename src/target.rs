@@ -43,6 +43,8 @@ pub enum Kind {
     Postgres(Box<PgTarget>),
     /// AUTH / SELECT where asked for, then PING answered with PONG.
     Redis(Box<RedisTarget>),
+    /// INFO, CONNECT with the credentials, PING answered with PONG.
+    Nats(Box<crate::probe::nats::NatsTarget>),
 }
 
 /// A host and a port; names are resolved again at every attempt.
@@ -137,7 +139,7 @@ pub struct RedisTarget {
 }
 
 const SCHEMES: &str =
-    "HOST:PORT, tcp://, http(s)://, postgres(ql)://, redis(s)://, unix:///PATH or file:///PATH";
+    "HOST:PORT, tcp://, http(s)://, postgres(ql)://, redis(s)://, nats://, unix:///PATH or file:///PATH";
 
 /// Query parameters whose value is a secret.
 const SECRET_PARAMS: [&str; 3] = ["password", "sslpassword", "pass"];
@@ -181,7 +183,11 @@ impl Target {
             }
         }
         let url = Url::parse(text).map_err(|e| bad(&e))?;
-        let shown = mask_url(&url);
+        let shown = if scheme.eq_ignore_ascii_case("nats") {
+            crate::probe::nats::shown(&url)
+        } else {
+            mask_url(&url)
+        };
         let kind = match scheme.to_ascii_lowercase().as_str() {
             "tcp" => {
                 if !matches!(url.path(), "" | "/") || url.query().is_some() || has_userinfo(&url) {
@@ -201,6 +207,9 @@ impl Target {
             "redis" | "rediss" => {
                 Kind::Redis(Box::new(parse_redis(&url, env).map_err(|e| bad(&e))?))
             }
+            "nats" => Kind::Nats(Box::new(
+                crate::probe::nats::parse(&url, env).map_err(|e| bad(&e))?,
+            )),
             "unix" => Kind::Unix(local_path(&url).map_err(|e| bad(&e))?),
             "file" => Kind::File(local_path(&url).map_err(|e| bad(&e))?),
             other => {
@@ -274,7 +283,7 @@ fn has_userinfo(url: &Url) -> bool {
 }
 
 /// The host and port of a URL; `default_port` when the URL has none.
-fn url_endpoint(url: &Url, default_port: Option<u16>) -> Result<Endpoint, String> {
+pub(crate) fn url_endpoint(url: &Url, default_port: Option<u16>) -> Result<Endpoint, String> {
     let host = match url.host() {
         None => return Err("missing host".into()),
         Some(url::Host::Ipv4(a)) => Host::Ip(IpAddr::V4(a)),
@@ -347,6 +356,9 @@ pub fn mask_raw(text: &str) -> String {
         if let Some(at) = out[start..authority_end].rfind('@').map(|i| start + i) {
             if let Some(colon) = out[start..at].find(':').map(|i| start + i) {
                 out.replace_range(colon + 1..at, "***");
+            } else if out[..start].eq_ignore_ascii_case("nats://") {
+                // A NATS user part without a password is a token.
+                out.replace_range(start..at, "***");
             }
         }
     }
