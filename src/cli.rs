@@ -9,7 +9,7 @@ use std::ffi::OsString;
 /// `--version`: the version and what this build can probe.
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
-    " (probes: tcp, unix, file, http, https, postgres, redis, rediss, nats; TLS: rustls, ring)"
+    " (probes: tcp, unix, file, http, https, postgres, redis, rediss, nats, mqtt, mqtts; TLS: rustls, ring)"
 );
 
 /// The short help points to the long one.
@@ -28,6 +28,7 @@ Targets:
   postgres://..., postgresql://...           login succeeds and SELECT 1 returns
   redis://..., rediss://...                  AUTH/SELECT succeed and PING answers PONG
   nats://[USER:PASS@ or TOKEN@]HOST[:PORT]   CONNECT accepted, PING answers PONG
+  mqtt://[USER[:PASS]@]HOST[:PORT], mqtts:// CONNACK accepts the CONNECT (?protocol=5)
   unix:///PATH                               the Unix socket accepts a connection
   file:///PATH                               the path exists
 
@@ -100,11 +101,11 @@ pub struct Cli {
     #[arg(long, value_name = "LIST")]
     pub http_status: Option<String>,
 
-    /// Also trust the CA certificates in this PEM file (https, rediss, nats) [env: WHENREADY_CACERT]
+    /// Also trust the CA certificates in this PEM file (https, rediss, nats, mqtts) [env: WHENREADY_CACERT]
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<OsString>,
 
-    /// Do not verify certificates of https, rediss and nats targets (says so on stderr) [env: WHENREADY_INSECURE]
+    /// Do not verify certificates of https, rediss, nats and mqtts targets (says so on stderr) [env: WHENREADY_INSECURE]
     #[arg(long)]
     pub insecure: bool,
 

@@ -45,6 +45,8 @@ pub enum Kind {
     Redis(Box<RedisTarget>),
     /// INFO, CONNECT with the credentials, PING answered with PONG.
     Nats(Box<crate::probe::nats::NatsTarget>),
+    /// CONNECT answered by CONNACK "accepted", then DISCONNECT.
+    Mqtt(Box<crate::probe::mqtt::MqttTarget>),
 }
 
 /// A host and a port; names are resolved again at every attempt.
@@ -139,7 +141,7 @@ pub struct RedisTarget {
 }
 
 const SCHEMES: &str =
-    "HOST:PORT, tcp://, http(s)://, postgres(ql)://, redis(s)://, nats://, unix:///PATH or file:///PATH";
+    "HOST:PORT, tcp://, http(s)://, postgres(ql)://, redis(s)://, nats://, mqtt(s)://, unix:///PATH or file:///PATH";
 
 /// Query parameters whose value is a secret.
 const SECRET_PARAMS: [&str; 3] = ["password", "sslpassword", "pass"];
@@ -209,6 +211,9 @@ impl Target {
             }
             "nats" => Kind::Nats(Box::new(
                 crate::probe::nats::parse(&url, env).map_err(|e| bad(&e))?,
+            )),
+            "mqtt" | "mqtts" => Kind::Mqtt(Box::new(
+                crate::probe::mqtt::parse(&url, env).map_err(|e| bad(&e))?,
             )),
             "unix" => Kind::Unix(local_path(&url).map_err(|e| bad(&e))?),
             "file" => Kind::File(local_path(&url).map_err(|e| bad(&e))?),

@@ -37,6 +37,8 @@ fn url_passwords_never_print() {
         format!("http://user:{CANARY}@127.0.0.1:{port}/"),
         format!("nats://user:{CANARY}@127.0.0.1:{port}"),
         format!("nats://{CANARY}@127.0.0.1:{port}"),
+        format!("mqtt://user:{CANARY}@127.0.0.1:{port}"),
+        format!("mqtts://user:{CANARY}@127.0.0.1:{port}?protocol=5"),
         format!("https://user:{CANARY}@127.0.0.1:{port}/?password={CANARY}"),
     ] {
         let r = check(&["-t", "200ms", &url], &[]);
@@ -58,6 +60,8 @@ fn usage_errors_do_not_print_the_password() {
         format!("nats://{CANARY}@broker:4222?bogus=1"),
         format!("nats://{CANARY}@broker:99999"),
         format!("nats://u:{CANARY}@broker/path"),
+        format!("mqtt://:{CANARY}@broker"),
+        format!("mqtt://u:{CANARY}@broker?qos=1"),
         format!("http://u:{CANARY}@[::1/"),
         format!("postgres://app:{CANARY}@a:1,b:2/db"),
     ] {

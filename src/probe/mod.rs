@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod http;
+pub mod mqtt;
 pub mod nats;
 pub mod net;
 pub mod postgres;
@@ -74,5 +75,6 @@ pub async fn probe(kind: &Kind, ctx: &Ctx) -> Result<(), ProbeError> {
         Kind::Postgres(pg) => postgres::probe(pg, &ctx.pg_roots).await,
         Kind::Redis(r) => redis::probe(r, &ctx.tls).await,
         Kind::Nats(t) => nats::probe(t, &ctx.tls).await,
+        Kind::Mqtt(t) => mqtt::probe(t, &ctx.tls).await,
     }
 }
