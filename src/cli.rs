@@ -9,7 +9,7 @@ use std::ffi::OsString;
 /// `--version`: the version and what this build can probe.
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
-    " (probes: tcp, unix, file, http, https, postgres, redis, rediss, nats, mqtt, mqtts; TLS: rustls, ring)"
+    " (probes: tcp, unix, file, http, https, postgres, redis, rediss, nats, mqtt, mqtts, amqp, amqps; TLS: rustls, ring)"
 );
 
 /// The short help points to the long one.
@@ -29,6 +29,7 @@ Targets:
   redis://..., rediss://...                  AUTH/SELECT succeed and PING answers PONG
   nats://[USER:PASS@ or TOKEN@]HOST[:PORT]   CONNECT accepted, PING answers PONG
   mqtt://[USER[:PASS]@]HOST[:PORT], mqtts:// CONNACK accepts the CONNECT (?protocol=5)
+  amqp://[USER[:PASS]@]HOST[:PORT][/VHOST]   AMQP 0-9-1 handshake reaches Open-Ok (amqps://)
   unix:///PATH                               the Unix socket accepts a connection
   file:///PATH                               the path exists
 
@@ -101,11 +102,11 @@ pub struct Cli {
     #[arg(long, value_name = "LIST")]
     pub http_status: Option<String>,
 
-    /// Also trust the CA certificates in this PEM file (https, rediss, nats, mqtts) [env: WHENREADY_CACERT]
+    /// Also trust the CA certificates in this PEM file (https, rediss, nats, mqtts, amqps) [env: WHENREADY_CACERT]
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<OsString>,
 
-    /// Do not verify certificates of https, rediss, nats and mqtts targets (says so on stderr) [env: WHENREADY_INSECURE]
+    /// Do not verify certificates of https, rediss, nats, mqtts and amqps targets (says so on stderr) [env: WHENREADY_INSECURE]
     #[arg(long)]
     pub insecure: bool,
 

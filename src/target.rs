@@ -47,6 +47,8 @@ pub enum Kind {
     Nats(Box<crate::probe::nats::NatsTarget>),
     /// CONNECT answered by CONNACK "accepted", then DISCONNECT.
     Mqtt(Box<crate::probe::mqtt::MqttTarget>),
+    /// The AMQP 0-9-1 handshake through Connection.Open-Ok on the vhost.
+    Amqp(Box<crate::probe::amqp::AmqpTarget>),
 }
 
 /// A host and a port; names are resolved again at every attempt.
@@ -141,7 +143,7 @@ pub struct RedisTarget {
 }
 
 const SCHEMES: &str =
-    "HOST:PORT, tcp://, http(s)://, postgres(ql)://, redis(s)://, nats://, mqtt(s)://, unix:///PATH or file:///PATH";
+    "HOST:PORT, tcp://, http(s)://, postgres(ql)://, redis(s)://, nats://, mqtt(s)://, amqp(s)://, unix:///PATH or file:///PATH";
 
 /// Query parameters whose value is a secret.
 const SECRET_PARAMS: [&str; 3] = ["password", "sslpassword", "pass"];
@@ -214,6 +216,9 @@ impl Target {
             )),
             "mqtt" | "mqtts" => Kind::Mqtt(Box::new(
                 crate::probe::mqtt::parse(&url, env).map_err(|e| bad(&e))?,
+            )),
+            "amqp" | "amqps" => Kind::Amqp(Box::new(
+                crate::probe::amqp::parse(&url, env).map_err(|e| bad(&e))?,
             )),
             "unix" => Kind::Unix(local_path(&url).map_err(|e| bad(&e))?),
             "file" => Kind::File(local_path(&url).map_err(|e| bad(&e))?),

@@ -26,6 +26,8 @@ fn targetish() -> impl Strategy<Value = String> {
         "nats://",
         "mqtt://",
         "mqtts://",
+        "amqp://",
+        "amqps://",
         "http://",
         "https://",
         "tcp://",
@@ -116,7 +118,7 @@ proptest! {
 
     #[test]
     fn passwords_are_never_shown(
-        scheme in prop::sample::select(vec!["postgres", "postgresql", "redis", "rediss", "nats", "mqtt", "mqtts", "http", "https"]),
+        scheme in prop::sample::select(vec!["postgres", "postgresql", "redis", "rediss", "nats", "mqtt", "mqtts", "amqp", "amqps", "http", "https"]),
         password in "Pw[A-Za-z0-9!$&'()*+,;=~_.-]{10,20}",
         port in prop::option::of(0u32..70000),
         query in prop::sample::select(vec!["", "?sslmode=disable", "?bogus=1", "?password=SAME"]),

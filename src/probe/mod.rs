@@ -2,6 +2,7 @@
 //! each kind has its module. Deadlines and retries are not a probe's business
 //! ([`crate::wait`] bounds every attempt).
 
+pub mod amqp;
 pub mod error;
 pub mod http;
 pub mod mqtt;
@@ -76,5 +77,6 @@ pub async fn probe(kind: &Kind, ctx: &Ctx) -> Result<(), ProbeError> {
         Kind::Redis(r) => redis::probe(r, &ctx.tls).await,
         Kind::Nats(t) => nats::probe(t, &ctx.tls).await,
         Kind::Mqtt(t) => mqtt::probe(t, &ctx.tls).await,
+        Kind::Amqp(t) => amqp::probe(t, &ctx.tls).await,
     }
 }

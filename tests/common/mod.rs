@@ -9,6 +9,7 @@
 
 pub mod mosquitto;
 pub mod nats;
+pub mod rabbitmq;
 
 use std::ffi::OsStr;
 use std::io::{Read, Write};
