@@ -187,7 +187,11 @@ fn silent_garbage_and_closing_peers_are_transient() {
         }
     });
     let closing = Fake::start(|s, _| drop(s));
-    let info_then_close = info_then(b"");
+    // INFO, then the connection closes as soon as CONNECT arrives.
+    let info_then_close = Fake::start(|mut s, _| {
+        let _ = s.write_all(b"INFO {}\r\n");
+        let _ = s.read(&mut [0u8; 1024]);
+    });
     for (fake, needle) in [
         (&silent_peer, "no answer within 200ms"),
         (&garbage, "not a NATS server"),
