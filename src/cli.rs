@@ -50,8 +50,8 @@ Environment:
   PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT fill in
   postgres URLs; REDISCLI_AUTH is the Redis password when the URL has none.";
 
-/// Wait until TCP ports, PostgreSQL, Redis and HTTP(S) endpoints are ready, then
-/// replace this process with COMMAND.
+/// Wait until TCP ports, PostgreSQL, Redis, HTTP(S), AMQP, NATS and MQTT endpoints are
+/// ready, then replace this process with COMMAND.
 ///
 /// All targets are probed concurrently, with fast attempts that back off up to
 /// --interval. Without a COMMAND, whenready exits 0 once everything is ready.
