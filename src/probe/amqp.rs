@@ -148,7 +148,7 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
     stream.flush().await.map_err(write)?;
 
     // Connection.Start
-    let start = read_method(&mut stream, "Connection.Start").await?;
+    let start = next_method(&mut stream, "Connection.Start").await?;
     let mut args = expect(&start, (10, 10), "Connection.Start")?;
     let _version = (args.u8()?, args.u8()?);
     args.table()?; // server properties
@@ -171,7 +171,7 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
         .map_err(|e| io_failure(e, "Connection.Tune"))?;
 
     // Connection.Tune; a refused login is a Close 403 here (authentication_failure_close).
-    let tune = read_method(&mut stream, "Connection.Tune (after the login)").await?;
+    let tune = next_method(&mut stream, "Connection.Tune (after the login)").await?;
     let mut args = expect(&tune, (10, 30), "Connection.Tune")?;
     let channel_max = args.u16()?;
     let frame_max = match args.u32()? {
@@ -200,7 +200,7 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
         .map_err(|e| io_failure(e, "Connection.Open-Ok"))?;
 
     // Connection.Open-Ok; a vhost that is missing or not permitted is a Close 530.
-    let open_ok = read_method(&mut stream, "Connection.Open-Ok").await?;
+    let open_ok = next_method(&mut stream, "Connection.Open-Ok").await?;
     expect(&open_ok, (10, 41), "Connection.Open-Ok")?;
 
     // Ready. Close politely: Connection.Close, wait briefly for Close-Ok.
@@ -274,6 +274,22 @@ fn start_ok(user: &str, password: &str) -> Vec<u8> {
     longstr(&mut p, &response);
     shortstr(&mut p, "en_US");
     p
+}
+
+/// The next method of the handshake. A Connection.Close from the broker is
+/// acknowledged with Close-Ok (best effort) and returned for [`expect`] to classify.
+async fn next_method<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    waiting_for: &str,
+) -> Result<Vec<u8>, ProbeError> {
+    let payload = read_method(stream, waiting_for).await?;
+    if payload.starts_with(&[0, 10, 0, 50]) {
+        let _ = stream
+            .write_all(&method_frame(&method_header(10, 51)))
+            .await;
+        let _ = stream.flush().await;
+    }
+    Ok(payload)
 }
 
 /// One method frame's payload on channel 0, skipping heartbeats.

@@ -170,7 +170,7 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
     stream.flush().await.map_err(io)?;
     loop {
         let line = read_line(&mut stream, &mut buf).await?;
-        let upper = line.to_ascii_uppercase();
+        let upper = line.trim_end().to_ascii_uppercase();
         if upper == "PONG" {
             let _ = stream.shutdown().await;
             return Ok(());
