@@ -90,7 +90,10 @@ fn amqps_verifies_the_broker() {
     assert_exited(&r, 3);
     assert!(r.stderr.contains("certificate"), "{r:?}");
     assert_no_secret(&r, APP_PW);
-    // Plain AMQP on the TLS port, TLS on the plain port: transient.
+    let r = wr(&["--once", "--insecure", &url]);
+    assert_exited(&r, 0);
+    assert!(r.stderr.contains("not verified"), "{r:?}");
+    // TLS to the plain AMQP port: transient.
     let r = wr(&[
         "-t",
         "1s",

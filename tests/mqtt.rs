@@ -123,6 +123,13 @@ fn mqtts_verifies_the_broker() {
     assert_exited(&r, 3);
     assert!(r.stderr.contains("certificate"), "{r:?}");
     assert_no_secret(&r, PW);
+    let r = wr(&[
+        "--once",
+        "--insecure",
+        &format!("mqtts://app:{PW}@127.0.0.1:{port}"),
+    ]);
+    assert_exited(&r, 0);
+    assert!(r.stderr.contains("not verified"), "{r:?}");
     // A wrong password through TLS: permanent too.
     let r = wr(&[
         "-t",

@@ -132,6 +132,10 @@ fn tls_required_by_the_server() {
     assert_exited(&r, 3);
     assert!(r.stderr.contains("certificate"), "{r:?}");
     assert_no_secret(&r, PW);
+    // --insecure: not verified, and said so.
+    let r = wr(&["--once", "--insecure", &url]);
+    assert_exited(&r, 0);
+    assert!(r.stderr.contains("not verified"), "{r:?}");
 }
 
 #[test]
