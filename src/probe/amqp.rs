@@ -498,6 +498,71 @@ mod tests {
         assert!(p(&format!("amqp://h/{}", "v".repeat(256))).is_err());
     }
 
+    /// Runs `converse` against a peer that sends `bytes` and then ends its side: it must end
+    /// with an outcome, never a panic.
+    fn against(bytes: Vec<u8>, t: &AmqpTarget) -> Result<(), ProbeError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (client, mut server) = tokio::io::duplex(1 << 20);
+            server.write_all(&bytes).await.unwrap();
+            // Half-close: the client reads EOF after `bytes`, and may still write.
+            server.shutdown().await.unwrap();
+            tokio::spawn(async move {
+                let mut sink = Vec::new();
+                let _ = server.read_to_end(&mut sink).await;
+            });
+            converse(client, t).await
+        })
+    }
+
+    fn frame(payload: &[u8]) -> Vec<u8> {
+        method_frame(payload)
+    }
+
+    fn start() -> Vec<u8> {
+        let mut p = vec![0, 10, 0, 10, 0, 9, 0, 0, 0, 0, 0, 0, 0, 5];
+        p.extend(b"PLAIN");
+        p.extend([0, 0, 0, 5]);
+        p.extend(b"en_US");
+        frame(&p)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_panic_on_any_reply(
+            depth in 0usize..3,
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+        ) {
+            let mut tune = vec![0, 10, 0, 30, 0, 0, 0, 2, 0, 0, 0, 60];
+            tune = frame(&tune);
+            let mut all = Vec::new();
+            if depth >= 1 { all.extend(start()); }
+            if depth >= 2 { all.append(&mut tune); }
+            all.extend(bytes);
+            let _ = against(all, &p("amqp://h").unwrap());
+        }
+    }
+
+    #[test]
+    fn a_whole_handshake_is_ready() {
+        let mut all = start();
+        all.extend(frame(&[0, 10, 0, 30, 0, 0, 0, 2, 0, 0, 0, 60]));
+        all.extend(frame(&[0, 10, 0, 41, 0]));
+        all.extend(frame(&[0, 10, 0, 51]));
+        assert!(against(all, &p("amqp://h").unwrap()).is_ok());
+        let mut refused = start();
+        let mut close = vec![0, 10, 0, 50, 1, 147, 14];
+        close.extend(b"ACCESS_REFUSED");
+        close.extend([0, 0, 0, 0]);
+        refused.extend(frame(&close));
+        assert!(against(refused, &p("amqp://h").unwrap())
+            .unwrap_err()
+            .is_permanent());
+    }
+
     #[test]
     fn start_ok_layout() {
         let s = start_ok("u", "pw");

@@ -448,6 +448,51 @@ mod tests {
         assert_eq!(varint(&pk[1..]), Some((pk.len() - 3, 2)));
     }
 
+    /// Runs `converse` against a peer that sends `bytes` and then ends its side: it must end
+    /// with an outcome, never a panic.
+    fn against(bytes: Vec<u8>, t: &MqttTarget) -> Result<(), ProbeError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (client, mut server) = tokio::io::duplex(1 << 20);
+            server.write_all(&bytes).await.unwrap();
+            // Half-close: the client reads EOF after `bytes`, and may still write.
+            server.shutdown().await.unwrap();
+            tokio::spawn(async move {
+                let mut sink = Vec::new();
+                let _ = server.read_to_end(&mut sink).await;
+            });
+            converse(client, t).await
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_panic_on_any_reply(
+            v5 in proptest::prelude::any::<bool>(),
+            prefix in proptest::sample::select(vec![vec![], vec![0x20u8], vec![0x20, 2], vec![0x20, 3, 0, 0x87], vec![0x20, 0x80]]),
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+        ) {
+            let mut all = prefix;
+            all.extend(bytes);
+            let url = if v5 { "mqtt://u:p@h?protocol=5" } else { "mqtt://u:p@h" };
+            let _ = against(all, &p(url).unwrap());
+        }
+
+        #[test]
+        fn no_panic_on_any_properties(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let _ = reason_string(&bytes);
+        }
+    }
+
+    #[test]
+    fn accepted_connack_is_ready() {
+        assert!(against(vec![0x20, 2, 0, 0], &p("mqtt://h").unwrap()).is_ok());
+        assert!(against(vec![0x20, 3, 0, 0, 0], &p("mqtt://h?protocol=5").unwrap()).is_ok());
+    }
+
     #[test]
     fn reason_strings_are_read_safely() {
         // session expiry (4 bytes), then reason string "no".

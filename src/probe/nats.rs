@@ -406,6 +406,48 @@ mod tests {
         assert!(j.contains(r#""auth_token":"t""#), "{j}");
     }
 
+    /// Runs `converse` against a peer that sends `bytes` and then ends its side: it must end
+    /// with an outcome, never a panic.
+    fn against(bytes: Vec<u8>, t: &NatsTarget) -> Result<(), ProbeError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (client, mut server) = tokio::io::duplex(1 << 20);
+            server.write_all(&bytes).await.unwrap();
+            // Half-close: the client reads EOF after `bytes`, and may still write.
+            server.shutdown().await.unwrap();
+            tokio::spawn(async move {
+                let mut sink = Vec::new();
+                let _ = server.read_to_end(&mut sink).await;
+            });
+            converse(client, Vec::new(), t, false).await
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_panic_on_any_reply(
+            prefix in proptest::sample::select(vec!["", "+OK\r\n", "PING\r\n", "INFO {}\r\n", "-ERR "]),
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+        ) {
+            let mut all = prefix.as_bytes().to_vec();
+            all.extend(bytes);
+            let _ = against(all, &p("nats://u:p@h").unwrap());
+        }
+    }
+
+    #[test]
+    fn pong_is_ready_and_err_is_classified() {
+        let t = p("nats://h").unwrap();
+        assert!(against(b"+OK\r\nPING\r\nPONG\r\n".to_vec(), &t).is_ok());
+        let e = against(b"-ERR 'Authorization Violation'\r\n".to_vec(), &t).unwrap_err();
+        assert!(e.is_permanent());
+        let e = against(vec![b'x'; 70_000], &t).unwrap_err();
+        assert!(e.reason.contains("64 KiB"), "{e}");
+    }
+
     #[test]
     fn info_flags() {
         assert!(json_bool(
