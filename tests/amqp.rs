@@ -93,6 +93,9 @@ fn amqps_verifies_the_broker() {
     let r = wr(&["--once", "--insecure", &url]);
     assert_exited(&r, 0);
     assert!(r.stderr.contains("not verified"), "{r:?}");
+    // Plain AMQP to the TLS port: transient.
+    let r = wr(&["-t", "1s", &format!("amqp://127.0.0.1:{}", srv.tls_port)]);
+    assert_exited(&r, 1);
     // TLS to the plain AMQP port: transient.
     let r = wr(&[
         "-t",

@@ -130,6 +130,18 @@ fn mqtts_verifies_the_broker() {
     ]);
     assert_exited(&r, 0);
     assert!(r.stderr.contains("not verified"), "{r:?}");
+    // Plaintext behind an mqtts URL, TLS behind an mqtt URL: transient.
+    let r = wr(&[
+        "-t",
+        "1s",
+        "--cacert",
+        ca,
+        &format!("mqtts://localhost:{}", srv.port),
+    ]);
+    assert_exited(&r, 1);
+    let r = wr(&["-t", "1s", &format!("mqtt://app:{PW}@127.0.0.1:{port}")]);
+    assert_exited(&r, 1);
+    assert_no_secret(&r, PW);
     // A wrong password through TLS: permanent too.
     let r = wr(&[
         "-t",
