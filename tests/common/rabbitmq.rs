@@ -123,7 +123,11 @@ impl Rabbit {
     /// Runs `rabbitmqctl -n NODE ARGS`; true when it succeeded.
     pub fn ctl(&self, args: &[&str]) -> bool {
         let mut cmd = Command::new(ctl_program());
+        // A failing rabbitmqctl (a node already stopped) must not write an
+        // erl_crash.dump into the working directory, the source tree.
         cmd.env("HOME", self.dir.join("home"))
+            .env("ERL_CRASH_DUMP_BYTES", "0")
+            .current_dir(&self.dir.0)
             .args(["-n", &self.node])
             .args(args)
             .stdin(Stdio::null())
@@ -156,6 +160,8 @@ impl Rabbit {
         );
         let mut watchdog = Command::new("sh")
             .args(["-c", &script])
+            .env("ERL_CRASH_DUMP_BYTES", "0")
+            .current_dir("/")
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
