@@ -94,6 +94,26 @@ impl Rabbit {
         )
         .unwrap();
         std::fs::write(dir.join("enabled_plugins"), "[].\n").unwrap();
+        // The watchdog, from the start (the files are ours from here on): its stdin
+        // ends when this process does, however it ends.
+        let script = format!(
+            "cat >/dev/null; if [ -f '{dir}/pgid' ]; then \
+             HOME='{dir}/home' '{ctl}' -n '{node}' stop >/dev/null 2>&1; \
+             kill -KILL -- -$(cat '{dir}/pgid') 2>/dev/null; fi; rm -rf '{dir}' '{certs}'",
+            ctl = ctl_program().display(),
+            dir = dir.0.display(),
+            certs = certs.dir.0.display(),
+        );
+        let mut watchdog = Command::new("sh")
+            .args(["-c", &script])
+            .env("ERL_CRASH_DUMP_BYTES", "0")
+            .current_dir("/")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("start the watchdog shell");
         Rabbit {
             port,
             tls_port,
@@ -101,8 +121,8 @@ impl Rabbit {
             certs,
             dir,
             server: None,
-            watchdog: None,
-            watchdog_process: None,
+            watchdog: watchdog.stdin.take(),
+            watchdog_process: Some(watchdog),
         }
     }
 
@@ -146,30 +166,9 @@ impl Rabbit {
             .stderr(Stdio::null())
             .process_group(0);
         let server = cmd.spawn().expect("start rabbitmq-server");
-        let pgid = server.id();
+        // For the watchdog: the node's process group (Erlang's helpers included).
+        std::fs::write(self.dir.join("pgid"), server.id().to_string()).unwrap();
         self.server = Some(server);
-        // The watchdog: its stdin ends when this process does.
-        let script = format!(
-            "cat >/dev/null; HOME='{home}' '{ctl}' -n '{node}' stop >/dev/null 2>&1; \
-             kill -KILL -- -{pgid} 2>/dev/null; rm -rf '{dir}' '{certs}'",
-            home = self.dir.join("home").display(),
-            ctl = ctl_program().display(),
-            node = self.node,
-            dir = self.dir.0.display(),
-            certs = self.certs.dir.0.display(),
-        );
-        let mut watchdog = Command::new("sh")
-            .args(["-c", &script])
-            .env("ERL_CRASH_DUMP_BYTES", "0")
-            .current_dir("/")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("start the watchdog shell");
-        self.watchdog = watchdog.stdin.take();
-        self.watchdog_process = Some(watchdog);
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok()
@@ -202,6 +201,7 @@ impl Rabbit {
             self.ctl(&["stop"]);
             let _ = kill_group(server.id());
             let _ = server.wait();
+            let _ = std::fs::remove_file(self.dir.join("pgid"));
         }
         // The watchdog's turn: the node is down, it only cleans up.
         self.watchdog.take();
