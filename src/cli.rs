@@ -63,8 +63,8 @@ static AFTER_HELP: LazyLock<String> = LazyLock::new(|| {
     text
 });
 
-/// Wait until TCP ports, PostgreSQL, Redis and HTTP(S) endpoints are ready, then
-/// replace this process with COMMAND.
+/// Wait until TCP ports, PostgreSQL, Redis, HTTP(S), AMQP, NATS and MQTT endpoints are
+/// ready, then replace this process with COMMAND.
 ///
 /// All targets are probed concurrently, with fast attempts that back off up to
 /// --interval. Without a COMMAND, whenready exits 0 once everything is ready.
@@ -115,11 +115,11 @@ pub struct Cli {
     #[arg(long, value_name = "LIST")]
     pub http_status: Option<String>,
 
-    /// Also trust the CA certificates in this PEM file (https and rediss) [env: WHENREADY_CACERT]
+    /// Also trust the CA certificates in this PEM file (https, rediss, nats, mqtts, amqps) [env: WHENREADY_CACERT]
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<OsString>,
 
-    /// Do not verify certificates of https and rediss targets (says so on stderr) [env: WHENREADY_INSECURE]
+    /// Do not verify certificates of https, rediss, nats, mqtts and amqps targets (says so on stderr) [env: WHENREADY_INSECURE]
     #[arg(long)]
     pub insecure: bool,
 

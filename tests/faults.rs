@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const KINDS: [&str; 6] = ["tcp", "unix", "http", "https", "postgres", "redis"];
+const KINDS: [&str; 9] = [
+    "tcp", "unix", "http", "https", "postgres", "redis", "amqp", "nats", "mqtt",
+];
 
 /// The tests here start many servers; one at a time keeps a 2-core machine from
 /// turning contention into noise.
@@ -45,19 +47,27 @@ impl Expect {
     }
 }
 
-/// Real servers shared by the cells: PostgreSQL and Redis for the "slow" proxy and
-/// the TLS-mismatch rows, plus a CA.
+/// Real servers shared by the cells: one of each protocol for the "slow" proxy, the
+/// TLS-mismatch rows and (behind a proxy that comes and goes) the restart rows of
+/// the newer kinds, plus a CA. RabbitMQ's node is the test binary's shared one.
 struct Shared {
     pg: Pg,
     redis: Redis,
+    nats: common::nats::Nats,
+    mosquitto: common::mosquitto::Mosquitto,
     certs: Certs,
 }
+
+/// The MQTT user of the shared broker.
+const MQTT_USER: (&str, &str) = ("app", "mqtt-Fault-Pw");
 
 fn shared() -> &'static Shared {
     static S: OnceLock<Shared> = OnceLock::new();
     S.get_or_init(|| Shared {
         pg: Pg::started(),
         redis: Redis::started(&[]),
+        nats: common::nats::Nats::started(&[]),
+        mosquitto: common::mosquitto::Mosquitto::started(&[MQTT_USER]),
         certs: certs(&["localhost", "127.0.0.1"]),
     })
 }
@@ -81,8 +91,37 @@ fn url(kind: &str, addr: &str) -> String {
         "https" => format!("https://{addr}/health"),
         "postgres" => format!("postgres://app:{PG_PASSWORD}@{addr}/postgres"),
         "redis" => format!("redis://{addr}"),
+        "amqp" => format!("amqp://guest:guest@{addr}/"),
+        "nats" => format!("nats://{addr}"),
+        "mqtt" => format!("mqtt://{}:{}@{addr}", MQTT_USER.0, MQTT_USER.1),
         _ => unreachable!(),
     }
+}
+
+/// The port of the shared real server of a protocol kind.
+fn backend(kind: &str) -> u16 {
+    let sh = shared();
+    match kind {
+        "postgres" => sh.pg.port,
+        "redis" => sh.redis.port,
+        "amqp" => common::rabbitmq::shared().port,
+        "nats" => sh.nats.port,
+        "mqtt" => sh.mosquitto.port,
+        _ => unreachable!("{kind} has no shared server"),
+    }
+}
+
+/// Relays `client` to `backend` both ways until either side closes.
+fn relay(client: TcpStream, backend: u16) {
+    let Ok(server) = TcpStream::connect(("127.0.0.1", backend)) else {
+        return;
+    };
+    let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+    let (mut c, mut s) = (client, server);
+    thread::spawn(move || {
+        let _ = std::io::copy(&mut c2, &mut s2);
+    });
+    let _ = std::io::copy(&mut s, &mut c);
 }
 
 /// A unix-socket listener that accepts (and holds) connections.
@@ -106,15 +145,7 @@ fn unix_listener() -> (TempDir, PathBuf) {
 fn slow_proxy(backend: u16, delay: Duration) -> Fake {
     Fake::start(move |client, _| {
         thread::sleep(delay);
-        let Ok(server) = TcpStream::connect(("127.0.0.1", backend)) else {
-            return;
-        };
-        let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-        let (mut c, mut s) = (client, server);
-        thread::spawn(move || {
-            let _ = std::io::copy(&mut c2, &mut s2);
-        });
-        let _ = std::io::copy(&mut s, &mut c);
+        relay(client, backend);
     })
 }
 
@@ -161,6 +192,19 @@ fn half_handshake(kind: &'static str) -> Fake {
             "redis" => {
                 let _ = s.read(&mut buf);
                 let _ = s.write_all(b"+PO");
+            }
+            // Half a Connection.Start frame header, after the protocol header.
+            "amqp" => {
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(&[1, 0, 0]);
+            }
+            "nats" => {
+                let _ = s.write_all(b"INFO {\"server_id\":\"x\",\"max_pay");
+            }
+            // The first byte of a CONNACK, after the CONNECT.
+            "mqtt" => {
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(&[0x20]);
             }
             _ => unreachable!(),
         }
@@ -255,9 +299,7 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
                     std::mem::forget(inner);
                     f
                 }
-                "postgres" => slow_proxy(sh.pg.port, Duration::from_millis(800)),
-                "redis" => slow_proxy(sh.redis.port, Duration::from_millis(800)),
-                _ => unreachable!(),
+                _ => slow_proxy(backend(kind), Duration::from_millis(800)),
             };
             extra = vec!["--attempt-timeout".into(), "300ms".into()];
             let t = if kind == "https" {
@@ -290,12 +332,29 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
             format!("rediss://127.0.0.1:{}", shared().redis.port),
             Guard::None,
         ),
+        ("plaintext behind a TLS URL", "amqp") => (
+            format!("amqps://guest:guest@127.0.0.1:{}/", backend("amqp")),
+            Guard::None,
+        ),
+        ("plaintext behind a TLS URL", "nats") => (
+            format!("nats://127.0.0.1:{}?tls=true", backend("nats")),
+            Guard::None,
+        ),
+        ("plaintext behind a TLS URL", "mqtt") => (
+            format!(
+                "mqtts://{}:{}@127.0.0.1:{}",
+                MQTT_USER.0,
+                MQTT_USER.1,
+                backend("mqtt")
+            ),
+            Guard::None,
+        ),
         ("plaintext behind a TLS URL", _) => return Expect::NotApplicable,
         ("TLS behind a plaintext URL", "tcp") => {
             let f = tls_fake();
             (f.addr(), Guard::Fake(f))
         }
-        ("TLS behind a plaintext URL", "http" | "redis") => {
+        ("TLS behind a plaintext URL", "http" | "redis" | "amqp" | "nats" | "mqtt") => {
             let f = tls_fake();
             (url(kind, &f.addr()), Guard::Fake(f))
         }
@@ -332,6 +391,20 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
                 drop(r);
             });
             (url, Guard::Thread(t))
+        }
+        ("restarts during the wait", "amqp" | "nats" | "mqtt") => {
+            // Down (refusing) at first; 600 ms later a proxy to the real server
+            // listens (restarting the server itself takes RabbitMQ seconds).
+            let port = free_port();
+            let to = backend(kind);
+            let t = thread::spawn(move || {
+                thread::sleep(Duration::from_millis(600));
+                let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
+                let f = Fake::on(l, move |s, _| relay(s, to));
+                thread::sleep(Duration::from_secs(4));
+                drop(f);
+            });
+            (url(kind, &format!("127.0.0.1:{port}")), Guard::Thread(t))
         }
         ("restarts during the wait", _) => {
             // Down (refusing) at first, back 600 ms later.
@@ -385,6 +458,16 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
                     let t = thread::spawn(move || {
                         thread::sleep(Duration::from_millis(300));
                         drop(r);
+                    });
+                    (url, Guard::Thread(t))
+                }
+                "amqp" | "nats" | "mqtt" => {
+                    // A proxy to the real server, gone after 300 ms.
+                    let f = slow_proxy(backend(kind), Duration::ZERO);
+                    let url = url(kind, &f.addr());
+                    let t = thread::spawn(move || {
+                        thread::sleep(Duration::from_millis(300));
+                        drop(f);
                     });
                     (url, Guard::Thread(t))
                 }

@@ -223,7 +223,8 @@ fn short_help_long_help_and_version() {
         "{v:?}"
     );
     for kind in [
-        "tcp", "unix", "file", "http", "https", "postgres", "redis", "rediss",
+        "tcp", "unix", "file", "http", "https", "postgres", "redis", "rediss", "nats", "mqtt",
+        "mqtts", "amqp", "amqps",
     ] {
         assert!(v.stdout.contains(kind), "{kind} missing from {v:?}");
     }

@@ -27,6 +27,11 @@ fn targetish() -> impl Strategy<Value = String> {
         "postgresql://",
         "redis://",
         "rediss://",
+        "nats://",
+        "mqtt://",
+        "mqtts://",
+        "amqp://",
+        "amqps://",
         "http://",
         "https://",
         "tcp://",
@@ -199,7 +204,7 @@ proptest! {
 
     #[test]
     fn passwords_are_never_shown(
-        scheme in prop::sample::select(vec!["postgres", "postgresql", "redis", "rediss", "http", "https"]),
+        scheme in prop::sample::select(vec!["postgres", "postgresql", "redis", "rediss", "nats", "mqtt", "mqtts", "amqp", "amqps", "http", "https"]),
         password in "Pw[A-Za-z0-9!$&'()*+,;=~_.-]{10,20}",
         port in prop::option::of(0u32..70000),
         query in prop::sample::select(vec!["", "?sslmode=disable", "?bogus=1", "?password=SAME"]),
@@ -275,6 +280,24 @@ proptest! {
                 one_line(&e);
                 prop_assert!(!e.contains(CANARY), "{e}");
             }
+        }
+    }
+
+    #[test]
+    fn nats_tokens_are_never_shown(
+        token in "Tk[A-Za-z0-9!$&'()*+,;=~_.-]{10,20}",
+        port in prop::option::of(0u32..70000),
+        query in prop::sample::select(vec!["", "?tls=true", "?bogus=1", "?tls=maybe"]),
+    ) {
+        let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+        let text = format!("nats://{token}@broker{port}{query}");
+        match Target::parse(&text, &Env::default()) {
+            Ok(t) => {
+                prop_assert!(!t.shown.contains(&token), "{}", t.shown);
+                let debug = format!("{:?}", t);
+                prop_assert!(!debug.contains(&token));
+            }
+            Err(e) => prop_assert!(!e.to_string().contains(&token), "{e}"),
         }
     }
 }

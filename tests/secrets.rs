@@ -35,6 +35,12 @@ fn url_passwords_never_print() {
         format!("redis://:{CANARY}@127.0.0.1:{port}"),
         format!("redis://user:{CANARY}@127.0.0.1:{port}/2"),
         format!("http://user:{CANARY}@127.0.0.1:{port}/"),
+        format!("nats://user:{CANARY}@127.0.0.1:{port}"),
+        format!("nats://{CANARY}@127.0.0.1:{port}"),
+        format!("mqtt://user:{CANARY}@127.0.0.1:{port}"),
+        format!("mqtts://user:{CANARY}@127.0.0.1:{port}?protocol=5"),
+        format!("amqp://user:{CANARY}@127.0.0.1:{port}/vh"),
+        format!("amqps://user:{CANARY}@127.0.0.1:{port}"),
         format!("https://user:{CANARY}@127.0.0.1:{port}/?password={CANARY}"),
     ] {
         let r = check(&["-t", "200ms", &url], &[]);
@@ -53,6 +59,13 @@ fn usage_errors_do_not_print_the_password() {
         format!("redis://:{CANARY}@cache/notanumber"),
         format!("redis://:{CANARY}@cache:6379?x=y"),
         format!("mysql://root:{CANARY}@db:3306"),
+        format!("nats://{CANARY}@broker:4222?bogus=1"),
+        format!("nats://{CANARY}@broker:99999"),
+        format!("nats://u:{CANARY}@broker/path"),
+        format!("mqtt://:{CANARY}@broker"),
+        format!("mqtt://u:{CANARY}@broker?qos=1"),
+        format!("amqp://u:{CANARY}@broker/a/b"),
+        format!("amqp://u:{CANARY}@broker?verify=verify_peer"),
         format!("http://u:{CANARY}@[::1/"),
         format!("postgres://app:{CANARY}@a:1,b:2/db"),
     ] {

@@ -16,8 +16,11 @@ pub mod error;
 pub mod net;
 pub mod tls;
 
+pub mod amqp;
 pub mod file;
 pub mod http;
+pub mod mqtt;
+pub mod nats;
 pub mod postgres;
 pub mod redis;
 pub mod tcp;
@@ -40,6 +43,9 @@ pub static KINDS: &[&dyn Kind] = &[
     &http::Http,
     &postgres::Postgres,
     &redis::Redis,
+    &amqp::Amqp,
+    &nats::Nats,
+    &mqtt::Mqtt,
 ];
 
 /// One kind of target: how it is written and parsed, and how it is documented.
@@ -156,9 +162,14 @@ mod tests {
 
     #[test]
     fn the_forms_read_as_a_list() {
-        assert_eq!(
-            all_forms(),
-            "HOST:PORT, tcp://, http(s)://, postgres(ql)://, redis(s)://, unix:///PATH or file:///PATH"
+        let forms = all_forms();
+        assert!(
+            forms.starts_with("HOST:PORT, tcp://, http(s)://"),
+            "{forms}"
         );
+        assert!(forms.ends_with(", unix:///PATH or file:///PATH"), "{forms}");
+        for k in KINDS {
+            assert!(forms.contains(k.forms()), "{forms}");
+        }
     }
 }

@@ -7,6 +7,10 @@
 //! A missing server binary fails the test with a message saying what to install.
 #![allow(dead_code)]
 
+pub mod mosquitto;
+pub mod nats;
+pub mod rabbitmq;
+
 use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
