@@ -81,8 +81,8 @@ fn release_binary_is_static_and_small() {
     assert!(file.contains("static"), "file: {file}");
     let size = std::fs::metadata(&bin).unwrap().len();
     assert!(
-        size <= 3_000_000,
-        "the static binary is {size} bytes, over the 3 MB budget"
+        size <= 3_500_000,
+        "the static binary is {size} bytes, over the 3.5 MB budget (every kind built in)"
     );
 }
 
