@@ -2,11 +2,11 @@
 //! run through the real command line and configuration code, so that documentation
 //! cannot drift from the binary.
 
+use clap::Parser;
+use std::path::{Path, PathBuf};
 use whenready::cli::Cli;
 use whenready::config::Config;
 use whenready::env::Env;
-use clap::Parser;
-use std::path::{Path, PathBuf};
 
 /// One command line found in a file: where, and the arguments after `whenready`.
 struct Found {
