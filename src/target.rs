@@ -274,7 +274,7 @@ fn has_userinfo(url: &Url) -> bool {
 }
 
 /// The host and port of a URL; `default_port` when the URL has none.
-fn url_endpoint(url: &Url, default_port: Option<u16>) -> Result<Endpoint, String> {
+pub(crate) fn url_endpoint(url: &Url, default_port: Option<u16>) -> Result<Endpoint, String> {
     let host = match url.host() {
         None => return Err("missing host".into()),
         Some(url::Host::Ipv4(a)) => Host::Ip(IpAddr::V4(a)),
@@ -292,7 +292,7 @@ fn url_endpoint(url: &Url, default_port: Option<u16>) -> Result<Endpoint, String
 }
 
 /// Percent-decodes a URL component.
-fn decode(s: &str) -> String {
+pub(crate) fn decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
         .decode_utf8_lossy()
         .into_owned()

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod http;
+pub mod mysql;
 pub mod net;
 pub mod postgres;
 pub mod redis;
