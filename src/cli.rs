@@ -9,7 +9,7 @@ use std::ffi::OsString;
 /// `--version`: the version and what this build can probe.
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
-    " (probes: tcp, unix, file, http, https, postgres, redis, rediss; TLS: rustls, ring)"
+    " (probes: tcp, unix, file, http, https, postgres, redis, rediss, mysql, mariadb; TLS: rustls, ring)"
 );
 
 /// The short help points to the long one.
@@ -27,6 +27,7 @@ Targets:
   http://..., https://...                    GET answers a status in --http-status
   postgres://..., postgresql://...           login succeeds and SELECT 1 returns
   redis://..., rediss://...                  AUTH/SELECT succeed and PING answers PONG
+  mysql://..., mariadb://...                 login (on DB, if given) succeeds, COM_PING answers OK
   unix:///PATH                               the Unix socket accepts a connection
   file:///PATH                               the path exists
 
@@ -45,7 +46,8 @@ Environment:
   Switches take 1/true/yes or 0/false/no. The command line wins.
   WHENREADY_TARGETS adds targets, separated by commas or white space.
   PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT fill in
-  postgres URLs; REDISCLI_AUTH is the Redis password when the URL has none.";
+  postgres URLs; REDISCLI_AUTH is the Redis password when the URL has none;
+  MYSQL_PWD is the MySQL / MariaDB password when the URL has none.";
 
 /// Wait until TCP ports, PostgreSQL, Redis and HTTP(S) endpoints are ready, then
 /// replace this process with COMMAND.

@@ -43,6 +43,8 @@ pub enum Kind {
     Postgres(Box<PgTarget>),
     /// AUTH / SELECT where asked for, then PING answered with PONG.
     Redis(Box<RedisTarget>),
+    /// A MySQL / MariaDB login (on the database, when given), then COM_PING.
+    Mysql(Box<crate::probe::mysql::MysqlTarget>),
 }
 
 /// A host and a port; names are resolved again at every attempt.
@@ -137,7 +139,7 @@ pub struct RedisTarget {
 }
 
 const SCHEMES: &str =
-    "HOST:PORT, tcp://, http(s)://, postgres(ql)://, redis(s)://, unix:///PATH or file:///PATH";
+    "HOST:PORT, tcp://, http(s)://, postgres(ql)://, redis(s)://, mysql://, mariadb://, unix:///PATH or file:///PATH";
 
 /// Query parameters whose value is a secret.
 const SECRET_PARAMS: [&str; 3] = ["password", "sslpassword", "pass"];
@@ -201,6 +203,9 @@ impl Target {
             "redis" | "rediss" => {
                 Kind::Redis(Box::new(parse_redis(&url, env).map_err(|e| bad(&e))?))
             }
+            "mysql" | "mariadb" => Kind::Mysql(Box::new(
+                crate::probe::mysql::parse(&url, env).map_err(|e| bad(&e))?,
+            )),
             "unix" => Kind::Unix(local_path(&url).map_err(|e| bad(&e))?),
             "file" => Kind::File(local_path(&url).map_err(|e| bad(&e))?),
             other => {
@@ -581,7 +586,7 @@ mod tests {
             ("[nope]:1", "not an IPv6"),
             ("tcp://db", "missing port"),
             ("tcp://db:1/x", "nothing more"),
-            ("mysql://db:3306", "unsupported scheme"),
+            ("amqp://db:5672", "unsupported scheme"),
             ("unix:relative", "ABSOLUTE"),
             ("http://", "invalid target"),
             ("redis://h/abc", "invalid database"),

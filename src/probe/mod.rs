@@ -73,5 +73,6 @@ pub async fn probe(kind: &Kind, ctx: &Ctx) -> Result<(), ProbeError> {
         }
         Kind::Postgres(pg) => postgres::probe(pg, &ctx.pg_roots).await,
         Kind::Redis(r) => redis::probe(r, &ctx.tls).await,
+        Kind::Mysql(t) => mysql::probe(t).await,
     }
 }
