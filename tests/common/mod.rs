@@ -7,6 +7,8 @@
 //! A missing server binary fails the test with a message saying what to install.
 #![allow(dead_code)]
 
+pub mod mariadb;
+
 use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
