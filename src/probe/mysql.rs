@@ -57,6 +57,10 @@ pub struct MysqlTarget {
     pub ssl_mode: SslMode,
     /// The `ssl-ca` file and its certificates, read when the URL is parsed.
     pub ssl_ca: Option<(PathBuf, Arc<Vec<CertificateDer<'static>>>)>,
+    /// `get-server-public-key=true`: without TLS, caching_sha2_password's full
+    /// authentication may ask the server for its RSA key (unauthenticated, as the
+    /// mysql client's option of that name).
+    pub get_server_public_key: bool,
 }
 
 impl std::fmt::Debug for MysqlTarget {
@@ -69,6 +73,7 @@ impl std::fmt::Debug for MysqlTarget {
             .field("database", &self.database)
             .field("ssl_mode", &self.ssl_mode)
             .field("ssl_ca", &self.ssl_ca.as_ref().map(|(p, _)| p))
+            .field("get_server_public_key", &self.get_server_public_key)
             .finish()
     }
 }
@@ -79,8 +84,9 @@ const FORM: &str =
 /// Parses a `mysql://` or `mariadb://` URL. The password comes from `MYSQL_PWD` when
 /// the URL has none; the user defaults to `USER` (then `root`), the host to
 /// `localhost`. Query parameters: `ssl-mode` (also spelled `ssl_mode`) with the mysql
-/// client's values, case-insensitive, and `ssl-ca` (also `ssl_ca`), a PEM file read
-/// here so that a missing file is an error before the first attempt. Errors never
+/// client's values, case-insensitive; `ssl-ca` (also `ssl_ca`), a PEM file read
+/// here so that a missing file is an error before the first attempt;
+/// `get-server-public-key` (also `get_server_public_key`), true or false. Errors never
 /// contain the password.
 pub fn parse(url: &Url, env: &Env) -> Result<MysqlTarget, String> {
     let endpoint = match url.host() {
@@ -117,6 +123,7 @@ pub fn parse(url: &Url, env: &Env) -> Result<MysqlTarget, String> {
     };
     let mut ssl_mode = SslMode::Preferred;
     let mut ssl_ca = None;
+    let mut get_server_public_key = false;
     for (k, v) in url.query_pairs() {
         match k.as_ref() {
             "ssl-mode" | "ssl_mode" => {
@@ -138,6 +145,17 @@ pub fn parse(url: &Url, env: &Env) -> Result<MysqlTarget, String> {
                 let certs = tls::load_pem(&path).map_err(|e| format!("invalid ssl-ca: {e}"))?;
                 ssl_ca = Some((path, Arc::new(certs)));
             }
+            "get-server-public-key" | "get_server_public_key" => {
+                get_server_public_key = match v.to_ascii_lowercase().as_str() {
+                    "true" | "1" | "on" | "yes" => true,
+                    "false" | "0" | "off" | "no" => false,
+                    _ => {
+                        return Err(format!(
+                            "invalid get-server-public-key {v:?}: expected true or false"
+                        ))
+                    }
+                }
+            }
             other => return Err(format!("unknown parameter {other:?}: {FORM}")),
         }
     }
@@ -148,6 +166,7 @@ pub fn parse(url: &Url, env: &Env) -> Result<MysqlTarget, String> {
         database,
         ssl_mode,
         ssl_ca,
+        get_server_public_key,
     })
 }
 
@@ -573,9 +592,28 @@ pub async fn session(io: Box<dyn Io>, t: &MysqlTarget) -> Result<(), ProbeError>
                     v.push(0);
                     conn.write(&v).await?;
                 }
+                Some(0x04) if t.get_server_public_key => {
+                    conn.write(&[0x02]).await?;
+                    let key = conn.read().await?;
+                    match key.first() {
+                        Some(0x01) => {}
+                        Some(0xFF) => return Err(server_error(&key)),
+                        _ => return Err(garbage("no RSA public key in answer to its request")),
+                    }
+                    let mut message = password.to_vec();
+                    message.push(0);
+                    let seed = nonce_of(&nonce);
+                    if !seed.is_empty() {
+                        for (i, b) in message.iter_mut().enumerate() {
+                            *b ^= seed[i % seed.len()];
+                        }
+                    }
+                    let cipher = rsa_oaep_sha1(&key[1..], &message)?;
+                    conn.write(&cipher).await?;
+                }
                 Some(0x04) => {
                     return Err(ProbeError::permanent(
-                        "caching_sha2_password needs full authentication, which whenready does only over TLS (ssl-mode=REQUIRED or VERIFY_*); without TLS it would need the server's RSA key",
+                        "caching_sha2_password needs full authentication (the server has no cached login for this user): use TLS (ssl-mode=REQUIRED or VERIFY_*), or add get-server-public-key=true to send the password encrypted with the server's RSA key",
                     ))
                 }
                 _ => return Err(garbage("an unexpected caching_sha2_password message")),
@@ -594,6 +632,119 @@ pub async fn session(io: Box<dyn Io>, t: &MysqlTarget) -> Result<(), ProbeError>
     let _ = conn.command(&[COM_QUIT]).await;
     let _ = tokio::time::timeout(Duration::from_millis(50), conn.io.shutdown()).await;
     Ok(())
+}
+
+/// A DER element: tag and contents, advancing `input`.
+fn der<'a>(input: &mut &'a [u8]) -> Option<(u8, &'a [u8])> {
+    let mut r = Reader(input);
+    let tag = r.u8()?;
+    let first = r.u8()?;
+    let len = if first < 0x80 {
+        usize::from(first)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        r.take(n)?
+            .iter()
+            .fold(0usize, |acc, &b| acc << 8 | usize::from(b))
+    };
+    let body = r.take(len)?;
+    *input = r.0;
+    Some((tag, body))
+}
+
+/// The modulus and exponent of an RSA public key in PEM: SubjectPublicKeyInfo
+/// (`BEGIN PUBLIC KEY`, what MySQL sends) or PKCS#1 (`BEGIN RSA PUBLIC KEY`).
+fn rsa_public_key(pem: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    use base64::Engine;
+    let text = std::str::from_utf8(pem).ok()?;
+    let body: String = text
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .flat_map(|l| l.trim().chars())
+        .collect();
+    let der_bytes = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .ok()?;
+    let mut input = der_bytes.as_slice();
+    let (tag, mut seq) = der(&mut input)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let mut key = seq;
+    let (tag, first) = der(&mut seq)?;
+    if tag == 0x30 {
+        // SubjectPublicKeyInfo: algorithm, then a BIT STRING holding RSAPublicKey.
+        let (tag, bits) = der(&mut seq)?;
+        if tag != 0x03 || bits.first() != Some(&0) {
+            return None;
+        }
+        let mut inner = &bits[1..];
+        let (tag, rsa) = der(&mut inner)?;
+        if tag != 0x30 {
+            return None;
+        }
+        key = rsa;
+    } else if tag != 0x02 || first.is_empty() {
+        return None;
+    }
+    let (tag_n, n) = der(&mut key)?;
+    let (tag_e, e) = der(&mut key)?;
+    (tag_n == 0x02 && tag_e == 0x02 && !n.is_empty() && !e.is_empty())
+        .then(|| (n.to_vec(), e.to_vec()))
+}
+
+/// MGF1 with SHA-1 (RFC 8017, B.2.1).
+fn mgf1_sha1(seed: &[u8], len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 20);
+    let mut counter: u32 = 0;
+    while out.len() < len {
+        out.extend(digest(
+            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+            &[seed, &counter.to_be_bytes()],
+        ));
+        counter += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+/// RSAES-OAEP encryption with SHA-1 and MGF1-SHA-1, empty label (RFC 8017, 7.1.1),
+/// as caching_sha2_password expects, with the server's PEM public key.
+fn rsa_oaep_sha1(pem: &[u8], message: &[u8]) -> Result<Vec<u8>, ProbeError> {
+    use num_bigint::BigUint;
+    let bad_key = || garbage("the server's RSA public key cannot be read");
+    let (n, e) = rsa_public_key(pem).ok_or_else(bad_key)?;
+    let n = BigUint::from_bytes_be(&n);
+    let e = BigUint::from_bytes_be(&e);
+    let k = usize::try_from(n.bits().div_ceil(8)).map_err(|_| bad_key())?;
+    const H: usize = 20;
+    if !(128..=2048).contains(&k) || e.bits() < 2 {
+        return Err(bad_key());
+    }
+    if message.len() + 2 * H + 2 > k {
+        return Err(ProbeError::permanent(
+            "the password is too long for the server's RSA key",
+        ));
+    }
+    let mut db = digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &[b""]);
+    db.resize(k - message.len() - H - 2, 0);
+    db.push(1);
+    db.extend_from_slice(message);
+    let mut seed = [0u8; H];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut seed)
+        .map_err(|_| ProbeError::transient("no randomness for RSA encryption"))?;
+    let masked_db = xor(&db, &mgf1_sha1(&seed, k - H - 1));
+    let masked_seed = xor(&seed, &mgf1_sha1(&masked_db, H));
+    let mut em = vec![0u8];
+    em.extend_from_slice(&masked_seed);
+    em.extend_from_slice(&masked_db);
+    let c = BigUint::from_bytes_be(&em).modpow(&e, &n).to_bytes_be();
+    let mut out = vec![0u8; k - c.len()];
+    out.extend_from_slice(&c);
+    Ok(out)
 }
 
 /// The first 32 bytes of HandshakeResponse41 (also the whole SSLRequest).
@@ -635,6 +786,7 @@ mod tests {
             database: database.map(str::to_string),
             ssl_mode: SslMode::Disabled,
             ssl_ca: None,
+            get_server_public_key: false,
         }
     }
 
@@ -723,6 +875,10 @@ mod tests {
             e.contains("invalid database") && !e.contains("Sekret-1"),
             "{e}"
         );
+        let t = parse_str("mysql://h?get-server-public-key=TRUE", &env).unwrap();
+        assert!(t.get_server_public_key);
+        let e = parse_str("mysql://h?get_server_public_key=maybe", &env).unwrap_err();
+        assert!(e.contains("invalid get-server-public-key"), "{e}");
         let e = parse_str("mysql://h:0", &env).unwrap_err();
         assert!(e.contains("invalid port"), "{e}");
     }
@@ -847,6 +1003,125 @@ mod tests {
         assert!(out.is_permanent(), "{out:?}");
         assert!(out.reason.contains("TLS"), "{out:?}");
         assert!(!out.reason.contains("secret"));
+    }
+
+    /// An RSA key pair made by the openssl command: (private key PEM path, public key
+    /// PEM), in a directory removed by the caller.
+    fn openssl_key(dir: &std::path::Path) -> (PathBuf, Vec<u8>) {
+        use std::process::Command;
+        let key = dir.join("key.pem");
+        let ok = Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-out",
+            ])
+            .arg(&key)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        assert!(
+            ok,
+            "this test needs the openssl command: apt-get install openssl"
+        );
+        let out = Command::new("openssl")
+            .args(["pkey", "-pubout", "-in"])
+            .arg(&key)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        (key, out.stdout)
+    }
+
+    #[test]
+    fn rsa_oaep_is_what_openssl_decrypts() {
+        let dir = std::env::temp_dir().join(format!("whenready-rsa-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (key, public) = openssl_key(&dir);
+        let message = b"secret\0 xor nonce".to_vec();
+        let cipher = rsa_oaep_sha1(&public, &message).unwrap();
+        assert_eq!(cipher.len(), 256);
+        // Encryption is randomised: the same message twice gives two ciphertexts.
+        assert_ne!(cipher, rsa_oaep_sha1(&public, &message).unwrap());
+        let plain = openssl_decrypt(&key, &cipher);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(plain, message);
+    }
+
+    #[test]
+    fn bad_rsa_keys_are_errors_not_panics() {
+        for pem in [
+            &b""[..],
+            b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+            b"-----BEGIN PUBLIC KEY-----\nMAMCAQE=\n-----END PUBLIC KEY-----\n",
+            b"\xff\xfe",
+            b"MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA",
+        ] {
+            assert!(rsa_oaep_sha1(pem, b"x").is_err());
+        }
+        let mut input = &[0x30u8, 0x84, 0xff, 0xff, 0xff, 0xff][..];
+        assert!(der(&mut input).is_none());
+    }
+
+    /// Decrypts RSA-OAEP (SHA-1) with the openssl command.
+    fn openssl_decrypt(key: &std::path::Path, cipher: &[u8]) -> Vec<u8> {
+        use std::process::{Command, Stdio};
+        let mut child = Command::new("openssl")
+            .args(["pkeyutl", "-decrypt", "-pkeyopt", "rsa_padding_mode:oaep"])
+            .args([
+                "-pkeyopt",
+                "rsa_oaep_md:sha1",
+                "-pkeyopt",
+                "rsa_mgf1_md:sha1",
+                "-inkey",
+            ])
+            .arg(key)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), cipher).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "openssl could not decrypt");
+        out.stdout
+    }
+
+    #[tokio::test]
+    async fn caching_sha2_full_authentication_with_the_servers_rsa_key() {
+        let dir = std::env::temp_dir().join(format!("whenready-rsa2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (key, public) = openssl_key(&dir);
+        let mut t = target(Some("secret"), None);
+        t.get_server_public_key = true;
+        let out = against(t, |mut s| async move {
+            send(&mut s, 0, &greeting("caching_sha2_password", SERVER_CAPS)).await;
+            let _ = recv(&mut s).await;
+            send(&mut s, 2, &[0x01, 0x04]).await;
+            assert_eq!(recv(&mut s).await, (3, vec![0x02]));
+            let mut pem = vec![0x01];
+            pem.extend_from_slice(&public);
+            send(&mut s, 4, &pem).await;
+            let (seq, cipher) = recv(&mut s).await;
+            assert_eq!((seq, cipher.len()), (5, 256));
+            // The server's side: decrypt, then undo the XOR with the nonce.
+            let plain = openssl_decrypt(&key, &cipher);
+            let password: Vec<u8> = plain
+                .iter()
+                .enumerate()
+                .map(|(i, b)| b ^ NONCE[i % NONCE.len()])
+                .collect();
+            assert_eq!(password, b"secret\0");
+            send(&mut s, 6, OK).await;
+            assert_eq!(recv(&mut s).await, (0, vec![COM_PING]));
+            send(&mut s, 1, OK).await;
+            let _ = recv(&mut s).await;
+        })
+        .await;
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(out, Ok(()));
     }
 
     #[tokio::test]
