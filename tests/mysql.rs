@@ -124,6 +124,50 @@ fn server_started_late_is_waited_for_and_the_command_runs() {
 }
 
 #[test]
+fn too_many_connections_is_transient() {
+    // MariaDB allows at least 10 connections (plus one for an administrator): ten
+    // clients of an ordinary account hold them for a few seconds.
+    let mut db = Mariadb::with_args(&["--max-connections=10"]);
+    db.start();
+    let holders: Vec<_> = (0..10)
+        .map(|_| {
+            std::process::Command::new("mariadb")
+                .args(["--no-defaults", "-h127.0.0.1", "-uapp"])
+                .arg(format!("-P{}", db.port))
+                .arg(format!("-p{MY_PASSWORD}"))
+                .args(["app", "-e", "SELECT SLEEP(4)"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("run the mariadb client")
+        })
+        .collect();
+    let url = db.url("app", MY_PASSWORD, "app", "");
+    // Wait until the holders are in.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = wr(&["--once", &url]);
+        if r.stderr.contains("Too many connections (1040)") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the holder never connected: {r:?}"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    // Not permanent: whenready keeps waiting and is ready once the holder leaves.
+    let r = wr(&["-t", "30s", &url, "--", "echo", "ran"]);
+    for mut h in holders {
+        let _ = h.wait();
+    }
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, "ran\n");
+    assert!(r.stderr.contains("Too many connections (1040)"), "{r:?}");
+    assert_no_secret(&r, MY_PASSWORD);
+}
+
+#[test]
 fn server_never_started_exits_1_at_the_deadline() {
     let port = free_port();
     let url = format!("mysql://app:{MY_PASSWORD}@127.0.0.1:{port}/app");

@@ -165,6 +165,13 @@ impl Mariadb {
         }
     }
 
+    /// A fresh server with extra mariadbd options (`--max-connections=1`, ...).
+    pub fn with_args(args: &[&str]) -> Mariadb {
+        let mut m = Mariadb::new();
+        m.extra = args.iter().map(|s| s.to_string()).collect();
+        m
+    }
+
     /// A fresh server that offers TLS with this certificate.
     pub fn tls(certs: &Certs) -> Mariadb {
         let mut m = Mariadb::new();
