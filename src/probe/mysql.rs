@@ -897,14 +897,14 @@ mod tests {
 
     // ------------------------------------------------------------ a fake server
 
-    async fn send(s: &mut DuplexStream, seq: u8, payload: &[u8]) {
+    async fn send<S: AsyncWrite + Unpin>(s: &mut S, seq: u8, payload: &[u8]) {
         let mut p = (payload.len() as u32).to_le_bytes()[..3].to_vec();
         p.push(seq);
         p.extend_from_slice(payload);
         s.write_all(&p).await.unwrap();
     }
 
-    async fn recv(s: &mut DuplexStream) -> (u8, Vec<u8>) {
+    async fn recv<S: AsyncRead + Unpin>(s: &mut S) -> (u8, Vec<u8>) {
         let mut h = [0u8; 4];
         s.read_exact(&mut h).await.unwrap();
         let len = usize::from(h[0]) | usize::from(h[1]) << 8 | usize::from(h[2]) << 16;
@@ -1121,6 +1121,78 @@ mod tests {
         })
         .await;
         let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(out, Ok(()));
+    }
+
+    /// A TLS acceptor with a fresh self-signed certificate for localhost.
+    fn acceptor() -> tokio_rustls::TlsAcceptor {
+        use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(tls::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            )
+            .unwrap();
+        tokio_rustls::TlsAcceptor::from(Arc::new(config))
+    }
+
+    /// The server's side up to the login over TLS: greeting with CLIENT_SSL, the
+    /// SSLRequest, the TLS handshake; returns the TLS stream and the login packet.
+    async fn tls_login(
+        mut s: DuplexStream,
+        plugin: &str,
+    ) -> (tokio_rustls::server::TlsStream<DuplexStream>, Vec<u8>) {
+        send(&mut s, 0, &greeting(plugin, SERVER_CAPS | CLIENT_SSL)).await;
+        let (seq, request) = recv(&mut s).await;
+        assert_eq!((seq, request.len()), (1, 32), "SSLRequest");
+        let caps = u32::from_le_bytes([request[0], request[1], request[2], request[3]]);
+        assert_ne!(caps & CLIENT_SSL, 0);
+        let mut tls = acceptor().accept(s).await.unwrap();
+        let (seq, login) = recv(&mut tls).await;
+        assert_eq!(seq, 2);
+        (tls, login)
+    }
+
+    #[tokio::test]
+    async fn caching_sha2_full_authentication_over_tls_sends_the_password() {
+        let mut t = target(Some("secret"), Some("app"));
+        t.ssl_mode = SslMode::Required;
+        let out = against(t, |s| async move {
+            let (mut tls, login) = tls_login(s, "caching_sha2_password").await;
+            assert_eq!(response_parts(&login).1, sha2_scramble(b"secret", &NONCE));
+            send(&mut tls, 3, &[0x01, 0x04]).await;
+            assert_eq!(recv(&mut tls).await, (4, b"secret\0".to_vec()));
+            send(&mut tls, 5, OK).await;
+            assert_eq!(recv(&mut tls).await, (0, vec![COM_PING]));
+            send(&mut tls, 1, OK).await;
+            assert_eq!(recv(&mut tls).await, (0, vec![COM_QUIT]));
+        })
+        .await;
+        assert_eq!(out, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn clear_password_over_tls_after_a_switch() {
+        let mut t = target(Some("secret"), None);
+        t.ssl_mode = SslMode::Preferred;
+        let out = against(t, |s| async move {
+            let (mut tls, _) = tls_login(s, "mysql_native_password").await;
+            send(&mut tls, 3, b"\xfemysql_clear_password\0").await;
+            assert_eq!(recv(&mut tls).await, (4, b"secret\0".to_vec()));
+            send(&mut tls, 5, OK).await;
+            let _ = recv(&mut tls).await;
+            send(&mut tls, 1, OK).await;
+            let _ = recv(&mut tls).await;
+        })
+        .await;
         assert_eq!(out, Ok(()));
     }
 
