@@ -1,8 +1,8 @@
 //! mysql:// and mariadb:// targets against real MariaDB servers of our own (made with
 //! mariadb-install-db in a temporary directory, on free ports of 127.0.0.1): ready,
-//! started late, never started, access denied, unknown database, an authentication
-//! method whenready lacks, MYSQL_PWD, --once, TLS modes; and fake peers that never
-//! answer, send garbage or close at once.
+//! started late, never started, access denied, unknown database, too many connections,
+//! mysql_native_password and client_ed25519 accounts, MYSQL_PWD, --once, TLS modes;
+//! and fake peers that never answer, send garbage or close at once.
 
 mod common;
 use common::mariadb::{Mariadb, MY_PASSWORD};
@@ -19,6 +19,10 @@ fn running_server_is_ready_and_the_command_runs() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.stdout, "ran\n");
     assert!(r.stderr.contains("mysql://app:***@127.0.0.1"), "{r:?}");
+    assert_no_secret(&r, MY_PASSWORD);
+    // MariaDB's client_ed25519 (the server switches to it).
+    let r = wr(&["-t", "20s", &db.url("ed", MY_PASSWORD, "app", "")]);
+    assert_eq!(r.code, 0, "{r:?}");
     assert_no_secret(&r, MY_PASSWORD);
     // No database, and the mariadb:// spelling.
     let r = wr(&[&format!(
@@ -60,8 +64,11 @@ fn permanent_failures_exit_3_at_once_with_the_servers_reason() {
             db.url("admin", MY_PASSWORD, "nope", ""),
             "Unknown database 'nope' (1049)",
         ),
-        // The server switches to MariaDB's ed25519 method, which whenready lacks.
-        (db.url("ed", MY_PASSWORD, "app", ""), "client_ed25519"),
+        // The server switches to MariaDB's ed25519 method.
+        (
+            db.url("ed", wrong, "app", ""),
+            "Access denied for user 'ed'@'localhost' (using password: YES) (1045)",
+        ),
     ];
     for (url, reason) in cases {
         let r = wr(&["-t", "30s", &url, "--", "echo", "ran"]);

@@ -5,8 +5,9 @@
 //! what a readiness check needs: the server's HandshakeV10, an optional SSLRequest and
 //! TLS upgrade (rustls), HandshakeResponse41, AuthSwitchRequest and AuthMoreData,
 //! OK / ERR packets, `COM_PING` and `COM_QUIT`. Authentication methods:
-//! `mysql_native_password`, `caching_sha2_password` (fast path, and full
-//! authentication over TLS) and `mysql_clear_password` (over TLS only). Every packet
+//! `mysql_native_password`, `caching_sha2_password` (fast path; full authentication
+//! over TLS, or with the server's RSA key when the URL allows it), MariaDB's
+//! `client_ed25519`, and `mysql_clear_password` (over TLS only). Every packet
 //! from the server is bounds-checked and capped in size: no server input can panic.
 //!
 //! This module is self-contained: target type, URL parsing, error classification and
@@ -425,6 +426,23 @@ fn sha2_scramble(password: &[u8], nonce: &[u8]) -> Vec<u8> {
     xor(&stage1, &digest(sha256, &[&stage2, nonce]))
 }
 
+/// MariaDB's client_ed25519: the Ed25519 signature of the 32-byte nonce, with the
+/// password's SHA-512 as the expanded secret key (the password, of any length, takes
+/// the place of the 32-byte seed of standard Ed25519).
+fn ed25519_signature(password: &[u8], nonce: &[u8]) -> Result<Vec<u8>, ProbeError> {
+    use ed25519_dalek::hazmat::{raw_sign, ExpandedSecretKey};
+    let nonce = nonce
+        .get(..32)
+        .ok_or_else(|| garbage("a client_ed25519 request without a 32-byte nonce"))?;
+    let mut az = [0u8; 64];
+    az.copy_from_slice(&digest(&ring::digest::SHA512, &[password]));
+    let secret = ExpandedSecretKey::from_bytes(&az);
+    let public = ed25519_dalek::VerifyingKey::from(&secret);
+    Ok(raw_sign::<sha2::Sha512>(&secret, nonce, &public)
+        .to_bytes()
+        .to_vec())
+}
+
 /// The server's nonce without the NUL that some servers append.
 fn nonce_of(data: &[u8]) -> &[u8] {
     data.strip_suffix(&[0]).unwrap_or(data)
@@ -440,6 +458,7 @@ fn auth_response(
     match plugin {
         "mysql_native_password" => Ok(native_scramble(password, nonce_of(nonce))),
         "caching_sha2_password" => Ok(sha2_scramble(password, nonce_of(nonce))),
+        "client_ed25519" => ed25519_signature(password, nonce),
         "mysql_clear_password" | "sha256_password" if tls => {
             let mut v = password.to_vec();
             v.push(0);
@@ -820,6 +839,20 @@ mod tests {
             "746ebe205d56a0707acb3e796e834e0dd7b1d61743b26bd5202c7a623230c7c9"
         );
         assert!(sha2_scramble(b"", &NONCE).is_empty());
+    }
+
+    // With a 32-byte password, client_ed25519 is standard Ed25519 with the password as
+    // the seed: expected value from Python's cryptography package.
+    #[test]
+    fn ed25519_signature_matches_standard_ed25519_for_a_32_byte_password() {
+        let password: Vec<u8> = (100..132).collect();
+        let nonce: Vec<u8> = (1..33).collect();
+        assert_eq!(
+            hex(&ed25519_signature(&password, &nonce).unwrap()),
+            "1b71827e786169cd1d70866091af3a74d8d6808dc6e6a78b89bf97af6ab4169c\
+             7111db3d577565461f6791836c6fd641925f92b0f8c295e386c7fa3910a47e08"
+        );
+        assert!(ed25519_signature(b"pw", &nonce[..31]).is_err());
     }
 
     #[test]
@@ -1224,18 +1257,18 @@ mod tests {
         let t = target(Some("secret"), None);
         let out = against(t, |mut s| async move {
             // The greeting's method is unknown: the client offers native instead.
-            send(&mut s, 0, &greeting("client_ed25519", SERVER_CAPS)).await;
+            send(&mut s, 0, &greeting("auth_gssapi_client", SERVER_CAPS)).await;
             let (_, p) = recv(&mut s).await;
             assert_eq!(response_parts(&p).3, "mysql_native_password");
             let mut switch = vec![0xFE];
-            switch.extend_from_slice(b"client_ed25519\0");
+            switch.extend_from_slice(b"auth_gssapi_client\0");
             switch.extend_from_slice(&NONCE);
             send(&mut s, 2, &switch).await;
         })
         .await
         .unwrap_err();
         assert!(out.is_permanent(), "{out:?}");
-        assert!(out.reason.contains("client_ed25519"), "{out:?}");
+        assert!(out.reason.contains("auth_gssapi_client"), "{out:?}");
     }
 
     #[tokio::test]
