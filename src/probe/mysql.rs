@@ -219,6 +219,7 @@ const CHARSET: u8 = 45;
 const MAX_AUTH_ROUNDS: usize = 8;
 
 const COM_QUIT: u8 = 0x01;
+const COM_INIT_DB: u8 = 0x02;
 const COM_PING: u8 = 0x0e;
 
 /// A connection with its packet sequence number.
@@ -640,7 +641,22 @@ pub async fn session(io: Box<dyn Io>, t: &MysqlTarget) -> Result<(), ProbeError>
             _ => return Err(garbage("an unexpected packet during login")),
         }
     }
-    // Logged in (and on the database, when given). Ping, then leave politely.
+    // Logged in. A server that cannot take the database with the login gets
+    // COM_INIT_DB (every server since 4.1 can; this is for odd proxies).
+    if let Some(db) = &t.database {
+        if caps & CLIENT_CONNECT_WITH_DB == 0 {
+            let mut init = vec![COM_INIT_DB];
+            init.extend_from_slice(db.as_bytes());
+            conn.command(&init).await?;
+            let p = conn.read().await?;
+            match p.first() {
+                Some(0x00) => {}
+                Some(0xFF) => return Err(server_error(&p)),
+                _ => return Err(garbage("an unexpected answer to COM_INIT_DB")),
+            }
+        }
+    }
+    // Ping, then leave politely.
     conn.command(&[COM_PING]).await?;
     let p = conn.read().await?;
     match p.first() {
@@ -1227,6 +1243,31 @@ mod tests {
         })
         .await;
         assert_eq!(out, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn database_by_com_init_db_when_the_login_cannot_carry_it() {
+        let t = target(Some("secret"), Some("nope"));
+        let out = against(t, |mut s| async move {
+            send(
+                &mut s,
+                0,
+                &greeting(
+                    "mysql_native_password",
+                    SERVER_CAPS & !CLIENT_CONNECT_WITH_DB,
+                ),
+            )
+            .await;
+            let (_, p) = recv(&mut s).await;
+            assert_eq!(response_parts(&p).2, None);
+            send(&mut s, 2, OK).await;
+            assert_eq!(recv(&mut s).await, (0, b"\x02nope".to_vec()));
+            send(&mut s, 1, b"\xff\x19\x04#42000Unknown database 'nope'").await;
+        })
+        .await
+        .unwrap_err();
+        assert!(out.is_permanent(), "{out:?}");
+        assert_eq!(out.reason, "Unknown database 'nope' (1049)");
     }
 
     #[tokio::test]
