@@ -209,7 +209,7 @@ def oneshot():
 # process group, on a free port of 127.0.0.1 (never the machine's own instances on the
 # standard ports). A watchdog shell holds a pipe from this process: however this process
 # ends, even killed, the pipe closes and the watchdog stops the RabbitMQ node and kills
-# every process group still listed in TMP/pgids.
+# every process group still listed in TMP/pgids (`kill -KILL -PGID`: dash's kill takes no `--`).
 MY_PASSWORD = "bench-my-pw"
 RABBIT_BIN = "/usr/lib/rabbitmq/bin"  # Debian's /usr/sbin wrappers switch to the rabbitmq user
 _watchdog = None
@@ -223,7 +223,7 @@ def watchdog():
         script = (f"cat >/dev/null; "
                   f"if [ -f '{TMP}/rabbit-node' ]; then HOME='{TMP}/rabbit/home' ERL_CRASH_DUMP_BYTES=0 "
                   f"'{RABBIT_BIN}/rabbitmqctl' -n \"$(cat '{TMP}/rabbit-node')\" stop >/dev/null 2>&1; fi; "
-                  f"for g in $(cat '{pgids}' 2>/dev/null); do kill -KILL -- -$g 2>/dev/null; done; "
+                  f"for g in $(cat '{pgids}' 2>/dev/null); do kill -KILL -$g 2>/dev/null; done; "
                   f"rm -rf '{TMP}'")
         _watchdog = subprocess.Popen(["sh", "-c", script], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, cwd="/", start_new_session=True)
@@ -421,7 +421,7 @@ def kinds():
                  f"{RABBIT_BIN}/rabbitmq-diagnostics -q -n {rabbit.node} ping", 10,
                  {"env": rabbit.env(), "warmup": 2})]),
         ]
-        skipped = []
+        skipped, notes = [], []
         if knows_mysql():
             my = Mariadb()
             servers.append(my)
@@ -431,6 +431,8 @@ def kinds():
                  f"{WHENREADY} --once mysql://app:{MY_PASSWORD}@127.0.0.1:{my.port}/", 100, {}),
                 ("mariadb-admin ping -u app -p…", admin, 100, {}),
                 ("mariadb-admin ping --silent -u app -p…", admin + " --silent", 100, {})]))
+            notes.append("mariadb-admin ping exits 0 whenever the server answers, even when it refuses "
+                         "the login (mysqld is alive only on a successful one).")
         else:
             skipped.append("MariaDB: this whenready has no mysql:// kind yet")
         rows = []
@@ -445,6 +447,8 @@ def kinds():
                              "1.00x" if i == 0 else f"{med / base:.2f}x"])
         table("One-shot check, brokers and MySQL (wall time per invocation; 100 runs after 10 warm-ups "
               "unless said otherwise)", ["target", "command", "runs", "median ms", "p90 ms", "vs whenready"], rows)
+        for n in notes:
+            print(f"\nNote: {n}")
         for s in skipped:
             print(f"\nSkipped: {s}")
     finally:
