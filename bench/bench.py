@@ -169,7 +169,9 @@ def hyperfine(commands, runs=100, warmup=10, env=None):
     args = ["hyperfine", "-N", "--warmup", str(warmup), "--runs", str(runs), "--export-json", path]
     for name, cmd in commands:
         args += ["-n", name, cmd]
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=TMP)
+    r = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=TMP)
+    if r.returncode != 0:
+        raise RuntimeError(f"hyperfine failed on {[c for _, c in commands]}: {r.stderr.strip()}")
     with open(path) as f:
         results = json.load(f)["results"]
     return [(r["command"], r["times"]) for r in results]
