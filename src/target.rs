@@ -397,7 +397,7 @@ mod tests {
             ("[nope]:1", "not an IPv6"),
             ("tcp://db", "missing port"),
             ("tcp://db:1/x", "nothing more"),
-            ("mysql://db:3306", "unsupported scheme"),
+            ("mongodb://db:27017", "unsupported scheme"),
             ("unix:relative", "ABSOLUTE"),
             ("http://", "invalid target"),
             ("redis://h/abc", "invalid database"),

@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const KINDS: [&str; 9] = [
-    "tcp", "unix", "http", "https", "postgres", "redis", "amqp", "nats", "mqtt",
+const KINDS: [&str; 10] = [
+    "tcp", "unix", "http", "https", "postgres", "redis", "mysql", "amqp", "nats", "mqtt",
 ];
 
 /// The tests here start many servers; one at a time keeps a 2-core machine from
@@ -53,6 +53,7 @@ impl Expect {
 struct Shared {
     pg: Pg,
     redis: Redis,
+    mariadb: common::mariadb::Mariadb,
     nats: common::nats::Nats,
     mosquitto: common::mosquitto::Mosquitto,
     certs: Certs,
@@ -66,6 +67,7 @@ fn shared() -> &'static Shared {
     S.get_or_init(|| Shared {
         pg: Pg::started(),
         redis: Redis::started(&[]),
+        mariadb: common::mariadb::Mariadb::started(),
         nats: common::nats::Nats::started(&[]),
         mosquitto: common::mosquitto::Mosquitto::started(&[MQTT_USER]),
         certs: certs(&["localhost", "127.0.0.1"]),
@@ -91,6 +93,7 @@ fn url(kind: &str, addr: &str) -> String {
         "https" => format!("https://{addr}/health"),
         "postgres" => format!("postgres://app:{PG_PASSWORD}@{addr}/postgres"),
         "redis" => format!("redis://{addr}"),
+        "mysql" => format!("mysql://app:{}@{addr}/app", common::mariadb::MY_PASSWORD),
         "amqp" => format!("amqp://guest:guest@{addr}/"),
         "nats" => format!("nats://{addr}"),
         "mqtt" => format!("mqtt://{}:{}@{addr}", MQTT_USER.0, MQTT_USER.1),
@@ -104,6 +107,7 @@ fn backend(kind: &str) -> u16 {
     match kind {
         "postgres" => sh.pg.port,
         "redis" => sh.redis.port,
+        "mysql" => sh.mariadb.port,
         "amqp" => common::rabbitmq::shared().port,
         "nats" => sh.nats.port,
         "mqtt" => sh.mosquitto.port,
@@ -192,6 +196,10 @@ fn half_handshake(kind: &'static str) -> Fake {
             "redis" => {
                 let _ = s.read(&mut buf);
                 let _ = s.write_all(b"+PO");
+            }
+            // Half a HandshakeV10 packet: length 0x4a, then protocol 10 and "5.".
+            "mysql" => {
+                let _ = s.write_all(&[0x4a, 0, 0, 0, 0x0a, b'5', b'.']);
             }
             // Half a Connection.Start frame header, after the protocol header.
             "amqp" => {
@@ -332,6 +340,13 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
             format!("rediss://127.0.0.1:{}", shared().redis.port),
             Guard::None,
         ),
+        ("plaintext behind a TLS URL", "mysql") => (
+            format!(
+                "{}?ssl-mode=REQUIRED",
+                url("mysql", &format!("127.0.0.1:{}", backend("mysql")))
+            ),
+            Guard::None,
+        ),
         ("plaintext behind a TLS URL", "amqp") => (
             format!("amqps://guest:guest@127.0.0.1:{}/", backend("amqp")),
             Guard::None,
@@ -354,7 +369,7 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
             let f = tls_fake();
             (f.addr(), Guard::Fake(f))
         }
-        ("TLS behind a plaintext URL", "http" | "redis" | "amqp" | "nats" | "mqtt") => {
+        ("TLS behind a plaintext URL", "http" | "redis" | "mysql" | "amqp" | "nats" | "mqtt") => {
             let f = tls_fake();
             (url(kind, &f.addr()), Guard::Fake(f))
         }
@@ -392,7 +407,7 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
             });
             (url, Guard::Thread(t))
         }
-        ("restarts during the wait", "amqp" | "nats" | "mqtt") => {
+        ("restarts during the wait", "mysql" | "amqp" | "nats" | "mqtt") => {
             // Down (refusing) at first; 600 ms later a proxy to the real server
             // listens (restarting the server itself takes RabbitMQ seconds).
             let port = free_port();
@@ -461,7 +476,7 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
                     });
                     (url, Guard::Thread(t))
                 }
-                "amqp" | "nats" | "mqtt" => {
+                "mysql" | "amqp" | "nats" | "mqtt" => {
                     // A proxy to the real server, gone after 300 ms.
                     let f = slow_proxy(backend(kind), Duration::ZERO);
                     let url = url(kind, &f.addr());

@@ -58,7 +58,6 @@ fn usage_errors_do_not_print_the_password() {
         format!("postgres://app@db/x?password={CANARY}&sslmode=wrong"),
         format!("redis://:{CANARY}@cache/notanumber"),
         format!("redis://:{CANARY}@cache:6379?x=y"),
-        format!("mysql://root:{CANARY}@db:3306"),
         format!("nats://{CANARY}@broker:4222?bogus=1"),
         format!("nats://{CANARY}@broker:99999"),
         format!("nats://u:{CANARY}@broker/path"),
@@ -66,6 +65,9 @@ fn usage_errors_do_not_print_the_password() {
         format!("mqtt://u:{CANARY}@broker?qos=1"),
         format!("amqp://u:{CANARY}@broker/a/b"),
         format!("amqp://u:{CANARY}@broker?verify=verify_peer"),
+        format!("mysql://root:{CANARY}@db:3306?ssl-mode=bogus"),
+        format!("mariadb://root:{CANARY}@db:3306/a/b"),
+        format!("mongodb://root:{CANARY}@db:27017"),
         format!("http://u:{CANARY}@[::1/"),
         format!("postgres://app:{CANARY}@a:1,b:2/db"),
     ] {
@@ -84,8 +86,13 @@ fn environment_passwords_never_print() {
             "200ms",
             &format!("postgres://app@127.0.0.1:{port}/db"),
             &format!("redis://127.0.0.1:{port}"),
+            &format!("mysql://app@127.0.0.1:{port}/db"),
         ],
-        &[("PGPASSWORD", CANARY), ("REDISCLI_AUTH", CANARY)],
+        &[
+            ("PGPASSWORD", CANARY),
+            ("REDISCLI_AUTH", CANARY),
+            ("MYSQL_PWD", CANARY),
+        ],
     );
     assert_eq!(r.code, 1, "{r:?}");
     let r = check(

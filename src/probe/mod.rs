@@ -20,6 +20,7 @@ pub mod amqp;
 pub mod file;
 pub mod http;
 pub mod mqtt;
+pub mod mysql;
 pub mod nats;
 pub mod postgres;
 pub mod redis;
@@ -43,6 +44,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &http::Http,
     &postgres::Postgres,
     &redis::Redis,
+    &mysql::Mysql,
     &amqp::Amqp,
     &nats::Nats,
     &mqtt::Mqtt,

@@ -179,12 +179,15 @@ fn connect_json(auth: &NatsAuth, tls: bool) -> String {
         NatsAuth::User { user, pass } => {
             json.push_str(&format!(
                 ",\"user\":{},\"pass\":{}",
-                json_string(user),
-                json_string(pass)
+                crate::report::json::quote(user),
+                crate::report::json::quote(pass)
             ));
         }
         NatsAuth::Token(token) => {
-            json.push_str(&format!(",\"auth_token\":{}", json_string(token)));
+            json.push_str(&format!(
+                ",\"auth_token\":{}",
+                crate::report::json::quote(token)
+            ));
         }
     }
     json.push_str(&format!(
@@ -192,25 +195,6 @@ fn connect_json(auth: &NatsAuth, tls: bool) -> String {
         env!("CARGO_PKG_VERSION")
     ));
     json
-}
-
-/// A JSON string literal for `s`.
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Whether the JSON object text has `"key": true` (a minimal reading of INFO).

@@ -147,8 +147,8 @@ impl Value {
     }
 }
 
-/// A JSON string literal (RFC 8259 escaping).
-fn quote(s: &str) -> String {
+/// A JSON string literal (RFC 8259 escaping): for the events, and NATS's CONNECT.
+pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -7,6 +7,7 @@
 //! A missing server binary fails the test with a message saying what to install.
 #![allow(dead_code)]
 
+pub mod mariadb;
 pub mod mosquitto;
 pub mod nats;
 pub mod rabbitmq;
