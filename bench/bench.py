@@ -1,8 +1,9 @@
 """whenready benchmarks: one-shot checks, gate latency, the cost of waiting, scale, size.
 
 Run through bench/run.sh. Every comparison runs in the same invocation on the same
-machine; servers (PostgreSQL, Redis, HTTP, TCP listeners) are started here on free
-loopback ports and stopped at the end. Prints Markdown tables.
+machine; servers (PostgreSQL, Redis, HTTP, TCP listeners; for `kinds` Mosquitto,
+nats-server, a RabbitMQ node and MariaDB) are started here on free loopback ports and
+stopped at the end. Prints Markdown tables.
 """
 
 import calendar
@@ -10,6 +11,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -20,7 +22,7 @@ import time
 import http.server
 
 WHENREADY = os.path.abspath(sys.argv[1])
-SECTIONS = sys.argv[2:] or ["size", "oneshot", "gate", "pggate", "idle", "scale"]
+SECTIONS = sys.argv[2:] or ["size", "oneshot", "kinds", "gate", "pggate", "idle", "scale"]
 PG_BIN = "/usr/lib/postgresql/15/bin"
 PG_PASSWORD = "bench-pw"
 TMP = tempfile.mkdtemp(prefix="whenready-bench-")
@@ -162,12 +164,14 @@ class Listener:
                 return
 
 
-def hyperfine(commands, runs=100):
+def hyperfine(commands, runs=100, warmup=10, env=None):
     path = os.path.join(TMP, "hf.json")
-    args = ["hyperfine", "-N", "--warmup", "10", "--runs", str(runs), "--export-json", path]
+    args = ["hyperfine", "-N", "--warmup", str(warmup), "--runs", str(runs), "--export-json", path]
     for name, cmd in commands:
         args += ["-n", name, cmd]
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    r = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=TMP)
+    if r.returncode != 0:
+        raise RuntimeError(f"hyperfine failed on {[c for _, c in commands]}: {r.stderr.strip()}")
     with open(path) as f:
         results = json.load(f)["results"]
     return [(r["command"], r["times"]) for r in results]
@@ -201,6 +205,257 @@ def oneshot():
     finally:
         pg.stop()
         rd.stop()
+
+
+# The brokers and the database of the `kinds` section: each started here, in its own
+# process group, on a free port of 127.0.0.1 (never the machine's own instances on the
+# standard ports). A watchdog shell holds a pipe from this process: however this process
+# ends, even killed, the pipe closes and the watchdog stops the RabbitMQ node and kills
+# every process group still listed in TMP/pgids (`kill -KILL -PGID`: dash's kill takes no `--`).
+MY_PASSWORD = "bench-my-pw"
+RABBIT_BIN = "/usr/lib/rabbitmq/bin"  # Debian's /usr/sbin wrappers switch to the rabbitmq user
+_watchdog = None
+
+
+def watchdog():
+    global _watchdog
+    if _watchdog is None:
+        pgids = os.path.join(TMP, "pgids")
+        open(pgids, "w").close()
+        script = (f"cat >/dev/null; "
+                  f"if [ -f '{TMP}/rabbit-node' ]; then HOME='{TMP}/rabbit/home' ERL_CRASH_DUMP_BYTES=0 "
+                  f"'{RABBIT_BIN}/rabbitmqctl' -n \"$(cat '{TMP}/rabbit-node')\" stop >/dev/null 2>&1; fi; "
+                  f"for g in $(cat '{pgids}' 2>/dev/null); do kill -KILL -$g 2>/dev/null; done; "
+                  f"rm -rf '{TMP}'")
+        _watchdog = subprocess.Popen(["sh", "-c", script], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, cwd="/", start_new_session=True)
+    return _watchdog
+
+
+def _pgids(change):
+    path = os.path.join(TMP, "pgids")
+    with open(path) as f:
+        groups = f.read().split()
+    groups = change(groups)
+    with open(path, "w") as f:
+        f.write("\n".join(groups) + "\n")
+
+
+class Server:
+    """A server process in its own process group, known to the watchdog."""
+
+    def spawn(self, args, **kw):
+        watchdog()
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True, **kw)
+        _pgids(lambda g: g + [str(self.proc.pid)])
+
+    def wait_port(self, port, what, seconds=60):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{what} exited ({self.proc.returncode}) while starting")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {seconds} s")
+
+    def kill(self):
+        if getattr(self, "proc", None) is None:
+            return
+        try:
+            os.killpg(self.proc.pid, 9)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        pid = str(self.proc.pid)
+        _pgids(lambda g: [x for x in g if x != pid])
+        self.proc = None
+
+
+class Mosquitto(Server):
+    """Mosquitto with a password file: user `u`, password `p`, no anonymous clients."""
+
+    def __init__(self):
+        d = os.path.join(TMP, "mosquitto")
+        os.makedirs(d)
+        self.port = free_port()
+        passwd = os.path.join(d, "passwd")
+        subprocess.run(["mosquitto_passwd", "-b", "-c", passwd, "u", "p"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        conf = os.path.join(d, "mosquitto.conf")
+        with open(conf, "w") as f:
+            # Started as root, mosquitto otherwise drops to the user mosquitto.
+            f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\n"
+                    f"user root\npersistence false\nlog_dest none\n")
+        self.spawn(["mosquitto", "-c", conf])
+        self.wait_port(self.port, "mosquitto")
+
+    def stop(self):
+        self.kill()
+
+
+class Nats(Server):
+    def __init__(self):
+        self.port = free_port()
+        self.spawn(["nats-server", "-a", "127.0.0.1", "-p", str(self.port), "--user", "u", "--pass", "p"])
+        self.wait_port(self.port, "nats-server")
+
+    def stop(self):
+        self.kill()
+
+
+class Rabbit(Server):
+    """A RabbitMQ node of our own: node name, AMQP and distribution ports, cookie (HOME),
+    data and logs in TMP/rabbit; guest/guest (loopback only) on the default vhost."""
+
+    def __init__(self):
+        self.dir = os.path.join(TMP, "rabbit")
+        self.home = os.path.join(self.dir, "home")
+        os.makedirs(self.home)
+        self.node = f"whenready-bench-{os.getpid()}@localhost"
+        self.port = free_port()
+        cookie = os.path.join(self.home, ".erlang.cookie")
+        with open(cookie, "w") as f:
+            f.write(f"whenreadybench{random.getrandbits(64)}")
+        os.chmod(cookie, 0o400)
+        with open(os.path.join(self.dir, "rabbitmq.conf"), "w") as f:
+            f.write(f"listeners.tcp.default = 127.0.0.1:{self.port}\n")
+        with open(os.path.join(self.dir, "enabled_plugins"), "w") as f:
+            f.write("[].\n")
+        env = dict(os.environ, HOME=self.home, RABBITMQ_NODENAME=self.node,
+                   RABBITMQ_NODE_IP_ADDRESS="127.0.0.1", RABBITMQ_NODE_PORT=str(self.port),
+                   RABBITMQ_DIST_PORT=str(free_port()),
+                   RABBITMQ_MNESIA_BASE=os.path.join(self.dir, "mnesia"),
+                   RABBITMQ_LOG_BASE=os.path.join(self.dir, "log"),
+                   RABBITMQ_CONFIG_FILE=os.path.join(self.dir, "rabbitmq"),
+                   RABBITMQ_ENABLED_PLUGINS_FILE=os.path.join(self.dir, "enabled_plugins"),
+                   RABBITMQ_PID_FILE=os.path.join(self.dir, "pid"), ERL_CRASH_DUMP_BYTES="0")
+        with open(os.path.join(TMP, "rabbit-node"), "w") as f:
+            f.write(self.node)  # for the watchdog's rabbitmqctl stop
+        self.spawn([f"{RABBIT_BIN}/rabbitmq-server"], env=env, cwd=self.dir)
+        self.wait_port(self.port, "rabbitmq-server", seconds=90)
+        if not self.ctl(["await_startup", "--timeout", "60"]):
+            raise RuntimeError(f"RabbitMQ node {self.node} did not finish booting; see {self.dir}/log")
+
+    def env(self):
+        # The CLI tools find the node's cookie in HOME.
+        return dict(os.environ, HOME=self.home, ERL_CRASH_DUMP_BYTES="0")
+
+    def ctl(self, args):
+        return subprocess.run([f"{RABBIT_BIN}/rabbitmqctl", "-n", self.node] + args, env=self.env(),
+                              cwd=self.dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+
+    def stop(self):
+        if getattr(self, "proc", None) is not None:
+            self.ctl(["stop"])
+            self.kill()
+        try:
+            os.remove(os.path.join(TMP, "rabbit-node"))
+        except FileNotFoundError:
+            pass
+
+
+class Mariadb(Server):
+    """A MariaDB server of our own (data dir and socket in TMP/mariadb), with the user
+    `app` (password MY_PASSWORD, mysql_native_password) made over the socket."""
+
+    def __init__(self):
+        self.dir = os.path.join(TMP, "mariadb")
+        self.data = os.path.join(self.dir, "data")
+        self.sock = os.path.join(self.dir, "sock")
+        os.makedirs(self.dir)
+        self.port = free_port()
+        common = ["--no-defaults", "--user=root", "--innodb-buffer-pool-size=16M", "--innodb-log-file-size=8M",
+                  "--innodb-flush-log-at-trx-commit=0", "--skip-innodb-doublewrite", "--performance-schema=OFF"]
+        subprocess.run(["mariadb-install-db", "--no-defaults", "--user=root", "--skip-test-db",
+                        "--auth-root-authentication-method=normal", f"--datadir={self.data}"] + common[2:],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.spawn(["mariadbd"] + common + [f"--datadir={self.data}", f"--socket={self.sock}",
+                                            f"--pid-file={self.dir}/pid", f"--log-error={self.dir}/error.log",
+                                            f"--port={self.port}", "--bind-address=127.0.0.1",
+                                            "--skip-name-resolve"])
+        self.wait_port(self.port, "mariadbd")
+        subprocess.run(["mariadb", "--no-defaults", f"--socket={self.sock}", "-uroot", "-e",
+                        f"CREATE USER 'app'@'%' IDENTIFIED BY '{MY_PASSWORD}'"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self):
+        if getattr(self, "proc", None) is not None:
+            subprocess.run(["mariadb-admin", "--no-defaults", f"--socket={self.sock}", "-uroot", "shutdown"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+            self.kill()
+
+
+def knows_mysql():
+    """Whether this whenready has the mysql:// kind (merged separately)."""
+    r = subprocess.run([WHENREADY, "--once", f"mysql://u:p@127.0.0.1:{free_port()}/"],
+                       capture_output=True, text=True)
+    return 'unsupported scheme "mysql"' not in r.stderr
+
+
+def kinds():
+    """One-shot checks of the broker and MySQL kinds against the clients users run instead."""
+    servers = []
+    try:
+        mq = Mosquitto()
+        servers.append(mq)
+        nats = Nats()
+        servers.append(nats)
+        rabbit = Rabbit()
+        servers.append(rabbit)
+        groups = [
+            ("MQTT (Mosquitto, password file)", [
+                ("whenready --once mqtt://u:p@… (CONNECT/CONNACK)",
+                 f"{WHENREADY} --once mqtt://u:p@127.0.0.1:{mq.port}", 100, {}),
+                ("mosquitto_pub -u u -P p (connect, publish, disconnect)",
+                 f"mosquitto_pub -h 127.0.0.1 -p {mq.port} -u u -P p -t whenready/bench -m x", 100, {})]),
+            ("NATS (user + password)", [
+                ("whenready --once nats://u:p@… (CONNECT, PING/PONG)",
+                 f"{WHENREADY} --once nats://u:p@127.0.0.1:{nats.port}", 100, {}),
+                ("nc -z (port only; Debian has no NATS client)", f"nc -z 127.0.0.1 {nats.port}", 100, {})]),
+            ("RabbitMQ (AMQP 0-9-1)", [
+                ("whenready --once amqp://guest:guest@…/ (login, Connection.Open)",
+                 f"{WHENREADY} --once amqp://guest:guest@127.0.0.1:{rabbit.port}/", 100, {}),
+                ("rabbitmq-diagnostics -q ping (10 runs, 2 warm-ups)",
+                 f"{RABBIT_BIN}/rabbitmq-diagnostics -q -n {rabbit.node} ping", 10,
+                 {"env": rabbit.env(), "warmup": 2})]),
+        ]
+        skipped, notes = [], []
+        if knows_mysql():
+            my = Mariadb()
+            servers.append(my)
+            admin = f"mariadb-admin ping -h 127.0.0.1 -P {my.port} -u app -p{MY_PASSWORD}"
+            groups.append(("MariaDB 10.11 (mysql://)", [
+                ("whenready --once mysql://app:…@…/ (login)",
+                 f"{WHENREADY} --once mysql://app:{MY_PASSWORD}@127.0.0.1:{my.port}/", 100, {}),
+                ("mariadb-admin ping -u app -p…", admin, 100, {}),
+                ("mariadb-admin ping --silent -u app -p…", admin + " --silent", 100, {})]))
+            notes.append("mariadb-admin ping exits 0 whenever the server answers, even when it refuses "
+                         "the login (mysqld is alive only on a successful one).")
+        else:
+            skipped.append("MariaDB: this whenready has no mysql:// kind yet")
+        rows = []
+        for label, commands in groups:
+            results = []
+            for name, cmd, runs, opts in commands:
+                results += hyperfine([(name, cmd)], runs=runs, **opts)
+            base = statistics.median(results[0][1])
+            for i, (name, times) in enumerate(results):
+                med = statistics.median(times)
+                rows.append([label, f"`{name}`", len(times), f"{med * 1000:.2f}", f"{pct(times, 0.9) * 1000:.2f}",
+                             "1.00x" if i == 0 else f"{med / base:.2f}x"])
+        table("One-shot check, brokers and MySQL (wall time per invocation; 100 runs after 10 warm-ups "
+              "unless said otherwise)", ["target", "command", "runs", "median ms", "p90 ms", "vs whenready"], rows)
+        for n in notes:
+            print(f"\nNote: {n}")
+        for s in skipped:
+            print(f"\nSkipped: {s}")
+    finally:
+        for s in reversed(servers):
+            s.stop()
 
 
 def gate_trial(command):
@@ -338,6 +593,8 @@ def size():
 
 def main():
     print(f"Machine: {os.cpu_count()} CPUs, {os.uname().release}; binary {WHENREADY}")
+    # SIGTERM unwinds like Ctrl-C, so every section's finally stops what it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         for s in SECTIONS:
             globals()[s]()

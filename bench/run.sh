@@ -2,11 +2,13 @@
 # Benchmarks whenready against what users would otherwise run, on this machine, in one
 # run, and prints tables (medians, p90, ratios). Figures to publish, not pass/fail.
 #
-#   bash bench/run.sh            # all sections (about 10 minutes)
-#   bash bench/run.sh oneshot    # one section: oneshot, gate, pggate, idle, scale, size
+#   bash bench/run.sh            # all sections (about 12 minutes)
+#   bash bench/run.sh oneshot    # one section: oneshot, kinds, gate, pggate, idle, scale, size
 #
 # Needs: hyperfine, nc (netcat-openbsd), pg_isready/psql, redis-cli, curl, strace,
-# /usr/bin/time, PostgreSQL 15 and redis-server (run `bash .ci/run` once, or apt-get).
+# /usr/bin/time, PostgreSQL 15 and redis-server (run `bash .ci/run` once, or apt-get);
+# for `kinds` also mosquitto and mosquitto-clients, nats-server, rabbitmq-server and
+# MariaDB (mariadb-server, mariadb-client).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
@@ -14,8 +16,18 @@ for tool in hyperfine nc pg_isready psql redis-cli redis-server curl strace pyth
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
 [ -x /usr/bin/time ] || missing+=(time)
+packages="hyperfine netcat-openbsd postgresql-client redis-tools curl strace time"
+if [ $# -eq 0 ] || [[ " $* " == *" kinds "* ]]; then
+    for tool in mosquitto mosquitto_passwd mosquitto_pub nats-server mariadb-install-db mariadbd mariadb mariadb-admin; do
+        command -v "$tool" >/dev/null || missing+=("$tool")
+    done
+    for tool in rabbitmq-server rabbitmqctl rabbitmq-diagnostics; do
+        [ -x "/usr/lib/rabbitmq/bin/$tool" ] || missing+=("$tool")
+    done
+    packages+=" mosquitto mosquitto-clients nats-server rabbitmq-server mariadb-server mariadb-client"
+fi
 if ((${#missing[@]})); then
-    echo "missing: ${missing[*]} (apt-get install hyperfine netcat-openbsd postgresql-client redis-tools curl strace time)" >&2
+    echo "missing: ${missing[*]} (apt-get install $packages)" >&2
     exit 1
 fi
 cargo build --release --locked --quiet --target x86_64-unknown-linux-musl
