@@ -99,7 +99,7 @@ impl Rabbit {
         let script = format!(
             "cat >/dev/null; if [ -f '{dir}/pgid' ]; then \
              HOME='{dir}/home' '{ctl}' -n '{node}' stop >/dev/null 2>&1; \
-             kill -KILL -- -$(cat '{dir}/pgid') 2>/dev/null; fi; rm -rf '{dir}' '{certs}'",
+             kill -KILL -$(cat '{dir}/pgid') 2>/dev/null; fi; rm -rf '{dir}' '{certs}'",
             ctl = ctl_program().display(),
             dir = dir.0.display(),
             certs = certs.dir.0.display(),
