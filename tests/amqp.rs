@@ -129,18 +129,10 @@ fn started_late_is_waited_for() {
 #[test]
 fn never_started_times_out() {
     let port = free_port();
-    let r = wr(&[
-        "-t",
-        "1s",
+    assert_never_started(
         &format!("amqp://127.0.0.1:{port}"),
-        "--",
-        "echo",
-        "ran",
-    ]);
-    assert_exited(&r, 1);
-    assert_eq!(r.stdout, "");
-    let r = wr(&["--once", &format!("amqps://127.0.0.1:{port}")]);
-    assert_exited(&r, 1);
+        &format!("amqps://127.0.0.1:{port}"),
+    );
 }
 
 /// A method frame on channel 0.

@@ -91,18 +91,10 @@ fn started_late_is_waited_for() {
 #[test]
 fn never_started_times_out() {
     let port = free_port();
-    let r = wr(&[
-        "-t",
-        "1s",
+    assert_never_started(
         &format!("mqtt://127.0.0.1:{port}"),
-        "--",
-        "echo",
-        "ran",
-    ]);
-    assert_exited(&r, 1);
-    assert_eq!(r.stdout, "");
-    let r = wr(&["--once", &format!("mqtts://127.0.0.1:{port}")]);
-    assert_exited(&r, 1);
+        &format!("mqtts://127.0.0.1:{port}"),
+    );
 }
 
 #[test]

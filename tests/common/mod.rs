@@ -283,6 +283,18 @@ pub fn wait_for_handler(pid: u32, n: u32) {
     }
 }
 
+/// A target whose server never starts: with a 1 s deadline whenready exits 1, says
+/// the connection was refused and does not run COMMAND; `--once` at `once_url` (the
+/// same port, perhaps the TLS scheme) exits 1 too.
+pub fn assert_never_started(url: &str, once_url: &str) {
+    let r = wr(&["-t", "1s", url, "--", "echo", "ran"]);
+    assert_exited(&r, 1);
+    assert_eq!(r.stdout, "", "{r:?}");
+    assert!(r.stderr.contains("connection refused"), "{r:?}");
+    let r = wr(&["--once", once_url]);
+    assert_exited(&r, 1);
+}
+
 /// Runs whenready with `args` (limit 30 s).
 pub fn wr(args: &[&str]) -> Run {
     run(whenready().args(args), Duration::from_secs(30))
