@@ -49,14 +49,43 @@ impl Expect {
 
 /// Real servers shared by the cells: one of each protocol for the "slow" proxy, the
 /// TLS-mismatch rows and (behind a proxy that comes and goes) the restart rows of
-/// the newer kinds, plus a CA. RabbitMQ's node is the test binary's shared one.
+/// the newer kinds, plus a CA. RabbitMQ's node is the test binary's shared one (its
+/// watchdog stops it). The others are stopped by [`StopShared`] when the matrix ends:
+/// a static is never dropped, and they must not outlive the test binary.
 struct Shared {
+    servers: Mutex<Option<Servers>>,
+    pg_port: u16,
+    pg_require_tls: String,
+    redis_port: u16,
+    mariadb_port: u16,
+    nats_port: u16,
+    mosquitto_port: u16,
+    certs: Certs,
+}
+
+/// The shared servers themselves, held until [`StopShared`] drops them.
+#[allow(dead_code)]
+struct Servers {
     pg: Pg,
     redis: Redis,
     mariadb: common::mariadb::Mariadb,
     nats: common::nats::Nats,
     mosquitto: common::mosquitto::Mosquitto,
-    certs: Certs,
+}
+
+/// Stops the shared servers when dropped (also when the matrix test panics).
+struct StopShared;
+
+impl Drop for StopShared {
+    fn drop(&mut self) {
+        let servers = shared()
+            .servers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        drop(servers);
+        let _ = std::fs::remove_dir_all(&shared().certs.dir.0);
+    }
 }
 
 /// The MQTT user of the shared broker.
@@ -64,13 +93,24 @@ const MQTT_USER: (&str, &str) = ("app", "mqtt-Fault-Pw");
 
 fn shared() -> &'static Shared {
     static S: OnceLock<Shared> = OnceLock::new();
-    S.get_or_init(|| Shared {
-        pg: Pg::started(),
-        redis: Redis::started(&[]),
-        mariadb: common::mariadb::Mariadb::started(),
-        nats: common::nats::Nats::started(&[]),
-        mosquitto: common::mosquitto::Mosquitto::started(&[MQTT_USER]),
-        certs: certs(&["localhost", "127.0.0.1"]),
+    S.get_or_init(|| {
+        let servers = Servers {
+            pg: Pg::started(),
+            redis: Redis::started(&[]),
+            mariadb: common::mariadb::Mariadb::started(),
+            nats: common::nats::Nats::started(&[]),
+            mosquitto: common::mosquitto::Mosquitto::started(&[MQTT_USER]),
+        };
+        Shared {
+            pg_port: servers.pg.port,
+            pg_require_tls: servers.pg.url(PG_PASSWORD, "?sslmode=require"),
+            redis_port: servers.redis.port,
+            mariadb_port: servers.mariadb.port,
+            nats_port: servers.nats.port,
+            mosquitto_port: servers.mosquitto.port,
+            servers: Mutex::new(Some(servers)),
+            certs: certs(&["localhost", "127.0.0.1"]),
+        }
     })
 }
 
@@ -105,12 +145,12 @@ fn url(kind: &str, addr: &str) -> String {
 fn backend(kind: &str) -> u16 {
     let sh = shared();
     match kind {
-        "postgres" => sh.pg.port,
-        "redis" => sh.redis.port,
-        "mysql" => sh.mariadb.port,
+        "postgres" => sh.pg_port,
+        "redis" => sh.redis_port,
+        "mysql" => sh.mariadb_port,
         "amqp" => common::rabbitmq::shared().port,
-        "nats" => sh.nats.port,
-        "mqtt" => sh.mosquitto.port,
+        "nats" => sh.nats_port,
+        "mqtt" => sh.mosquitto_port,
         _ => unreachable!("{kind} has no shared server"),
     }
 }
@@ -332,12 +372,11 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
             let f = http(|_, _| (200, String::new()));
             (url("https", &f.addr()), Guard::Fake(f))
         }
-        ("plaintext behind a TLS URL", "postgres") => (
-            shared().pg.url(PG_PASSWORD, "?sslmode=require"),
-            Guard::None,
-        ),
+        ("plaintext behind a TLS URL", "postgres") => {
+            (shared().pg_require_tls.clone(), Guard::None)
+        }
         ("plaintext behind a TLS URL", "redis") => (
-            format!("rediss://127.0.0.1:{}", shared().redis.port),
+            format!("rediss://127.0.0.1:{}", shared().redis_port),
             Guard::None,
         ),
         ("plaintext behind a TLS URL", "mysql") => (
@@ -601,6 +640,7 @@ fn fault_matrix() {
     let rows = matrix();
     let mut handles = Vec::new();
     let _ = shared();
+    let _stop = StopShared;
     for (r, (fault, _)) in rows.iter().enumerate() {
         for (k, kind) in KINDS.iter().enumerate() {
             let (fault, kind) = (*fault, *kind);
