@@ -75,14 +75,7 @@ fn template() -> PathBuf {
     require("mariadbd", "mariadb-server");
     require("mariadb-install-db", "mariadb-server");
     require("mariadb", "mariadb-client");
-    let base = std::env::temp_dir().join("whenready-mariadb-template-v1");
-    let lock =
-        std::fs::File::create(std::env::temp_dir().join("whenready-mariadb-template-v1.lock"))
-            .unwrap();
-    lock.lock().unwrap();
-    if !base.join("ready").exists() {
-        let _ = std::fs::remove_dir_all(&base);
-        std::fs::create_dir_all(&base).unwrap();
+    super::made_once("whenready-mariadb-template-v1", |base| {
         let data = base.join("data");
         let out = Command::new("mariadb-install-db")
             .args(["--no-defaults", "--user=root", "--skip-test-db"])
@@ -127,10 +120,8 @@ fn template() -> PathBuf {
             "creating the test accounts failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        std::fs::write(base.join("ready"), "").unwrap();
-    }
-    lock.unlock().unwrap();
-    base.join("data")
+    })
+    .join("data")
 }
 
 /// A MariaDB server of our own on a free port of 127.0.0.1, killed on drop.

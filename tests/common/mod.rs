@@ -617,16 +617,27 @@ fn give_to_test_user(path: &Path) {
 }
 
 /// The initialised cluster, made once per machine and copied per test.
-fn pg_template() -> PathBuf {
-    let base = std::env::temp_dir().join("whenready-pg15-template-v1");
-    let lock = std::fs::File::create(std::env::temp_dir().join("whenready-pg15-template-v1.lock"))
-        .unwrap();
+/// A directory made once per machine (and per `name`, which carries a version) by
+/// `make`, under a file lock so that test binaries running at once wait for the one
+/// that makes it; a half-made one (no `ready` marker) is made again.
+pub fn made_once(name: &str, make: impl FnOnce(&Path)) -> PathBuf {
+    let base = std::env::temp_dir().join(name);
+    let lock = std::fs::File::create(std::env::temp_dir().join(format!("{name}.lock"))).unwrap();
     lock.lock().unwrap();
     if !base.join("ready").exists() {
         let _ = std::fs::remove_dir_all(&base);
         std::fs::create_dir_all(&base).unwrap();
+        make(&base);
+        std::fs::write(base.join("ready"), "").unwrap();
+    }
+    lock.unlock().unwrap();
+    base
+}
+
+fn pg_template() -> PathBuf {
+    made_once("whenready-pg15-template-v1", |base| {
         std::fs::write(base.join("pwfile"), PG_PASSWORD).unwrap();
-        give_to_test_user(&base);
+        give_to_test_user(base);
         let out = pg_command("initdb")
             .arg("-D")
             .arg(base.join("data"))
@@ -647,10 +658,8 @@ fn pg_template() -> PathBuf {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        std::fs::write(base.join("ready"), "").unwrap();
-    }
-    lock.unlock().unwrap();
-    base.join("data")
+    })
+    .join("data")
 }
 
 /// A PostgreSQL 15 server of our own on a free port, stopped on drop.
