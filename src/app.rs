@@ -157,12 +157,9 @@ fn run(plan: Plan) -> Exit {
         }
     };
     let names = config.targets.iter().map(|t| t.shown.clone()).collect();
-    let reporter = Arc::new(report::Reporter::new(
-        names,
-        voice,
-        config.timeout,
-        config.once,
-    ));
+    let reporter = Arc::new(
+        report::Reporter::new(names, voice, config.timeout, config.once).reversed(config.reverse),
+    );
     let ended = runtime.block_on(async {
         // First of all: as PID 1, a signal without a handler would be dropped.
         let mut signals = signal::Signals::install();
@@ -191,6 +188,8 @@ fn run(plan: Plan) -> Exit {
             once: config.once,
             retry_all: config.retry_all,
             max_in_flight,
+            reverse: config.reverse,
+            stable: config.stable,
         };
         reporter.begin();
         // Time passes for the voice: live redraws, "still waiting" lines.

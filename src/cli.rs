@@ -26,12 +26,14 @@ Examples:
   whenready db:5432 -- ./server                 wait for a port, then exec ./server
   whenready postgres://app:$PW@db/app redis://cache:6379 -- python app.py
   whenready --once postgres://app@db/app        compose healthcheck (exit 0 or 1)
-  whenready -t 2m https://api/health http://auth:8080/ready";
+  whenready -t 2m https://api/health http://auth:8080/ready
+  whenready --stable 5s postgres://app@db/app   ready only after 5 s without a failure
+  whenready --reverse -t 30s old-db:5432 -- ./migrate   wait until the old server is gone";
 
 const EXIT_AND_ENVIRONMENT: &str = "\
 Exit status:
-  0        all targets ready (with a COMMAND: the command's own status)
-  1        the deadline passed, or --once found a target not ready
+  0        all targets ready, or all gone with --reverse (with a COMMAND: its own status)
+  1        the deadline passed, or --once found a target not ready (not gone)
   2        usage error (also: no target at all)
   3        permanent failure: authentication rejected, database missing, bad certificate
   126/127  COMMAND cannot be executed / was not found
@@ -39,7 +41,8 @@ Exit status:
 
 Environment:
   Every option has a variable: WHENREADY_TIMEOUT, WHENREADY_INTERVAL,
-  WHENREADY_ATTEMPT_TIMEOUT, WHENREADY_ONCE, WHENREADY_QUIET, WHENREADY_JSON,
+  WHENREADY_ATTEMPT_TIMEOUT, WHENREADY_ONCE, WHENREADY_REVERSE, WHENREADY_STABLE,
+  WHENREADY_QUIET, WHENREADY_JSON,
   WHENREADY_RETRY_ALL, WHENREADY_HTTP_STATUS, WHENREADY_CACERT, WHENREADY_INSECURE.
   Switches take 1/true/yes or 0/false/no. The command line wins.
   WHENREADY_TARGETS adds targets, separated by commas or white space.";
@@ -98,6 +101,14 @@ pub struct Cli {
     /// One attempt per target, no retries: exit 0 if all are ready, else 1 (for healthchecks) [env: WHENREADY_ONCE]
     #[arg(long)]
     pub once: bool,
+
+    /// Wait until every target is NOT ready (a port closed, a file removed); a permanent failure is still exit 3 [env: WHENREADY_REVERSE]
+    #[arg(long)]
+    pub reverse: bool,
+
+    /// A target counts only after answering ready (with --reverse: gone) on every attempt for this long [default: 0] [env: WHENREADY_STABLE]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub stable: Option<String>,
 
     /// Print nothing unless whenready fails, then only the final reason [env: WHENREADY_QUIET]
     #[arg(short, long)]

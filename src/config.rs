@@ -43,6 +43,10 @@ pub struct Config {
     pub attempt_timeout: Duration,
     /// One attempt per target, no retries.
     pub once: bool,
+    /// Wait until every target is not ready.
+    pub reverse: bool,
+    /// How long a target must stay ready (or gone) before it counts.
+    pub stable: Duration,
     /// Print only the final reason of a failure.
     pub quiet: bool,
     /// Print events as JSON lines.
@@ -139,6 +143,8 @@ impl Config {
             interval: DEFAULT_INTERVAL,
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
             once: false,
+            reverse: false,
+            stable: Duration::ZERO,
             quiet: false,
             json: false,
             retry_all: false,
@@ -163,6 +169,24 @@ impl Config {
             }
             Some((d, _)) => d,
         };
+        let stable = duration_opt(cli.stable, "--stable", env)?;
+        let once = switch(cli.once, "--once", env)?;
+        if let (true, Some((d, origin))) = (once, &stable) {
+            if !d.is_zero() {
+                return Err(UsageError(format!(
+                    "{origin} needs more than one attempt per target, and --once makes one: drop one of them"
+                )));
+            }
+        }
+        if let Some((d, origin)) = &stable {
+            if timeout > Duration::ZERO && *d >= timeout {
+                return Err(UsageError(format!(
+                    "{origin} {} is not shorter than the deadline ({}): no target could ever count as ready",
+                    duration::show(*d),
+                    duration::show(timeout)
+                )));
+            }
+        }
         let http_status = match pick(cli.http_status, &Source::new("--http-status"), env)? {
             None => StatusSet::default(),
             Some((text, origin)) => StatusSet::parse(&text).map_err(|why| {
@@ -208,7 +232,9 @@ impl Config {
             timeout: Some(timeout).filter(|t| !t.is_zero()),
             interval,
             attempt_timeout,
-            once: switch(cli.once, "--once", env)?,
+            once,
+            reverse: switch(cli.reverse, "--reverse", env)?,
+            stable: stable.map_or(Duration::ZERO, |d| d.0),
             quiet: switch(cli.quiet, "--quiet", env)?,
             json: switch(cli.json, "--json", env)?,
             retry_all: switch(cli.retry_all, "--retry-all", env)?,
@@ -340,5 +366,37 @@ mod tests {
         assert!(c.quiet && c.once && !c.json);
         let shown: Vec<_> = c.targets.iter().map(|t| t.shown.as_str()).collect();
         assert_eq!(shown, ["z:9", "a:1", "b:2", "c:3"]);
+    }
+
+    #[test]
+    fn reverse_and_stable() {
+        let c = config(&["--reverse", "--stable", "2s", "db:1"], &[]).unwrap();
+        assert!(c.reverse);
+        assert_eq!(c.stable, Duration::from_secs(2));
+        let c = config(
+            &["db:1"],
+            &[("WHENREADY_REVERSE", "yes"), ("WHENREADY_STABLE", "1.5")],
+        )
+        .unwrap();
+        assert!(c.reverse);
+        assert_eq!(c.stable, Duration::from_millis(1500));
+        let c = config(&["db:1"], &[]).unwrap();
+        assert!(!c.reverse && c.stable.is_zero());
+        let e = config(&["--stable", "soon", "db:1"], &[]).unwrap_err();
+        assert!(e.0.contains("\"soon\" for --stable"), "{e}");
+        let e = config(&["--once", "db:1"], &[("WHENREADY_STABLE", "5s")]).unwrap_err();
+        assert!(
+            e.0.contains("WHENREADY_STABLE needs more than one attempt"),
+            "{e}"
+        );
+        // --once with --stable 0 is fine: nothing to hold.
+        assert!(config(&["--once", "--stable", "0", "db:1"], &[]).is_ok());
+        let e = config(&["-t", "10s", "--stable", "10s", "db:1"], &[]).unwrap_err();
+        assert!(
+            e.0.contains("--stable 10.0s is not shorter than the deadline"),
+            "{e}"
+        );
+        // Without a deadline any period can be waited out.
+        assert!(config(&["-t", "0", "--stable", "1h", "db:1"], &[]).is_ok());
     }
 }

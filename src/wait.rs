@@ -33,6 +33,11 @@ pub struct Settings {
     pub retry_all: bool,
     /// At most this many attempts in flight at once (descriptor limit).
     pub max_in_flight: usize,
+    /// `--reverse`: wait until every target is *not* ready.
+    pub reverse: bool,
+    /// `--stable`: the goal (ready, or gone with `reverse`) must hold on every attempt
+    /// for this long before the target counts; zero counts the first attempt.
+    pub stable: Duration,
 }
 
 /// How waiting ended.
@@ -54,6 +59,28 @@ pub enum Outcome {
 enum End {
     Ready,
     Failed(ProbeError),
+}
+
+/// What one attempt means for the goal of the run.
+enum Verdict {
+    /// The goal holds: ready, or with `--reverse` gone (the reason it is gone).
+    Reached(Option<String>),
+    /// Not yet; `.0` says why (and whether it is permanent).
+    Missed(ProbeError),
+}
+
+/// Judges an attempt's result against the goal. With `--reverse`, a target is gone
+/// when its probe fails transiently (refused, no answer, name gone, not ready any
+/// more); a permanent failure (a rejected password) is not "gone" but a wrong
+/// target, and ends the run with exit 3 unless `--retry-all`.
+fn judge(result: Result<(), ProbeError>, settings: &Settings) -> Verdict {
+    match (settings.reverse, result) {
+        (false, Ok(())) => Verdict::Reached(None),
+        (false, Err(e)) => Verdict::Missed(e),
+        (true, Ok(())) => Verdict::Missed(ProbeError::transient("still answers ready")),
+        (true, Err(e)) if e.is_permanent() && !settings.retry_all => Verdict::Missed(e),
+        (true, Err(e)) => Verdict::Reached(Some(e.reason)),
+    }
 }
 
 /// Waits for targets `0..count`, reporting progress, until they are all ready, the
@@ -128,6 +155,8 @@ async fn watch(
     seed: u64,
 ) -> End {
     let mut backoff = Backoff::new(settings.interval, seed);
+    // When the goal started to hold without a break (for `--stable`).
+    let mut since: Option<Instant> = None;
     loop {
         let limit = match settings.deadline {
             Some(d) => settings
@@ -149,12 +178,27 @@ async fn watch(
             ))),
         };
         drop(permit);
-        match result {
-            Ok(()) => {
-                reporter.ready(i);
-                return End::Ready;
+        match judge(result, settings) {
+            Verdict::Reached(why) => {
+                let now = Instant::now();
+                let held = now - *since.get_or_insert(now);
+                if held >= settings.stable {
+                    reporter.ready(i, why);
+                    return End::Ready;
+                }
+                // Reached, but not for long enough: look again at the interval, and
+                // exactly when the period is over.
+                let word = if settings.reverse { "gone" } else { "ready" };
+                let e = ProbeError::transient(format!(
+                    "{word}, but not yet for {} in a row (--stable)",
+                    duration::show(settings.stable)
+                ));
+                reporter.not_ready(i, &e, false);
+                tokio::time::sleep(settings.interval.min(settings.stable - held)).await;
+                continue;
             }
-            Err(e) => {
+            Verdict::Missed(e) => {
+                since = None;
                 let stop = settings.once || (e.is_permanent() && !settings.retry_all);
                 reporter.not_ready(i, &e, stop);
                 if stop {
@@ -191,6 +235,8 @@ mod tests {
             once: false,
             retry_all: false,
             max_in_flight: 1000,
+            reverse: false,
+            stable: Duration::ZERO,
         }
     }
 
@@ -369,6 +415,143 @@ mod tests {
         assert_eq!(
             run(1, probe, &settings(None), reporter(1), signal).await,
             Outcome::Signal(15)
+        );
+    }
+    #[tokio::test(start_paused = true)]
+    async fn reverse_waits_until_the_probe_fails() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        let probe: ProbeFn = Arc::new(move |_| {
+            let n = c.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                if n < 3 {
+                    Ok(())
+                } else {
+                    Err(ProbeError::transient("connection refused"))
+                }
+            })
+        });
+        let mut s = settings(Some(Duration::from_secs(10)));
+        s.reverse = true;
+        let rep = reporter(1);
+        assert_eq!(
+            run(1, probe, &s, rep.clone(), never()).await,
+            Outcome::Ready
+        );
+        assert_eq!(rep.attempts(0), 4);
+        assert_eq!(rep.last_reason(0).as_deref(), Some("connection refused"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reverse_never_counts_a_permanent_failure_as_gone() {
+        let probe: ProbeFn =
+            Arc::new(|_| Box::pin(async { Err(ProbeError::permanent("wrong password")) }));
+        let mut s = settings(Some(Duration::from_secs(10)));
+        s.reverse = true;
+        assert_eq!(
+            run(1, probe.clone(), &s, reporter(1), never()).await,
+            Outcome::Permanent(0)
+        );
+        // --retry-all: every failure is transient, so this one is gone.
+        s.retry_all = true;
+        assert_eq!(
+            run(1, probe, &s, reporter(1), never()).await,
+            Outcome::Ready
+        );
+        // A target that stays up until the deadline is not gone.
+        let up: ProbeFn = Arc::new(|_| Box::pin(async { Ok(()) }));
+        let rep = reporter(1);
+        assert_eq!(
+            run(1, up, &s, rep.clone(), never()).await,
+            Outcome::Deadline
+        );
+        assert_eq!(rep.last_reason(0).as_deref(), Some("still answers ready"));
+    }
+
+    /// Ready for the first second, down for half a second, then up for good.
+    fn flapping(start: Instant) -> ProbeFn {
+        Arc::new(move |_| {
+            let t = start.elapsed();
+            Box::pin(async move {
+                if t >= Duration::from_secs(1) && t < Duration::from_millis(1500) {
+                    Err(ProbeError::transient("connection refused"))
+                } else {
+                    Ok(())
+                }
+            })
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stable_counts_only_an_unbroken_run_of_ready_answers() {
+        let start = Instant::now();
+        let mut s = settings(Some(Duration::from_secs(60)));
+        s.stable = Duration::from_secs(2);
+        let rep = reporter(1);
+        assert_eq!(
+            run(1, flapping(start), &s, rep.clone(), never()).await,
+            Outcome::Ready
+        );
+        // The run that counts starts after the flap (at 1.5 s or at most one
+        // interval later) and lasts 2 s.
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(3500) && took <= Duration::from_millis(3800),
+            "{took:?}"
+        );
+        // Without --stable the first answer would have done.
+        let rep0 = reporter(1);
+        let t0 = Instant::now();
+        let out = run(1, flapping(t0), &settings(None), rep0.clone(), never()).await;
+        assert_eq!((out, rep0.attempts(0)), (Outcome::Ready, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stable_longer_than_the_deadline_times_out() {
+        let ok: ProbeFn = Arc::new(|_| Box::pin(async { Ok(()) }));
+        let mut s = settings(Some(Duration::from_secs(3)));
+        s.stable = Duration::from_secs(5);
+        let rep = reporter(1);
+        assert_eq!(
+            run(1, ok, &s, rep.clone(), never()).await,
+            Outcome::Deadline
+        );
+        assert!(
+            rep.last_reason(0)
+                .unwrap()
+                .contains("not yet for 5.0s in a row"),
+            "{:?}",
+            rep.last_reason(0)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reverse_and_stable_want_the_target_gone_for_the_whole_period() {
+        let start = Instant::now();
+        // Gone (refused) during [1 s, 1.5 s) only: never gone for 2 s until later.
+        let probe: ProbeFn = Arc::new(move |_| {
+            let t = start.elapsed();
+            Box::pin(async move {
+                if (t >= Duration::from_secs(1) && t < Duration::from_millis(1500))
+                    || t >= Duration::from_secs(4)
+                {
+                    Err(ProbeError::transient("connection refused"))
+                } else {
+                    Ok(())
+                }
+            })
+        });
+        let mut s = settings(Some(Duration::from_secs(60)));
+        s.reverse = true;
+        s.stable = Duration::from_secs(2);
+        assert_eq!(
+            run(1, probe, &s, reporter(1), never()).await,
+            Outcome::Ready
+        );
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_secs(6) && took <= Duration::from_millis(6300),
+            "{took:?}"
         );
     }
 }

@@ -48,6 +48,7 @@ impl Voice for Json {
                         .map_or(Value::Null, |t| Value::Num(t.as_millis() as u64)),
                 ),
                 ("once", Value::Bool(r.once())),
+                ("reverse", Value::Bool(r.reverse())),
             ],
         );
     }
@@ -55,7 +56,7 @@ impl Voice for Json {
     fn not_ready(&self, r: &Reporter, i: usize, reason: &str, permanent: bool, _last: bool) {
         Json::event(
             r,
-            "not_ready",
+            &format!("not_{}", r.goal()),
             &[
                 ("target", Value::Str(r.names()[i].clone())),
                 ("reason", Value::Str(reason.into())),
@@ -66,14 +67,16 @@ impl Voice for Json {
     }
 
     fn ready(&self, r: &Reporter, i: usize) {
-        Json::event(
-            r,
-            "ready",
-            &[
-                ("target", Value::Str(r.names()[i].clone())),
-                ("attempts", Value::Num(r.attempts(i))),
-            ],
-        );
+        let mut fields = vec![
+            ("target", Value::Str(r.names()[i].clone())),
+            ("attempts", Value::Num(r.attempts(i))),
+        ];
+        if r.reverse() {
+            // How it shows that it is gone (refused, no answer, ...).
+            let reason = r.last_reason(i).unwrap_or_default();
+            fields.push(("reason", Value::Str(reason)));
+        }
+        Json::event(r, r.goal(), &fields);
     }
 
     fn deadline(&self, r: &Reporter) {
@@ -81,7 +84,7 @@ impl Voice for Json {
     }
 
     fn once_failed(&self, r: &Reporter) {
-        Json::unready_events(r, "not_ready_once");
+        Json::unready_events(r, &format!("not_{}_once", r.goal()));
     }
 
     fn permanent(&self, r: &Reporter, i: usize) {

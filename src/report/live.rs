@@ -63,9 +63,10 @@ impl Live {
             .timeout()
             .map_or(String::new(), |t| format!(" of {}", show(t)));
         let mut lines = vec![format!(
-            "whenready: {} of {} ready, {}{limit}",
+            "whenready: {} of {} {}, {}{limit}",
             names.len() - unready.len(),
             names.len(),
+            r.goal(),
             show(elapsed)
         )];
         // Unready targets first, each with its reason, then the ready ones.
@@ -90,7 +91,7 @@ impl Live {
             let (mark, state, detail) = match reason {
                 None => (
                     self.paint("32", "ok"),
-                    "ready  ",
+                    if r.reverse() { "gone   " } else { "ready  " },
                     format!("after {}", show(r.ready_after(*i).unwrap_or_default())),
                 ),
                 Some(reason) => (
@@ -113,8 +114,9 @@ impl Live {
                 .filter(|(_, reason)| reason.is_none())
                 .count();
             lines.push(format!(
-                "   ... and {} more ({ready_hidden} of them ready)",
-                rows.len() - shown
+                "   ... and {} more ({ready_hidden} of them {})",
+                rows.len() - shown,
+                r.goal()
             ));
         }
         lines

@@ -38,7 +38,7 @@ pub trait Voice: Send + Sync {
     fn begin(&self, _r: &Reporter) {}
     /// Target `i` failed an attempt with a new reason (`last`: it will not be retried).
     fn not_ready(&self, _r: &Reporter, _i: usize, _reason: &str, _permanent: bool, _last: bool) {}
-    /// Target `i` is ready.
+    /// Target `i` reached the goal ([`Reporter::goal`]).
     fn ready(&self, _r: &Reporter, _i: usize) {}
     /// The deadline passed.
     fn deadline(&self, _r: &Reporter) {}
@@ -63,6 +63,7 @@ pub struct Reporter {
     start: Instant,
     timeout: Option<Duration>,
     once: bool,
+    reverse: bool,
     state: Mutex<Vec<State>>,
 }
 
@@ -81,7 +82,28 @@ impl Reporter {
             start: Instant::now(),
             timeout,
             once,
+            reverse: false,
             state,
+        }
+    }
+
+    /// The same reporter for a `--reverse` run, whose goal is "gone".
+    pub fn reversed(mut self, reverse: bool) -> Self {
+        self.reverse = reverse;
+        self
+    }
+
+    /// Whether this is a `--reverse` run.
+    pub fn reverse(&self) -> bool {
+        self.reverse
+    }
+
+    /// What the run waits for each target to be: `ready`, or `gone` with `--reverse`.
+    pub fn goal(&self) -> &'static str {
+        if self.reverse {
+            "gone"
+        } else {
+            "ready"
         }
     }
 
@@ -120,7 +142,7 @@ impl Reporter {
         self.with(|s| s[i].reason.clone())
     }
 
-    /// When target `i` became ready, if it did.
+    /// When target `i` reached the goal (ready, or gone), if it did.
     pub fn ready_after(&self, i: usize) -> Option<Duration> {
         self.with(|s| s[i].ready_after)
     }
@@ -176,12 +198,16 @@ impl Reporter {
         }
     }
 
-    /// Target `i` is ready.
-    pub fn ready(&self, i: usize) {
+    /// Target `i` reached the goal: ready, or gone (`why`: the failure that shows it,
+    /// kept as its last reason).
+    pub fn ready(&self, i: usize, why: Option<String>) {
         let elapsed = self.start.elapsed();
         self.with(|s| {
             s[i].ready_after = Some(elapsed);
             s[i].in_flight = None;
+            if why.is_some() {
+                s[i].reason = why;
+            }
         });
         self.voice.ready(self, i);
     }

@@ -57,7 +57,7 @@ impl Voice for Plain {
 
     fn not_ready(&self, r: &Reporter, i: usize, reason: &str, _permanent: bool, last: bool) {
         if !self.quiet && !last {
-            self.line(&format!("{} not ready: {reason}", r.names()[i]));
+            self.line(&format!("{} not {}: {reason}", r.names()[i], r.goal()));
         }
     }
 
@@ -92,9 +92,15 @@ impl Voice for Plain {
     fn ready(&self, r: &Reporter, i: usize) {
         if !self.quiet {
             let after = r.ready_after(i).unwrap_or_default();
+            // Gone: say how it shows (refused, no answer), which the operator checks.
+            let how = match r.last_reason(i).filter(|_| r.reverse()) {
+                Some(reason) => format!(": {reason}"),
+                None => String::new(),
+            };
             self.line(&format!(
-                "{} ready after {} ({})",
+                "{} {} after {} ({}){how}",
                 r.names()[i],
+                r.goal(),
                 show(after),
                 plural(r.attempts(i), "attempt")
             ));
@@ -105,13 +111,13 @@ impl Voice for Plain {
         let t = show(r.timeout().unwrap_or_default());
         let total = r.names().len();
         self.summary(r, |n| {
-            format!("timed out after {t}; {n} of {total} not ready:")
+            format!("timed out after {t}; {n} of {total} not {}:", r.goal())
         });
     }
 
     fn once_failed(&self, r: &Reporter) {
         let total = r.names().len();
-        self.summary(r, |n| format!("{n} of {total} not ready:"));
+        self.summary(r, |n| format!("{n} of {total} not {}:", r.goal()));
     }
 
     fn permanent(&self, r: &Reporter, i: usize) {
@@ -130,7 +136,8 @@ impl Voice for Plain {
             .collect();
         if waiting.is_empty() {
             self.line(&format!(
-                "interrupted by {name} after every target was ready; the command was not started"
+                "interrupted by {name} after every target was {}; the command was not started",
+                r.goal()
             ));
         } else {
             self.line(&format!(
@@ -148,11 +155,12 @@ impl Voice for Plain {
         let elapsed = show(r.elapsed());
         match program {
             Some(p) if n > 0 => self.line(&format!(
-                "{} ready after {elapsed}; starting {}",
+                "{} {} after {elapsed}; starting {}",
                 plural(n as u64, "target"),
+                r.goal(),
                 p.to_string_lossy()
             )),
-            None if n > 1 => self.line(&format!("all {n} targets ready after {elapsed}")),
+            None if n > 1 => self.line(&format!("all {n} targets {} after {elapsed}", r.goal())),
             _ => {}
         }
     }
