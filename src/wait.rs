@@ -190,7 +190,7 @@ async fn watch(
                 // exactly when the period is over.
                 let word = if settings.reverse { "gone" } else { "ready" };
                 let e = ProbeError::transient(format!(
-                    "{word}, but not yet for {} in a row (--stable)",
+                    "{word} for less than {} so far (--stable)",
                     duration::show(settings.stable)
                 ));
                 reporter.not_ready(i, &e, false);
@@ -519,7 +519,7 @@ mod tests {
         assert!(
             rep.last_reason(0)
                 .unwrap()
-                .contains("not yet for 5.0s in a row"),
+                .contains("ready for less than 5.0s so far"),
             "{:?}",
             rep.last_reason(0)
         );
