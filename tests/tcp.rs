@@ -193,7 +193,7 @@ fn once_makes_one_attempt_and_exits_0_or_1() {
     let fake = Fake::start(|_, _| {});
     let r = wr(&["--once", &fake.addr()]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(fake.accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(fake.connections_so_far(), 1);
     let port = free_port();
     let r = wr(&["--once", &fake.addr(), &format!("127.0.0.1:{port}")]);
     assert_eq!(r.code, 1, "{r:?}");

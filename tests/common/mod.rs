@@ -390,6 +390,8 @@ pub struct Fake {
     stop: Arc<AtomicBool>,
     /// How many connections were accepted.
     pub accepted: Arc<AtomicUsize>,
+    /// The client address of each accepted connection, in order.
+    peers: Arc<std::sync::Mutex<Vec<std::net::SocketAddr>>>,
 }
 
 impl Fake {
@@ -408,13 +410,15 @@ impl Fake {
         listener.set_nonblocking(true).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let accepted = Arc::new(AtomicUsize::new(0));
+        let peers = Arc::new(std::sync::Mutex::new(Vec::new()));
         let handle = Arc::new(handle);
-        let (s, a) = (stop.clone(), accepted.clone());
+        let (s, a, p) = (stop.clone(), accepted.clone(), peers.clone());
         thread::spawn(move || {
             while !s.load(Ordering::SeqCst) {
                 match listener.accept() {
-                    Ok((stream, _)) => {
+                    Ok((stream, peer)) => {
                         let _ = stream.set_nonblocking(false);
+                        p.lock().unwrap().push(peer);
                         let n = a.fetch_add(1, Ordering::SeqCst);
                         let h = handle.clone();
                         thread::spawn(move || h(stream, n));
@@ -427,12 +431,35 @@ impl Fake {
             port,
             stop,
             accepted,
+            peers,
         }
     }
 
     /// `127.0.0.1:PORT`.
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// How many connections were made to it so far, once every one of them has been
+    /// accepted. A client may exit as soon as the kernel completes its handshake,
+    /// before the accept thread takes the connection, so the bare counter can lag.
+    /// The kernel hands out connections in the order they were made: when a marker
+    /// connection made now is accepted, every earlier one was, and its place in the
+    /// order is the answer.
+    pub fn connections_so_far(&self) -> usize {
+        let marker = TcpStream::connect(("127.0.0.1", self.port)).expect("marker connection");
+        let me = marker.local_addr().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(place) = self.peers.lock().unwrap().iter().position(|p| *p == me) {
+                return place;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the marker connection was never accepted"
+            );
+            thread::sleep(Duration::from_millis(2));
+        }
     }
 }
 
