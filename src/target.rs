@@ -155,6 +155,12 @@ impl Target {
         };
         kind.check_raw(text).map_err(invalid)?;
         let url = Url::parse(text).map_err(|e| invalid(e.to_string()))?;
+        if url.fragment().is_some() && !kind.takes_fragment() {
+            return Err(invalid(format!(
+                "a {} target takes no #fragment (only http targets read #expectations)",
+                kind.name()
+            )));
+        }
         let shown = mask_url(&url, kind);
         let check = kind.parse(&url, env).map_err(invalid)?;
         Ok(Target {
@@ -406,6 +412,9 @@ mod tests {
             ("postgres://a:1,b:2/db", "several hosts"),
             ("a b:1", "invalid host"),
             ("app:s3cret@db:5432", "credentials need a URL"),
+            ("redis://h#x", "takes no #fragment"),
+            ("http://h/#jsn=/a", "unknown expectation or option \"jsn\""),
+            ("http+unix://relative/x", "absolute path"),
         ] {
             let err = parse(text)
                 .err()
