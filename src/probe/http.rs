@@ -398,9 +398,11 @@ impl Spec {
                     once(key_file.is_some())?;
                     key_file = Some(PathBuf::from(decode(raw)));
                 }
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "unknown expectation or option {other:?} after #: the keys are {FRAGMENT_KEYS}"
-                )),
+                ))
+                }
             }
         }
         spec.client_cert = match (cert, key_file) {
