@@ -338,6 +338,9 @@ pub fn mask_raw(text: &str) -> String {
             }
         }
     }
+    // A secret header written into an http fragment is refused, but the refusal
+    // quotes the target: its value is masked too.
+    let fragment = out.find('#').map(|h| out.split_off(h));
     if let Some(q) = out.find('?') {
         let (head, query) = out.split_at(q + 1);
         let masked: Vec<String> = query
@@ -350,6 +353,25 @@ pub fn mask_raw(text: &str) -> String {
             })
             .collect();
         out = format!("{head}{}", masked.join("&"));
+    }
+    if let Some(fragment) = fragment {
+        let masked: Vec<String> = fragment
+            .split('&')
+            .map(|pair| {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                let name = decode(value.split(':').next().unwrap_or("")).to_ascii_lowercase();
+                let secret = matches!(key.trim_start_matches('#'), "send-header")
+                    && matches!(
+                        name.trim(),
+                        "authorization" | "proxy-authorization" | "cookie"
+                    );
+                match value.split_once(':') {
+                    Some((n, _)) if secret => format!("{key}={n}:***"),
+                    _ => pair.to_string(),
+                }
+            })
+            .collect();
+        out.push_str(&masked.join("&"));
     }
     out
 }
@@ -442,6 +464,15 @@ mod tests {
         assert_eq!(
             mask_raw("x://u:p@a:b@h/?password=z&k=v"),
             "x://u:***@h/?password=***&k=v"
+        );
+        assert_eq!(
+            mask_raw("http://h/?a=1#send-header=Authorization:Bearer%20s3cret&send-header=accept:x&status=200"),
+            "http://h/?a=1#send-header=Authorization:***&send-header=accept:x&status=200"
+        );
+        let err = parse("http://h/#send-header=authorization:s3cret").unwrap_err();
+        assert!(
+            !err.contains("s3cret") && err.contains("secret on the command line"),
+            "{err}"
         );
     }
 

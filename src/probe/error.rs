@@ -131,6 +131,9 @@ pub fn tls_failure(err: &(dyn std::error::Error + 'static)) -> Option<ProbeError
                 | A::CertificateExpired
                 | A::CertificateUnknown
                 | A::UnknownCA
+                // OpenSSL's answer to a certificate whose issuer has the name of
+                // one of its CAs but another key: the signature does not verify.
+                | A::DecryptError
                 | A::AccessDenied => ProbeError::permanent(format!(
                     "the server refused the client certificate (TLS alert {alert:?})"
                 )),
