@@ -821,10 +821,12 @@ impl Redis {
             certs.key.to_str().unwrap(),
             "--tls-ca-cert-file",
             certs.ca.to_str().unwrap(),
-            "--tls-auth-clients",
-            "no",
         ];
         r.args.extend(files.iter().map(|s| s.to_string()));
+        // Client certificates are not asked for unless the test says so.
+        if !args.contains(&"--tls-auth-clients") {
+            r.args.extend(["--tls-auth-clients".into(), "no".into()]);
+        }
         r
     }
 
