@@ -26,7 +26,9 @@ Examples:
   whenready db:5432 -- ./server                 wait for a port, then exec ./server
   whenready postgres://app:$PW@db/app redis://cache:6379 -- python app.py
   whenready --once postgres://app@db/app        compose healthcheck (exit 0 or 1)
-  whenready -t 2m https://api/health http://auth:8080/ready";
+  whenready -t 2m https://api/health http://auth:8080/ready
+  whenready 'http://es:9200/_cluster/health#json=/status:green,yellow'
+                                                JSON value at a pointer (see README)";
 
 const EXIT_AND_ENVIRONMENT: &str = "\
 Exit status:

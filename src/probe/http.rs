@@ -47,8 +47,8 @@ impl Kind for Http {
     }
     fn help(&self) -> (&'static str, &'static str) {
         (
-            "http(s)://...[#EXPECT], http+unix://%2FSOCK/...",
-            "the answer meets #EXPECT (default: a status in --http-status)",
+            "http(s)://..., http+unix://%2FSOCK/...",
+            "status in --http-status; or #status=, #body=, #json=, #header=",
         )
     }
     fn takes_fragment(&self) -> bool {

@@ -2,7 +2,7 @@
 //! opens and `SELECT 1` returns.
 //!
 //! The URI is read as libpq reads it, with PGHOST, PGPORT, PGUSER, PGPASSWORD,
-//! PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGAPPNAME and PGOPTIONS filling in what it
+//! PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY, PGAPPNAME and PGOPTIONS filling in what it
 //! lacks. The socket is ours (every address tried, or the Unix socket
 //! `DIR/.s.PGSQL.PORT`); tokio-postgres speaks the protocol over it (`connect_raw`).
 //! TLS follows libpq's `sslmode`, which tokio-postgres alone cannot (it knows
@@ -43,7 +43,7 @@ impl Kind for Postgres {
         )
     }
     fn environment(&self) -> Option<&'static str> {
-        Some("PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT\n  fill in postgres URLs")
+        Some("PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT,\n  PGSSLCERT, PGSSLKEY fill in postgres URLs")
     }
     fn secret_params(&self) -> &'static [&'static str] {
         &["password", "sslpassword"]

@@ -79,6 +79,8 @@ pub struct RedisTarget {
     pub client_cert: Option<(PathBuf, PathBuf)>,
     identity: OnceLock<Arc<tls::Identity>>,
     warnings: OnceLock<Vec<String>>,
+    /// The TLS configuration with the target's own certificate, made on first use.
+    tls_config: OnceLock<Arc<rustls::ClientConfig>>,
 }
 
 /// Parses a redis URL, with REDISCLI_AUTH as the password when it has none.
@@ -125,6 +127,7 @@ pub fn parse(url: &Url, env: &Env) -> Result<RedisTarget, String> {
         client_cert,
         identity: OnceLock::new(),
         warnings: OnceLock::new(),
+        tls_config: OnceLock::new(),
     })
 }
 
@@ -133,7 +136,10 @@ pub async fn probe(target: &RedisTarget, tls_settings: &Tls) -> Result<(), Probe
     let stream = net::connect(&target.endpoint).await?;
     if target.tls {
         let config = match target.identity.get() {
-            Some(identity) => tls::with_identity(tls_settings.verified(), identity),
+            Some(identity) => target
+                .tls_config
+                .get_or_init(|| tls::with_identity(tls_settings.verified(), identity))
+                .clone(),
             None => tls_settings.verified(),
         };
         let stream = tls::connect(stream, &target.endpoint.host, config).await?;

@@ -375,3 +375,37 @@ where
             })
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    #[test]
+    fn key_permissions_follow_libpq() {
+        let path = std::env::temp_dir().join(format!("whenready-key-{}", std::process::id()));
+        std::fs::write(&path, "").unwrap();
+        let root = std::fs::metadata(&path).unwrap().uid() == 0;
+        for (mode, warn_user, warn_root) in [
+            (0o600, false, false),
+            (0o400, false, false),
+            (0o640, true, false),
+            (0o660, true, true),
+            (0o644, true, true),
+            (0o604, true, true),
+        ] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let warned = key_permission_warning(&path);
+            let expected = if root { warn_root } else { warn_user };
+            assert_eq!(warned.is_some(), expected, "{mode:o}: {warned:?}");
+            if let Some(w) = warned {
+                assert!(
+                    w.contains("has group or world access") && !w.contains('\n'),
+                    "{w}"
+                );
+            }
+        }
+        std::fs::remove_file(&path).unwrap();
+        assert!(key_permission_warning(&path).is_none());
+    }
+}
