@@ -355,7 +355,7 @@ fn http_over_a_unix_socket() {
     assert!(r.stderr.contains("HTTP 404 Not Found"), "{r:?}");
     let r = wr(&[
         "--once",
-        &format!("{base}/echo#json=/headers/host:localhost"),
+        &format!("{base}/echo#json=/headers/host:localhost&send-header=x-trace:7&json=/headers/x-trace:7&method=post&json=/method:POST"),
     ]);
     assert_eq!(r.code, 0, "{r:?}");
     // No socket yet: transient, naming the path; then it appears.
@@ -469,4 +469,30 @@ fn https_that_requires_a_client_certificate() {
     let r = wr(&["--cert", cert, &url]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("--cert needs a private key"), "{r:?}");
+}
+
+#[test]
+fn fragment_headers_stay_with_their_origin_across_redirects() {
+    const TOKEN: &str = "tok-Redirect-55";
+    let srv = PyHttp::tcp(&[("EXPECTED_AUTH", &format!("Bearer {TOKEN}"))]);
+    let auth = format!("http://127.0.0.1:{}/auth", srv.port);
+    let direct = run(
+        whenready()
+            .args(["--once", &format!("{auth}#bearer-env=T")])
+            .env("T", TOKEN),
+        Duration::from_secs(20),
+    );
+    assert_eq!(direct.code, 0, "{direct:?}");
+    // Another origin (port) redirects there: the token is not carried over.
+    let location = format!("Location: {auth}\r\n");
+    let front = http(move |_, _| (302, location.clone()));
+    let r = run(
+        whenready()
+            .args(["--once", &format!("http://{}/#bearer-env=T", front.addr())])
+            .env("T", TOKEN),
+        Duration::from_secs(20),
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("HTTP 401"), "{r:?}");
+    assert_no_secret(&r, TOKEN);
 }

@@ -555,7 +555,7 @@ async fn probe(
 ) -> Result<(), ProbeError> {
     let spec = &t.spec;
     let accepted = spec.status.as_ref().unwrap_or(accepted);
-    let origin = t.url.origin();
+    let origin = origin_of(&t.url);
     let mut url = t.url.clone();
     let mut socket = t.socket.as_ref();
     let mut method = spec.method();
@@ -563,7 +563,7 @@ async fn probe(
     for _ in 0..=MAX_REDIRECTS {
         // Headers from the fragment go to the target's own origin only, as curl
         // drops credentials when a redirect leads to another host.
-        let headers = if url.origin() == origin {
+        let headers = if origin_of(&url) == origin {
             spec.headers.iter().chain(file_headers).collect()
         } else {
             Vec::new()
@@ -612,6 +612,12 @@ async fn probe(
     Err(ProbeError::transient(format!(
         "more than {MAX_REDIRECTS} redirects"
     )))
+}
+
+/// Scheme, host and port: where headers from the fragment may go. (`Url::origin`
+/// is opaque, so never equal, for `http+unix`.)
+fn origin_of(url: &Url) -> (&str, Option<&str>, Option<u16>) {
+    (url.scheme(), url.host_str(), url.port_or_known_default())
 }
 
 /// Checks the headers, the body and the JSON values of an accepted answer; the
@@ -767,8 +773,10 @@ where
     let work = async move {
         let response = sender.send_request(request).await?;
         let (parts, body) = response.into_parts();
-        let redirect = parts.status.is_redirection();
-        let body = if read_body && !redirect {
+        // A redirect that will be followed has no body worth reading.
+        let followed = matches!(parts.status.as_u16(), 301 | 302 | 303 | 307 | 308)
+            && parts.headers.contains_key(hyper::header::LOCATION);
+        let body = if read_body && !followed {
             first_mib(body).await?
         } else {
             // Not needed: dropping the response and the connection closes it.
