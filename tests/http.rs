@@ -451,11 +451,23 @@ fn https_that_requires_a_client_certificate() {
             && r.stderr.contains("has group or world access"),
         "{r:?}"
     );
-    // Files that are missing, not PEM, or do not belong together: usage errors.
+    // Files that are missing, not PEM, encrypted, or do not belong together: usage
+    // errors.
+    let encrypted = certs.dir.join("encrypted.key");
+    std::fs::write(
+        &encrypted,
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n",
+    )
+    .unwrap();
     for (c, k, needle) in [
         ("/nonexistent.crt", key, "/nonexistent.crt"),
         (cert, "/nonexistent.key", "/nonexistent.key"),
         (cert, ca, "holds no PEM private key"),
+        (
+            cert,
+            encrypted.to_str().unwrap(),
+            "holds an encrypted private key",
+        ),
         (
             cert,
             other.client_key.to_str().unwrap(),

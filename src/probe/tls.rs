@@ -65,7 +65,17 @@ impl Identity {
         })?;
         let der = rustls_pemfile::private_key(&mut data.as_slice())
             .map_err(|e| format!("{} is not a PEM private key file: {e}", key.display()))?
-            .ok_or_else(|| format!("{} holds no PEM private key", key.display()))?;
+            .ok_or_else(|| {
+                let encrypted = data.windows(b"ENCRYPTED".len()).any(|w| w == b"ENCRYPTED");
+                if encrypted {
+                    format!(
+                        "{} holds an encrypted private key: give it without a passphrase",
+                        key.display()
+                    )
+                } else {
+                    format!("{} holds no PEM private key", key.display())
+                }
+            })?;
         let signer = provider()
             .key_provider
             .load_private_key(der)
