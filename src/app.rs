@@ -167,6 +167,15 @@ fn run(plan: Plan) -> Exit {
             Ok(ctx) => Arc::new(ctx),
             Err(e) => return Ended::Usage(e),
         };
+        if !config.json && !config.quiet {
+            for warning in &ctx.warnings {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "whenready: warning: {}",
+                    crate::report::clean_line(warning)
+                );
+            }
+        }
         if config.insecure && !config.json {
             let _ = writeln!(
                 std::io::stderr(),

@@ -27,6 +27,8 @@ Examples:
   whenready postgres://app:$PW@db/app redis://cache:6379 -- python app.py
   whenready --once postgres://app@db/app        compose healthcheck (exit 0 or 1)
   whenready -t 2m https://api/health http://auth:8080/ready
+  whenready 'http://es:9200/_cluster/health#json=/status:green,yellow'
+                                                JSON value at a pointer (see README)
   whenready --stable 5s postgres://app@db/app   ready only after 5 s without a failure
   whenready --reverse -t 30s old-db:5432 -- ./migrate   wait until the old server is gone";
 
@@ -42,8 +44,8 @@ Exit status:
 Environment:
   Every option has a variable: WHENREADY_TIMEOUT, WHENREADY_INTERVAL,
   WHENREADY_ATTEMPT_TIMEOUT, WHENREADY_ONCE, WHENREADY_REVERSE, WHENREADY_STABLE,
-  WHENREADY_QUIET, WHENREADY_JSON,
-  WHENREADY_RETRY_ALL, WHENREADY_HTTP_STATUS, WHENREADY_CACERT, WHENREADY_INSECURE.
+  WHENREADY_QUIET, WHENREADY_JSON, WHENREADY_RETRY_ALL, WHENREADY_HTTP_STATUS,
+  WHENREADY_CACERT, WHENREADY_CERT, WHENREADY_KEY, WHENREADY_INSECURE.
   Switches take 1/true/yes or 0/false/no. The command line wins.
   WHENREADY_TARGETS adds targets, separated by commas or white space.";
 
@@ -129,6 +131,14 @@ pub struct Cli {
     /// Also trust the CA certificates in this PEM file (https, rediss, nats, mqtts, amqps) [env: WHENREADY_CACERT]
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<OsString>,
+
+    /// Client certificate (PEM) presented to TLS servers that ask for one (mTLS); needs --key [env: WHENREADY_CERT]
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<OsString>,
+
+    /// Private key (PEM) of --cert; group- or world-readable gets a warning [env: WHENREADY_KEY]
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<OsString>,
 
     /// Do not verify certificates of https, rediss, nats, mqtts and amqps targets (says so on stderr) [env: WHENREADY_INSECURE]
     #[arg(long)]

@@ -57,6 +57,8 @@ pub struct Config {
     pub http_status: StatusSet,
     /// Extra CA certificates for https and rediss.
     pub cacert: Option<PathBuf>,
+    /// Client certificate and key (`--cert`, `--key`) for every TLS kind.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
     /// Skip certificate verification for https and rediss.
     pub insecure: bool,
     /// The command to exec, argv exactly as given.
@@ -134,6 +136,35 @@ fn switch(cli: bool, flag: &str, env: &Env) -> Result<bool, UsageError> {
     }
 }
 
+/// `--cert` and `--key` (or their variables): both or neither.
+fn client_cert(
+    cert: Option<OsString>,
+    key: Option<OsString>,
+    env: &Env,
+) -> Result<Option<(PathBuf, PathBuf)>, UsageError> {
+    let path =
+        |cli: Option<OsString>, flag: &str| -> Result<Option<(PathBuf, String)>, UsageError> {
+            if let Some(p) = cli {
+                return Ok(Some((PathBuf::from(p), flag.to_string())));
+            }
+            let var = Source::new(flag).var;
+            Ok(env
+                .get(&var)
+                .map_err(UsageError)?
+                .map(|p| (PathBuf::from(p), var)))
+        };
+    match (path(cert, "--cert")?, path(key, "--key")?) {
+        (Some((c, _)), Some((k, _))) => Ok(Some((c, k))),
+        (None, None) => Ok(None),
+        (Some((_, origin)), None) => Err(UsageError(format!(
+            "{origin} needs a private key: give --key FILE (or WHENREADY_KEY)"
+        ))),
+        (None, Some((_, origin))) => Err(UsageError(format!(
+            "{origin} needs a certificate: give --cert FILE (or WHENREADY_CERT)"
+        ))),
+    }
+}
+
 impl Config {
     /// Default settings for these targets and no command.
     pub fn new(targets: Vec<Target>) -> Config {
@@ -150,6 +181,7 @@ impl Config {
             retry_all: false,
             http_status: StatusSet::default(),
             cacert: None,
+            client_cert: None,
             insecure: false,
             command: Vec::new(),
         }
@@ -200,6 +232,7 @@ impl Config {
                 .map_err(UsageError)?
                 .map(PathBuf::from),
         };
+        let client_cert = client_cert(cli.cert, cli.key, env)?;
 
         let mut targets = Vec::new();
         let from_env = env
@@ -240,6 +273,7 @@ impl Config {
             retry_all: switch(cli.retry_all, "--retry-all", env)?,
             http_status,
             cacert,
+            client_cert,
             insecure: switch(cli.insecure, "--insecure", env)?,
             command: cli.command,
         };
@@ -319,6 +353,27 @@ mod tests {
         assert!(e.contains("WHENREADY_TARGETS") && e.contains("nope"), "{e}");
         let e = config(&["python"], &[]).unwrap_err().0;
         assert!(e.contains("after --"), "{e}");
+    }
+
+    #[test]
+    fn cert_and_key_go_together() {
+        let c = config(&["--cert", "c.pem", "--key", "k.pem", "db:1"], &[]).unwrap();
+        assert_eq!(
+            c.client_cert,
+            Some((PathBuf::from("c.pem"), PathBuf::from("k.pem")))
+        );
+        let env = [("WHENREADY_CERT", "e.pem"), ("WHENREADY_KEY", "ek.pem")];
+        let c = config(&["--key", "k.pem", "db:1"], &env).unwrap();
+        assert_eq!(
+            c.client_cert,
+            Some((PathBuf::from("e.pem"), PathBuf::from("k.pem")))
+        );
+        let e = config(&["--cert", "c.pem", "db:1"], &[]).unwrap_err().0;
+        assert!(e.starts_with("--cert needs a private key"), "{e}");
+        let e = config(&["db:1"], &[("WHENREADY_KEY", "k.pem")])
+            .unwrap_err()
+            .0;
+        assert!(e.starts_with("WHENREADY_KEY needs a certificate"), "{e}");
     }
 
     #[test]

@@ -155,6 +155,12 @@ impl Target {
         };
         kind.check_raw(text).map_err(invalid)?;
         let url = Url::parse(text).map_err(|e| invalid(e.to_string()))?;
+        if url.fragment().is_some() && !kind.takes_fragment() {
+            return Err(invalid(format!(
+                "a {} target takes no #fragment (only http targets read #expectations)",
+                kind.name()
+            )));
+        }
         let shown = mask_url(&url, kind);
         let check = kind.parse(&url, env).map_err(invalid)?;
         Ok(Target {
@@ -332,6 +338,9 @@ pub fn mask_raw(text: &str) -> String {
             }
         }
     }
+    // A secret header written into an http fragment is refused, but the refusal
+    // quotes the target: its value is masked too.
+    let fragment = out.find('#').map(|h| out.split_off(h));
     if let Some(q) = out.find('?') {
         let (head, query) = out.split_at(q + 1);
         let masked: Vec<String> = query
@@ -344,6 +353,25 @@ pub fn mask_raw(text: &str) -> String {
             })
             .collect();
         out = format!("{head}{}", masked.join("&"));
+    }
+    if let Some(fragment) = fragment {
+        let masked: Vec<String> = fragment
+            .split('&')
+            .map(|pair| {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                let name = decode(value.split(':').next().unwrap_or("")).to_ascii_lowercase();
+                let secret = matches!(key.trim_start_matches('#'), "send-header")
+                    && matches!(
+                        name.trim(),
+                        "authorization" | "proxy-authorization" | "cookie"
+                    );
+                match value.split_once(':') {
+                    Some((n, _)) if secret => format!("{key}={n}:***"),
+                    _ => pair.to_string(),
+                }
+            })
+            .collect();
+        out.push_str(&masked.join("&"));
     }
     out
 }
@@ -406,6 +434,9 @@ mod tests {
             ("postgres://a:1,b:2/db", "several hosts"),
             ("a b:1", "invalid host"),
             ("app:s3cret@db:5432", "credentials need a URL"),
+            ("redis://h#x", "takes no #fragment"),
+            ("http://h/#jsn=/a", "unknown expectation or option \"jsn\""),
+            ("http+unix://relative/x", "absolute path"),
         ] {
             let err = parse(text)
                 .err()
@@ -433,6 +464,15 @@ mod tests {
         assert_eq!(
             mask_raw("x://u:p@a:b@h/?password=z&k=v"),
             "x://u:***@h/?password=***&k=v"
+        );
+        assert_eq!(
+            mask_raw("http://h/?a=1#send-header=Authorization:Bearer%20s3cret&send-header=accept:x&status=200"),
+            "http://h/?a=1#send-header=Authorization:***&send-header=accept:x&status=200"
+        );
+        let err = parse("http://h/#send-header=authorization:s3cret").unwrap_err();
+        assert!(
+            !err.contains("s3cret") && err.contains("secret on the command line"),
+            "{err}"
         );
     }
 

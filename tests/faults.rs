@@ -17,8 +17,18 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const KINDS: [&str; 10] = [
-    "tcp", "unix", "http", "https", "postgres", "redis", "mysql", "amqp", "nats", "mqtt",
+const KINDS: [&str; 11] = [
+    "tcp",
+    "unix",
+    "http",
+    "http+unix",
+    "https",
+    "postgres",
+    "redis",
+    "mysql",
+    "amqp",
+    "nats",
+    "mqtt",
 ];
 
 /// The tests here start many servers; one at a time keeps a 2-core machine from
@@ -185,6 +195,43 @@ fn unix_listener() -> (TempDir, PathBuf) {
     (dir, path)
 }
 
+/// The http+unix column: a Unix socket in front of the http column's server, each
+/// connection relayed to its TCP port both ways (so every fault of the http server
+/// reaches whenready through the socket, and a server that is down closes the
+/// socket's connection at once).
+fn unix_front(port: u16) -> (TempDir, PathBuf) {
+    let dir = TempDir::new("front");
+    let path = dir.join("http.sock");
+    let l = UnixListener::bind(&path).unwrap();
+    thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(client) = c else { break };
+            thread::spawn(move || {
+                let Ok(server) = TcpStream::connect(("127.0.0.1", port)) else {
+                    return;
+                };
+                let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (mut c, mut s) = (client, server);
+                thread::spawn(move || {
+                    let _ = std::io::copy(&mut c2, &mut s2);
+                    let _ = s2.shutdown(std::net::Shutdown::Write);
+                });
+                let _ = std::io::copy(&mut s, &mut c);
+                let _ = c.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    (dir, path)
+}
+
+/// `http+unix://%2F…/PATH` for the socket at `path`.
+fn unix_url(path: &std::path::Path, rest: &str) -> String {
+    format!(
+        "http+unix://{}{rest}",
+        path.display().to_string().replace('/', "%2F")
+    )
+}
+
 /// Accepts, waits `delay`, then relays bytes to `backend` both ways.
 fn slow_proxy(backend: u16, delay: Duration) -> Fake {
     Fake::start(move |client, _| {
@@ -273,6 +320,16 @@ fn listen_late(port: u16, after: Duration) -> thread::JoinHandle<()> {
 /// Runs one cell: returns the outcome seen.
 fn cell(fault: &str, kind: &'static str) -> Expect {
     let mut extra: Vec<String> = vec![];
+    let over_unix = kind == "http+unix";
+    if over_unix && fault == "refuses" {
+        // A path that is not a listening socket refuses, as in the unix column.
+        let dir = TempDir::new("stale");
+        let path = dir.join("s.sock");
+        std::fs::write(&path, "").unwrap();
+        return outcome(fault, kind, &[], &unix_url(&path, "/health"));
+    }
+    // Otherwise the http column's server, behind a Unix socket (below).
+    let kind = if over_unix { "http" } else { kind };
     let (target, _guard): (String, Guard) = match (fault, kind) {
         ("refuses", "unix") => {
             let dir = TempDir::new("stale");
@@ -554,8 +611,18 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
         }
         _ => unreachable!("{fault} / {kind}"),
     };
+    if over_unix {
+        let url = url::Url::parse(&target).unwrap();
+        let (_front, path) = unix_front(url.port().unwrap());
+        return outcome(fault, "http+unix", &extra, &unix_url(&path, url.path()));
+    }
+    outcome(fault, kind, &extra, &target)
+}
+
+/// Runs whenready on one cell's target.
+fn outcome(fault: &str, kind: &str, extra: &[String], target: &str) -> Expect {
     let mut cmd = whenready();
-    cmd.args(["-t", "4s"]).args(&extra).arg(&target);
+    cmd.args(["-t", "4s"]).args(extra).arg(target);
     let r = run(&mut cmd, Duration::from_secs(30));
     match r.code {
         0 => Expect::Ready,
@@ -587,6 +654,8 @@ const CONNECT_ONLY: [&str; 2] = ["tcp", "unix"];
 /// plaintext form respectively.
 fn expected(fault: &str, kind: &str) -> Expect {
     use Expect::*;
+    // HTTP over a Unix socket behaves as HTTP over TCP.
+    let kind = if kind == "http+unix" { "http" } else { kind };
     let connect_only = CONNECT_ONLY.contains(&kind);
     match fault {
         "refuses" => Deadline,

@@ -206,3 +206,28 @@ fn silent_garbage_and_closing_peers_are_transient() {
         assert!(r.stderr.contains(needle), "{needle}: {r:?}");
     }
 }
+
+#[test]
+fn the_global_client_certificate_reaches_nats() {
+    // Every TLS kind takes --cert/--key from the shared TLS configuration; NATS with
+    // --tlsverify stands for them (mysql, amqps and mqtts build theirs the same way).
+    let certs = certs(&["localhost", "127.0.0.1"]);
+    let ca = certs.ca.to_str().unwrap();
+    let srv = {
+        let mut n = Nats::tls(&certs, &["--tlsverify", "--tlscacert", ca]);
+        n.start();
+        n
+    };
+    let url = format!("nats://127.0.0.1:{}", srv.port);
+    let (cert, key) = (
+        certs.client_cert.to_str().unwrap(),
+        certs.client_key.to_str().unwrap(),
+    );
+    let r = wr(&[
+        "-t", "20s", "--cacert", ca, "--cert", cert, "--key", key, &url,
+    ]);
+    assert_exited(&r, 0);
+    let r = wr(&["-t", "20s", "--cacert", ca, &url]);
+    assert_exited(&r, 3);
+    assert!(r.stderr.contains("client certificate"), "{r:?}");
+}

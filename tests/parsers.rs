@@ -38,6 +38,16 @@ fn targetish() -> impl Strategy<Value = String> {
         "unix://",
         "file://",
         "mysql://",
+        "http+unix://",
+        "json=/status:green,yellow",
+        "status=",
+        "body=",
+        "header=",
+        "send-header=",
+        "bearer-env=",
+        "cert=",
+        "~",
+        "%3A",
         "user",
         ":",
         "@",
@@ -74,6 +84,60 @@ fn targetish() -> impl Strategy<Value = String> {
         "\t",
     ]);
     prop::collection::vec(pieces, 0..12).prop_map(|v| v.concat())
+}
+
+/// Fragments of http targets: keys, values, separators and escapes.
+fn fragmentish() -> impl Strategy<Value = String> {
+    let pieces = prop::sample::select(vec![
+        "status=",
+        "body=",
+        "json=",
+        "header=",
+        "method=",
+        "send-body=",
+        "send-header=",
+        "send-header-env=",
+        "send-header-file=",
+        "bearer-env=",
+        "bearer-file=",
+        "cert=",
+        "key=",
+        "jsn=",
+        "TOKEN",
+        "BAD",
+        "UNSET",
+        "/status",
+        "/a~1b~0",
+        "~2",
+        "~",
+        ":",
+        ",",
+        "&",
+        "=",
+        "%",
+        "%2C",
+        "%3A",
+        "%26",
+        "%zz",
+        "%FF",
+        "(",
+        ")",
+        "[",
+        "*",
+        "+",
+        "\\",
+        "green",
+        "200-299",
+        "600",
+        "authorization",
+        "content-type",
+        "x y",
+        "é",
+        "\u{0}",
+        "\n",
+        "#",
+    ]);
+    prop::collection::vec(pieces, 0..10).prop_map(|v| v.concat())
 }
 
 /// A password that must never be printed.
@@ -280,6 +344,41 @@ proptest! {
                 one_line(&e);
                 prop_assert!(!e.contains(CANARY), "{e}");
             }
+        }
+    }
+
+    #[test]
+    fn http_fragments_never_panic(fragment in fragmentish()) {
+        let env = Env::from_pairs(&[("TOKEN", "tok"), ("BAD", "a\nb")]);
+        for base in ["http://h/", "https://h:1/x?y=1", "http+unix://%2Frun%2Fa.sock/_ping"] {
+            if let Err(e) = Target::parse(&format!("{base}#{fragment}"), &env) {
+                one_line(&e.to_string());
+            }
+        }
+    }
+
+    #[test]
+    fn secret_headers_are_never_shown(
+        name in prop::sample::select(vec!["Authorization", "proxy-authorization", "COOKIE", "Cookie"]),
+        token in "Tk[A-Za-z0-9!$'()*+,;=~_.-]{10,20}",
+        rest in prop::sample::select(vec!["", "&status=200", "&jsn=1", "&send-header=accept:x"]),
+    ) {
+        // Written on the command line: refused, and the refusal masks it.
+        let text = format!("http://h/#send-header={name}:Bearer%20{token}{rest}");
+        let e = Target::parse(&text, &Env::default()).err();
+        prop_assert!(e.is_some(), "{text} accepted");
+        let e = e.unwrap().to_string();
+        prop_assert!(!e.contains(&token), "{e}");
+        // From a variable: sent, never shown.
+        let env = Env::from_pairs(&[("TOK", &token)]);
+        let text = format!("https://h/#bearer-env=TOK&send-header-env={name}:TOK{rest}");
+        match Target::parse(&text, &env) {
+            Ok(t) => {
+                prop_assert!(!t.shown.contains(&token), "{}", t.shown);
+                let debug = format!("{t:?}");
+                prop_assert!(!debug.contains(&token));
+            }
+            Err(e) => prop_assert!(!e.to_string().contains(&token), "{e}"),
         }
     }
 

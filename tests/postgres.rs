@@ -322,3 +322,83 @@ fn restart_during_the_wait_is_survived() {
     let r = child.finish(start, Duration::from_secs(40));
     assert_eq!(r.code, 0, "{r:?}");
 }
+
+#[test]
+fn client_certificate_login() {
+    let certs = certs(&["localhost", "127.0.0.1"]);
+    let key = certs.dir.join("pg.key");
+    std::fs::copy(&certs.key, &key).unwrap();
+    let mut pg = Pg::with_options(&[
+        "ssl=on",
+        &format!("ssl_cert_file={}", certs.cert.display()),
+        &format!("ssl_key_file={}", key.display()),
+        &format!("ssl_ca_file={}", certs.ca.display()),
+    ]);
+    for (args, path) in [
+        (&["65534:65534"][..], &key),
+        (&["0600"][..], &key),
+        (&["0755"][..], &certs.dir.0),
+    ] {
+        let tool = if args[0].contains(':') {
+            "chown"
+        } else {
+            "chmod"
+        };
+        let ok = std::process::Command::new(tool)
+            .args(args)
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    // TCP logins need a client certificate whose CN is the user (clientcert=verify-full).
+    std::fs::write(
+        pg.data().join("pg_hba.conf"),
+        "local all all trust\nhostssl all all 127.0.0.1/32 cert\n",
+    )
+    .unwrap();
+    pg.start();
+    let ca = certs.ca.display().to_string();
+    let (cert, ckey) = (
+        certs.client_cert.to_str().unwrap(),
+        certs.client_key.to_str().unwrap(),
+    );
+    let url = |q: &str| {
+        format!(
+            "postgres://app@127.0.0.1:{}/postgres?sslmode=verify-full&sslrootcert={ca}{q}",
+            pg.port
+        )
+    };
+    let r = wr(&["-t", "20s", &url(&format!("&sslcert={cert}&sslkey={ckey}"))]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = run(
+        whenready()
+            .args(["-t", "20s", &url("")])
+            .env("PGSSLCERT", cert)
+            .env("PGSSLKEY", ckey),
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = wr(&["-t", "20s", "--cert", cert, "--key", ckey, &url("")]);
+    assert_eq!(r.code, 0, "the global --cert/--key: {r:?}");
+    // libpq's default files under ~/.postgresql.
+    let home = TempDir::new("home");
+    std::fs::create_dir_all(home.join(".postgresql")).unwrap();
+    std::fs::copy(cert, home.join(".postgresql/postgresql.crt")).unwrap();
+    std::fs::copy(ckey, home.join(".postgresql/postgresql.key")).unwrap();
+    let r = run(
+        whenready()
+            .args(["-t", "20s", &url("")])
+            .env("HOME", &home.0),
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    // No certificate: the server's 28000 is permanent.
+    let r = wr(&["-t", "20s", &url("")]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("certificate"), "{r:?}");
+    // An sslcert that cannot be read is a usage error naming it.
+    let r = wr(&[&url(&format!("&sslcert=/nonexistent.crt&sslkey={ckey}"))]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("/nonexistent.crt"), "{r:?}");
+}

@@ -245,3 +245,45 @@ fn rediss_against_a_plaintext_server_is_not_ready() {
     let r = wr(&["-t", "800ms", &format!("rediss://127.0.0.1:{}", srv.port)]);
     assert_eq!(r.code, 1, "{r:?}");
 }
+
+#[test]
+fn rediss_with_a_client_certificate() {
+    let certs = certs(&["localhost", "127.0.0.1"]);
+    let mut srv = Redis::tls(&certs, &["--requirepass", PW, "--tls-auth-clients", "yes"]);
+    srv.start();
+    let url = format!("rediss://:{PW}@localhost:{}", srv.port);
+    let ca = certs.ca.to_str().unwrap();
+    let (cert, key) = (
+        certs.client_cert.to_str().unwrap(),
+        certs.client_key.to_str().unwrap(),
+    );
+    // No certificate: the server refuses it, which waiting cannot change.
+    let r = wr(&["-t", "20s", "--cacert", ca, &url]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("client certificate"), "{r:?}");
+    assert_no_secret(&r, PW);
+    let r = wr(&[
+        "-t", "20s", "--cacert", ca, "--cert", cert, "--key", key, &url,
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = wr(&[
+        "-t",
+        "20s",
+        "--cacert",
+        ca,
+        &format!("{url}?cert={cert}&key={key}"),
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_no_secret(&r, PW);
+    // cert= without TLS, or without its key: usage errors.
+    let r = wr(&[&format!(
+        "redis://:{PW}@localhost:{}?cert={cert}&key={key}",
+        srv.port
+    )]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("needs rediss://"), "{r:?}");
+    assert_no_secret(&r, PW);
+    let r = wr(&[&format!("{url}?cert={cert}")]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("go together"), "{r:?}");
+}

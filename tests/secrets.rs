@@ -1,5 +1,6 @@
-//! A canary password never reaches any output: default, quiet, JSON, usage errors,
-//! permanent failures, timeouts; from URLs, query parameters and variables.
+//! A canary password never reaches any output: the live view on a terminal, default,
+//! quiet, JSON, usage errors, permanent failures, timeouts; from URLs, query
+//! parameters, variables and HTTP secret headers.
 
 mod common;
 use common::*;
@@ -11,7 +12,30 @@ fn modes() -> [&'static [&'static str]; 3] {
     [&[], &["-q"], &["--json"]]
 }
 
+/// Runs whenready on a pseudo-terminal (util-linux `script`), so that the live view
+/// draws; returns what the terminal received.
+fn on_terminal(args: &[&str], env: &[(&str, &str)]) -> Run {
+    require("script", "util-linux");
+    let mut command = format!("stty rows 30 cols 200; {}", env!("CARGO_BIN_EXE_whenready"));
+    for a in args {
+        assert!(!a.contains('\''), "{a}");
+        command.push_str(&format!(" '{a}'"));
+    }
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("TERM", "xterm");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd, Duration::from_secs(20))
+}
+
 fn check(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let live = on_terminal(args, env);
+    assert!(!live.stdout.contains(CANARY), "live view: {live:?}");
+    assert_no_secret(&live, CANARY);
     let mut last = None;
     for mode in modes() {
         let mut cmd = whenready();
@@ -122,4 +146,42 @@ fn permanent_failures_do_not_print_the_password() {
         &[],
     );
     assert_eq!(r.code, 3, "{r:?}");
+}
+
+#[test]
+fn http_secret_headers_never_print() {
+    let port = free_port();
+    let dir = TempDir::new("secret-header");
+    let file = dir.join("token");
+    std::fs::write(&file, CANARY).unwrap();
+    for url in [
+        format!("http://127.0.0.1:{port}/#bearer-env=TOKEN"),
+        format!("http://127.0.0.1:{port}/#send-header-env=x-api-key:TOKEN&json=/status:green"),
+        format!("https://127.0.0.1:{port}/#bearer-file={}", file.display()),
+        format!(
+            "http+unix://%2Fnonexistent%2Fapp.sock/#send-header-file=cookie:{}",
+            file.display()
+        ),
+    ] {
+        let r = check(&["-t", "200ms", &url], &[("TOKEN", CANARY)]);
+        assert_eq!(r.code, 1, "{r:?}");
+        let r = check(&["--once", &url], &[("TOKEN", CANARY)]);
+        assert_eq!(r.code, 1, "{r:?}");
+    }
+    // Written on the command line, a secret header is refused, and masked in the
+    // refusal.
+    for name in ["Authorization", "cookie", "Proxy-Authorization"] {
+        let url =
+            format!("http://127.0.0.1:{port}/#send-header={name}:Bearer%20{CANARY}&status=200");
+        let r = check(&[&url], &[]);
+        assert_eq!(r.code, 2, "{r:?}");
+        assert!(r.stderr.contains(&format!("{name}:***")), "{r:?}");
+    }
+    // A variable that is not a valid header value: a usage error that does not quote it.
+    let r = check(
+        &[&format!("http://127.0.0.1:{port}/#bearer-env=TOKEN")],
+        &[("TOKEN", &format!("{CANARY}\u{7f}x"))],
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("TOKEN"), "{r:?}");
 }

@@ -117,6 +117,29 @@ pub fn tls_failure(err: &(dyn std::error::Error + 'static)) -> Option<ProbeError
         rustls::Error::InvalidCertificate(_) | rustls::Error::InvalidCertRevocationList(_) => {
             ProbeError::permanent(format!("certificate verification failed: {tls}"))
         }
+        // The server's verdict on our client certificate (mTLS): waiting cannot fix
+        // a missing, unknown, expired or refused certificate.
+        rustls::Error::AlertReceived(alert) => {
+            use rustls::AlertDescription as A;
+            match alert {
+                A::CertificateRequired => ProbeError::permanent(
+                    "the server requires a client certificate (give --cert and --key)",
+                ),
+                A::BadCertificate
+                | A::UnsupportedCertificate
+                | A::CertificateRevoked
+                | A::CertificateExpired
+                | A::CertificateUnknown
+                | A::UnknownCA
+                // OpenSSL's answer to a certificate whose issuer has the name of
+                // one of its CAs but another key: the signature does not verify.
+                | A::DecryptError
+                | A::AccessDenied => ProbeError::permanent(format!(
+                    "the server refused the client certificate (TLS alert {alert:?})"
+                )),
+                _ => ProbeError::transient(format!("TLS error: {tls}")),
+            }
+        }
         rustls::Error::InvalidMessage(_) => ProbeError::transient(format!(
             "TLS handshake failed: the server did not answer in TLS ({tls})"
         )),

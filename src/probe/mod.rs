@@ -73,6 +73,11 @@ pub trait Kind: Sync {
     fn user_is_token(&self) -> bool {
         false
     }
+    /// Whether its URLs may carry a fragment (`#…`): only http reads one; for every
+    /// other kind a fragment is a usage error rather than silently dropped.
+    fn takes_fragment(&self) -> bool {
+        false
+    }
     /// Checks the raw text before it is parsed as a URL (for forms the URL parser
     /// would misreport); the error says why.
     fn check_raw(&self, _text: &str) -> Result<(), String> {
@@ -89,6 +94,10 @@ pub trait Check: Send + Sync {
     /// missing or broken file is a usage error; `shown` names the target.
     fn prepare(&self, _shown: &str) -> Result<(), String> {
         Ok(())
+    }
+    /// What `prepare` found worth a warning (a private key readable by others).
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
     }
     /// Makes one attempt.
     fn probe<'a>(&'a self, ctx: &'a Ctx) -> Attempt<'a>;
@@ -122,6 +131,8 @@ pub struct Ctx {
     pub tls: tls::Tls,
     /// `--http-status`.
     pub http_status: http::StatusSet,
+    /// Warnings found while preparing (printed once, before the first attempt).
+    pub warnings: Vec<String>,
 }
 
 impl Ctx {
@@ -135,12 +146,21 @@ impl Ctx {
             }
             None => Vec::new(),
         };
+        let mut warnings = Vec::new();
+        if let Some((cert, key)) = &config.client_cert {
+            let identity = tls::Identity::load(cert, key)
+                .map_err(|e| UsageError(format!("invalid --cert/--key: {e}")))?;
+            warnings.extend(tls::key_permission_warning(key));
+            tls::set_default_identity(identity);
+        }
         for t in &config.targets {
             t.check.prepare(&t.shown).map_err(UsageError)?;
+            warnings.extend(t.check.warnings());
         }
         Ok(Ctx {
             tls: tls::Tls::new(extra, config.insecure),
             http_status: config.http_status.clone(),
+            warnings,
         })
     }
 }

@@ -2,7 +2,7 @@
 //! opens and `SELECT 1` returns.
 //!
 //! The URI is read as libpq reads it, with PGHOST, PGPORT, PGUSER, PGPASSWORD,
-//! PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGAPPNAME and PGOPTIONS filling in what it
+//! PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY, PGAPPNAME and PGOPTIONS filling in what it
 //! lacks. The socket is ours (every address tried, or the Unix socket
 //! `DIR/.s.PGSQL.PORT`); tokio-postgres speaks the protocol over it (`connect_raw`).
 //! TLS follows libpq's `sslmode`, which tokio-postgres alone cannot (it knows
@@ -43,7 +43,7 @@ impl Kind for Postgres {
         )
     }
     fn environment(&self) -> Option<&'static str> {
-        Some("PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT\n  fill in postgres URLs")
+        Some("PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT,\n  PGSSLCERT, PGSSLKEY fill in postgres URLs")
     }
     fn secret_params(&self) -> &'static [&'static str] {
         &["password", "sslpassword"]
@@ -75,7 +75,23 @@ impl Check for PgTarget {
                 tls::load_pem(path).map_err(|e| format!("invalid sslrootcert for {shown}: {e}"))?;
             let _ = self.roots.set(certs);
         }
+        let files = match &self.client_cert {
+            Some(ClientCert::Given(c, k)) => Some((c, k)),
+            Some(ClientCert::Default(c, k)) if c.exists() => Some((c, k)),
+            _ => None,
+        };
+        let mut warnings = Vec::new();
+        if let Some((cert, key)) = files {
+            let identity = tls::Identity::load(cert, key)
+                .map_err(|e| format!("invalid sslcert/sslkey for {shown}: {e}"))?;
+            warnings.extend(tls::key_permission_warning(key));
+            let _ = self.identity.set(Arc::new(identity));
+        }
+        let _ = self.warnings.set(warnings);
         Ok(())
+    }
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.get().cloned().unwrap_or_default()
     }
     fn probe<'a>(&'a self, _ctx: &'a Ctx) -> Attempt<'a> {
         Box::pin(probe(self))
@@ -127,8 +143,23 @@ pub struct PgTarget {
     pub application_name: String,
     /// `options` sent at startup.
     pub options: Option<String>,
+    /// The client certificate and key (`sslcert`, `sslkey`), if any.
+    pub client_cert: Option<ClientCert>,
     /// The certificates of `sslrootcert`, read before the first attempt.
     roots: OnceLock<Vec<CertificateDer<'static>>>,
+    /// The client certificate, read before the first attempt.
+    identity: OnceLock<Arc<tls::Identity>>,
+    warnings: OnceLock<Vec<String>>,
+}
+
+/// Where the client certificate and key come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientCert {
+    /// `sslcert` / `sslkey` or PGSSLCERT / PGSSLKEY: must be readable.
+    Given(PathBuf, PathBuf),
+    /// libpq's default, `~/.postgresql/postgresql.crt` and `.key`: used when the
+    /// certificate file exists.
+    Default(PathBuf, PathBuf),
 }
 
 /// Parses a postgres URL the way libpq reads a connection URI, with the libpq
@@ -149,6 +180,8 @@ pub fn parse(url: &Url, env: &Env) -> Result<PgTarget, String> {
         Some(decode(url.path().trim_start_matches('/'))).filter(|d| !d.is_empty());
     let mut sslmode: Option<String> = None;
     let mut sslrootcert: Option<String> = None;
+    let mut sslcert: Option<String> = None;
+    let mut sslkey: Option<String> = None;
     let mut application_name: Option<String> = None;
     let mut options: Option<String> = None;
     for (k, v) in url.query_pairs() {
@@ -161,6 +194,8 @@ pub fn parse(url: &Url, env: &Env) -> Result<PgTarget, String> {
             "dbname" => dbname = Some(v),
             "sslmode" => sslmode = Some(v),
             "sslrootcert" => sslrootcert = Some(v),
+            "sslcert" => sslcert = Some(v),
+            "sslkey" => sslkey = Some(v),
             "application_name" | "fallback_application_name" => application_name = Some(v),
             "options" => options = Some(v),
             // Accepted and ignored: whenready's own --attempt-timeout bounds the attempt,
@@ -176,8 +211,8 @@ pub fn parse(url: &Url, env: &Env) -> Result<PgTarget, String> {
             | "gssencmode"
             | "sslcompression"
             | "sslsni" => {}
-            "sslcert" | "sslkey" | "sslpassword" | "sslcrl" | "sslcrldir" | "hostaddr"
-            | "service" | "passfile" | "requirepeer" | "krbsrvname" | "gsslib" => {
+            "sslpassword" | "sslcrl" | "sslcrldir" | "hostaddr" | "service" | "passfile"
+            | "requirepeer" | "krbsrvname" | "gsslib" => {
                 return Err(format!("the libpq parameter {k:?} is not supported"))
             }
             other => return Err(format!("unknown libpq parameter {other:?}")),
@@ -213,6 +248,29 @@ pub fn parse(url: &Url, env: &Env) -> Result<PgTarget, String> {
         }
     };
     let sslrootcert = or_env(sslrootcert, "PGSSLROOTCERT")?.map(PathBuf::from);
+    // libpq's client certificate: sslcert / PGSSLCERT, else ~/.postgresql/postgresql.crt
+    // when that file exists (looked at by prepare); the key likewise.
+    let home = env
+        .get_lossy("HOME")
+        .map(|h| PathBuf::from(h).join(".postgresql"));
+    let sslcert = or_env(sslcert, "PGSSLCERT")?.map(PathBuf::from);
+    let sslkey = or_env(sslkey, "PGSSLKEY")?.map(PathBuf::from);
+    let client_cert = match (sslcert, sslkey, &home) {
+        (Some(c), Some(k), _) => Some(ClientCert::Given(c, k)),
+        (Some(c), None, Some(h)) => Some(ClientCert::Given(c, h.join("postgresql.key"))),
+        (Some(_), None, None) => {
+            return Err(
+                "sslcert needs sslkey (or PGSSLKEY, or HOME for ~/.postgresql/postgresql.key)"
+                    .into(),
+            )
+        }
+        (None, Some(_), _) => return Err("sslkey needs sslcert (or PGSSLCERT)".into()),
+        (None, None, Some(h)) => Some(ClientCert::Default(
+            h.join("postgresql.crt"),
+            h.join("postgresql.key"),
+        )),
+        (None, None, None) => None,
+    };
     let host = if host.starts_with('/') {
         PgHost::Socket(PathBuf::from(host))
     } else if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
@@ -232,9 +290,12 @@ pub fn parse(url: &Url, env: &Env) -> Result<PgTarget, String> {
         dbname,
         sslmode,
         sslrootcert,
+        client_cert,
         application_name,
         options,
         roots: OnceLock::new(),
+        identity: OnceLock::new(),
+        warnings: OnceLock::new(),
     })
 }
 
@@ -303,6 +364,10 @@ pub async fn probe(pg: &PgTarget) -> Result<(), ProbeError> {
                         _ => tls::with_system_roots(true),
                     }
                 }
+            };
+            let client_config = match pg.identity.get() {
+                Some(identity) => tls::with_identity(client_config, identity),
+                None => client_config,
             };
             let mut maker =
                 tokio_postgres_rustls::MakeRustlsConnect::new(Arc::unwrap_or_clone(client_config));

@@ -11,6 +11,8 @@ use super::{net, Attempt, Check, Ctx, Kind};
 use crate::env::Env;
 use crate::target::{decode, url_endpoint, Endpoint};
 use redis::Value;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use url::Url;
 
@@ -42,6 +44,20 @@ impl Kind for Redis {
 }
 
 impl Check for RedisTarget {
+    fn prepare(&self, shown: &str) -> Result<(), String> {
+        let mut warnings = Vec::new();
+        if let Some((cert, key)) = &self.client_cert {
+            let identity = tls::Identity::load(cert, key)
+                .map_err(|e| format!("invalid cert=/key= of {shown}: {e}"))?;
+            warnings.extend(tls::key_permission_warning(key));
+            let _ = self.identity.set(Arc::new(identity));
+        }
+        let _ = self.warnings.set(warnings);
+        Ok(())
+    }
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.get().cloned().unwrap_or_default()
+    }
     fn probe<'a>(&'a self, ctx: &'a Ctx) -> Attempt<'a> {
         Box::pin(probe(self, &ctx.tls))
     }
@@ -59,6 +75,12 @@ pub struct RedisTarget {
     pub password: Option<String>,
     /// Database to SELECT, when the URL names one.
     pub db: Option<u32>,
+    /// `rediss://…?cert=FILE&key=FILE`: the target's own client certificate.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    identity: OnceLock<Arc<tls::Identity>>,
+    warnings: OnceLock<Vec<String>>,
+    /// The TLS configuration with the target's own certificate, made on first use.
+    tls_config: OnceLock<Arc<rustls::ClientConfig>>,
 }
 
 /// Parses a redis URL, with REDISCLI_AUTH as the password when it has none.
@@ -77,17 +99,35 @@ pub fn parse(url: &Url, env: &Env) -> Result<RedisTarget, String> {
             format!("invalid database {path:?}: expected a number, as in redis://HOST:6379/0")
         })?)
     };
-    if let Some((k, _)) = url.query_pairs().next() {
-        return Err(format!(
-            "unknown parameter {k:?}: a redis URL is redis[s]://[[USER]:PASSWORD@]HOST[:PORT][/DB]"
-        ));
+    let tls = url.scheme() == "rediss";
+    let (mut cert, mut key) = (None, None);
+    for (k, v) in url.query_pairs() {
+        match &*k {
+            "cert" if tls => cert = Some(PathBuf::from(&*v)),
+            "key" if tls => key = Some(PathBuf::from(&*v)),
+            "cert" | "key" => return Err(format!("{k}= needs rediss:// (TLS)")),
+            _ => {
+                return Err(format!(
+                    "unknown parameter {k:?}: a redis URL is redis[s]://[[USER]:PASSWORD@]HOST[:PORT][/DB], rediss:// may add ?cert=FILE&key=FILE"
+                ))
+            }
+        }
     }
+    let client_cert = match (cert, key) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        _ => return Err("cert= and key= go together (a client certificate and its key)".into()),
+    };
     Ok(RedisTarget {
         endpoint,
-        tls: url.scheme() == "rediss",
+        tls,
         username,
         password,
         db,
+        client_cert,
+        identity: OnceLock::new(),
+        warnings: OnceLock::new(),
+        tls_config: OnceLock::new(),
     })
 }
 
@@ -95,7 +135,14 @@ pub fn parse(url: &Url, env: &Env) -> Result<RedisTarget, String> {
 pub async fn probe(target: &RedisTarget, tls_settings: &Tls) -> Result<(), ProbeError> {
     let stream = net::connect(&target.endpoint).await?;
     if target.tls {
-        let stream = tls::connect(stream, &target.endpoint.host, tls_settings.verified()).await?;
+        let config = match target.identity.get() {
+            Some(identity) => target
+                .tls_config
+                .get_or_init(|| tls::with_identity(tls_settings.verified(), identity))
+                .clone(),
+            None => tls_settings.verified(),
+        };
+        let stream = tls::connect(stream, &target.endpoint.host, config).await?;
         converse(stream, target).await
     } else {
         converse(stream, target).await

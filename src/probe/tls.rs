@@ -4,11 +4,18 @@
 //! Verified connections trust the system's CA bundle (SSL_CERT_FILE, /etc/ssl/certs, ...)
 //! plus the bundled Mozilla roots (so a `FROM scratch` image works) plus `--cacert`.
 //! PostgreSQL has its own policy from `sslmode` / `sslrootcert`, built per target here.
+//!
+//! Client certificates (mTLS): `--cert`/`--key` set the run's [`Identity`] once
+//! ([`set_default_identity`]), and every configuration built here presents it, so
+//! every kind that speaks TLS (https, rediss, postgres, mysql, amqps, nats, mqtts)
+//! gets it in one place. A target's own certificate (postgres `sslcert`, rediss
+//! `?cert=`, https `#cert=`) replaces it for that target ([`with_identity`]).
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
+use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
@@ -38,6 +45,100 @@ pub fn load_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
         return Err(format!("{} holds no PEM certificate", path.display()));
     }
     Ok(certs)
+}
+
+/// A client certificate chain with its private key, presented to servers that ask.
+#[derive(Debug)]
+pub struct Identity(Arc<CertifiedKey>);
+
+impl Identity {
+    /// Reads a PEM certificate chain and its PEM private key (PKCS#8, PKCS#1 or
+    /// SEC1); the error names the file and says what is wrong with it.
+    pub fn load(cert: &Path, key: &Path) -> Result<Identity, String> {
+        let chain = load_pem(cert)?;
+        let data = std::fs::read(key).map_err(|e| {
+            format!(
+                "cannot read {}: {}",
+                key.display(),
+                super::error::io_reason(&e)
+            )
+        })?;
+        let der = rustls_pemfile::private_key(&mut data.as_slice())
+            .map_err(|e| format!("{} is not a PEM private key file: {e}", key.display()))?
+            .ok_or_else(|| {
+                let encrypted = data.windows(b"ENCRYPTED".len()).any(|w| w == b"ENCRYPTED");
+                if encrypted {
+                    format!(
+                        "{} holds an encrypted private key: give it without a passphrase",
+                        key.display()
+                    )
+                } else {
+                    format!("{} holds no PEM private key", key.display())
+                }
+            })?;
+        let signer = provider()
+            .key_provider
+            .load_private_key(der)
+            .map_err(|e| format!("{}: unusable private key: {e}", key.display()))?;
+        let certified = CertifiedKey::new(chain, signer);
+        certified.keys_match().map_err(|_| {
+            format!(
+                "the key in {} does not belong to the certificate in {}",
+                key.display(),
+                cert.display()
+            )
+        })?;
+        Ok(Identity(Arc::new(certified)))
+    }
+}
+
+impl ResolvesClientCert for Identity {
+    fn resolve(&self, _hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// libpq's rule for a private key file, as a warning: group or others may not
+/// read it (mode 0600 or less), except that a root-owned file may be readable by
+/// its group (0640 or less). libpq refuses such a file; whenready only warns,
+/// because it is a gate, not the client that will use the key (see README).
+pub fn key_permission_warning(key: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(key).ok()?;
+    let mode = meta.mode();
+    let loose = if meta.uid() == 0 {
+        mode & 0o037 != 0
+    } else {
+        mode & 0o077 != 0
+    };
+    loose.then(|| {
+        format!(
+            "private key file \"{}\" has group or world access; it should have permissions u=rw (0600) or less if owned by the current user, or u=rw,g=r (0640) or less if owned by root (libpq refuses it)",
+            key.display()
+        )
+    })
+}
+
+/// The run's client certificate (`--cert`/`--key`), if any: set once before the
+/// first attempt, presented by every configuration built afterwards.
+static DEFAULT_IDENTITY: OnceLock<Arc<Identity>> = OnceLock::new();
+
+/// Sets the run's client certificate (`--cert`/`--key`); call before any
+/// configuration is built (a run sets it at most once).
+pub fn set_default_identity(identity: Identity) {
+    let _ = DEFAULT_IDENTITY.set(Arc::new(identity));
+}
+
+/// `config` presenting `identity` instead of the run's client certificate (a
+/// target's own certificate). Sessions are not resumed across identities.
+pub fn with_identity(config: Arc<ClientConfig>, identity: &Arc<Identity>) -> Arc<ClientConfig> {
+    let mut config = (*config).clone();
+    config.client_auth_cert_resolver = identity.clone();
+    config.resumption = rustls::client::Resumption::default();
+    Arc::new(config)
 }
 
 /// TLS settings shared by all targets of a run.
@@ -92,12 +193,15 @@ fn system_roots() -> RootCertStore {
 }
 
 fn build(verifier: Arc<dyn ServerCertVerifier>) -> Arc<ClientConfig> {
-    let config = ClientConfig::builder_with_provider(provider())
+    let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("ring supports the default TLS versions")
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(verifier);
+    let config = match DEFAULT_IDENTITY.get() {
+        Some(identity) => builder.with_client_cert_resolver(identity.clone()),
+        None => builder.with_no_client_auth(),
+    };
     Arc::new(config)
 }
 
@@ -280,4 +384,38 @@ where
                 ProbeError::transient(format!("TLS handshake failed: {}", io_reason(&e)))
             })
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    #[test]
+    fn key_permissions_follow_libpq() {
+        let path = std::env::temp_dir().join(format!("whenready-key-{}", std::process::id()));
+        std::fs::write(&path, "").unwrap();
+        let root = std::fs::metadata(&path).unwrap().uid() == 0;
+        for (mode, warn_user, warn_root) in [
+            (0o600, false, false),
+            (0o400, false, false),
+            (0o640, true, false),
+            (0o660, true, true),
+            (0o644, true, true),
+            (0o604, true, true),
+        ] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let warned = key_permission_warning(&path);
+            let expected = if root { warn_root } else { warn_user };
+            assert_eq!(warned.is_some(), expected, "{mode:o}: {warned:?}");
+            if let Some(w) = warned {
+                assert!(
+                    w.contains("has group or world access") && !w.contains('\n'),
+                    "{w}"
+                );
+            }
+        }
+        std::fs::remove_file(&path).unwrap();
+        assert!(key_permission_warning(&path).is_none());
+    }
 }

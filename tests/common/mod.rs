@@ -10,6 +10,7 @@
 pub mod mariadb;
 pub mod mosquitto;
 pub mod nats;
+pub mod pyhttp;
 pub mod rabbitmq;
 
 use std::ffi::OsStr;
@@ -528,6 +529,10 @@ pub struct Certs {
     pub cert_der: Vec<u8>,
     /// The key in DER (PKCS#8), for rustls servers.
     pub key_der: Vec<u8>,
+    /// A client certificate for the user `app` (CN=app), signed by the CA (PEM).
+    pub client_cert: PathBuf,
+    /// Its key (PEM, mode 0600).
+    pub client_key: PathBuf,
 }
 
 /// Makes a CA and a server certificate signed by it, valid for `names`.
@@ -559,7 +564,18 @@ pub fn certs(names: &[&str]) -> Certs {
         std::fs::write(&p, data).unwrap();
         p
     };
+    let mut client = CertificateParams::new(Vec::<String>::new()).unwrap();
+    client.distinguished_name.push(DnType::CommonName, "app");
+    let client_key = KeyPair::generate().unwrap();
+    let client_cert = client.signed_by(&client_key, &issuer).unwrap();
+    let client_key_path = write("client.key", &client_key.serialize_pem());
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&client_key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     Certs {
+        client_cert: write("client.crt", &client_cert.pem()),
+        client_key: client_key_path,
         ca: write("ca.pem", &ca.pem()),
         cert: write("server.crt", &cert.pem()),
         key: write("server.key", &key.serialize_pem()),
@@ -832,10 +848,12 @@ impl Redis {
             certs.key.to_str().unwrap(),
             "--tls-ca-cert-file",
             certs.ca.to_str().unwrap(),
-            "--tls-auth-clients",
-            "no",
         ];
         r.args.extend(files.iter().map(|s| s.to_string()));
+        // Client certificates are not asked for unless the test says so.
+        if !args.contains(&"--tls-auth-clients") {
+            r.args.extend(["--tls-auth-clients".into(), "no".into()]);
+        }
         r
     }
 
