@@ -19,6 +19,7 @@ pub mod tls;
 pub mod amqp;
 pub mod file;
 pub mod http;
+pub mod k8s;
 pub mod mqtt;
 pub mod mysql;
 pub mod nats;
@@ -48,6 +49,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &amqp::Amqp,
     &nats::Nats,
     &mqtt::Mqtt,
+    &k8s::K8s,
 ];
 
 /// One kind of target: how it is written and parsed, and how it is documented.
@@ -92,6 +94,11 @@ pub trait Check: Send + Sync {
     }
     /// Makes one attempt.
     fn probe<'a>(&'a self, ctx: &'a Ctx) -> Attempt<'a>;
+    /// Requests sent to the target's server so far, for kinds whose attempts are
+    /// not one request each (k8s watches across attempts); `--json` reports it.
+    fn requests(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// One attempt in flight.
@@ -122,6 +129,11 @@ pub struct Ctx {
     pub tls: tls::Tls,
     /// `--http-status`.
     pub http_status: http::StatusSet,
+    /// `--attempt-timeout`: kinds that wait inside an attempt (a k8s watch) end it
+    /// a little before, with a reason of their own.
+    pub attempt_timeout: std::time::Duration,
+    /// The run's deadline (from when the targets were prepared), if any.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 impl Ctx {
@@ -141,6 +153,8 @@ impl Ctx {
         Ok(Ctx {
             tls: tls::Tls::new(extra, config.insecure),
             http_status: config.http_status.clone(),
+            attempt_timeout: config.attempt_timeout,
+            deadline: config.timeout.map(|t| tokio::time::Instant::now() + t),
         })
     }
 }
