@@ -129,11 +129,6 @@ pub struct Ctx {
     pub tls: tls::Tls,
     /// `--http-status`.
     pub http_status: http::StatusSet,
-    /// `--attempt-timeout`: kinds that wait inside an attempt (a k8s watch) end it
-    /// a little before, with a reason of their own.
-    pub attempt_timeout: std::time::Duration,
-    /// The run's deadline (from when the targets were prepared), if any.
-    pub deadline: Option<tokio::time::Instant>,
 }
 
 impl Ctx {
@@ -153,8 +148,6 @@ impl Ctx {
         Ok(Ctx {
             tls: tls::Tls::new(extra, config.insecure),
             http_status: config.http_status.clone(),
-            attempt_timeout: config.attempt_timeout,
-            deadline: config.timeout.map(|t| tokio::time::Instant::now() + t),
         })
     }
 }

@@ -7,9 +7,10 @@
 //! watch from the list's resourceVersion (with bookmarks) that lives across
 //! attempts; a new list only when the watch says 410 Gone, polling (with the wait
 //! loop's jittered backoff, and at most one list a second) only where the watch is
-//! refused. An attempt reads events until the target is ready, its reason changes,
-//! or the attempt's time is nearly up, so each attempt still ends with a reason of
-//! its own and the one deadline holds. Credentials: [`config`]; requests: [`api`];
+//! refused. An attempt applies the events that have come since the last one (and
+//! waits a few milliseconds for more), so each attempt still ends at once with a
+//! reason of its own, and the deadline, backoff and exit codes are the wait loop's
+//! as for every kind. Credentials: [`config`]; requests: [`api`];
 //! readiness rules: [`ready`].
 
 pub mod api;
@@ -222,6 +223,12 @@ struct State {
 /// The least time between two lists while polling.
 const POLL_GAP: Duration = Duration::from_secs(1);
 
+/// How long an attempt waits for watch events that are not there yet. Events that
+/// come between attempts wait in the connection for the next one, so the wait
+/// loop's pauses (`--interval`) pace the target as they pace every kind; an attempt
+/// stays well under the 50 ms after which the reporter calls it unanswered.
+const WATCH_WINDOW: Duration = Duration::from_millis(30);
+
 impl Check for K8sTarget {
     fn prepare(&self, shown: &str) -> Result<(), String> {
         let creds = Credentials::load(&self.sources).map_err(|e| format!("{shown}: {e}"))?;
@@ -248,7 +255,7 @@ impl Check for K8sTarget {
                 creds: prepared.creds.clone(),
                 requests: AtomicU64::new(0),
             });
-            self.attempt(client, &prepared.namespace, ctx).await
+            self.attempt(client, &prepared.namespace).await
         })
     }
 
@@ -302,8 +309,8 @@ impl rustls::client::ResolvesClientCert for ClientCert {
 impl K8sTarget {
     /// One attempt: list when needed, then read the watch until ready, a new
     /// reason, or the end of the attempt's share of time.
-    async fn attempt(&self, client: &Client, ns: &str, ctx: &Ctx) -> Result<(), ProbeError> {
-        let until = slice_end(ctx);
+    async fn attempt(&self, client: &Client, ns: &str) -> Result<(), ProbeError> {
+        let until = Instant::now() + WATCH_WINDOW;
         let mut st = self.state.lock().await;
         let path = self.what.collection(ns);
         let (key, value) = self.what.selector();
@@ -449,21 +456,14 @@ fn named(o: Value) -> Option<(String, Value)> {
     Some((name, o))
 }
 
-/// When an attempt stops reading the watch: a little before the attempt's time
-/// (and the deadline) is up, so that it ends with a reason of its own.
-fn slice_end(ctx: &Ctx) -> Instant {
-    let limit = ctx.attempt_timeout;
-    let margin = (limit / 10).min(Duration::from_millis(100));
-    let mut end = Instant::now() + limit - margin;
-    if let Some(d) = ctx.deadline {
-        end = end.min(d.checked_sub(Duration::from_millis(100)).unwrap_or(d));
-    }
-    end
-}
-
-/// A query value, percent-encoded.
+/// A query value, percent-encoded (unreserved characters stay as they are).
 fn encode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
 
 #[cfg(test)]
