@@ -511,3 +511,93 @@ fn kubectl_reads_the_fake_as_an_api_server() {
         "{out}{err}"
     );
 }
+
+#[test]
+fn the_example_role_grants_what_its_init_container_needs() {
+    use yaml_rust2::{Yaml, YamlLoader};
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/kubernetes/wait-for-service-and-migration.yaml"
+    );
+    let docs = YamlLoader::load_from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let of = |kind: &str| -> &Yaml {
+        docs.iter()
+            .find(|d| d["kind"].as_str() == Some(kind))
+            .unwrap_or_else(|| panic!("no {kind} in {path}"))
+    };
+    let name = |d: &Yaml| d["metadata"]["name"].as_str().unwrap().to_string();
+    let (sa, role, binding, deploy) = (
+        of("ServiceAccount"),
+        of("Role"),
+        of("RoleBinding"),
+        of("Deployment"),
+    );
+    assert_eq!(
+        binding["roleRef"]["name"].as_str(),
+        Some(name(role).as_str())
+    );
+    assert_eq!(
+        binding["subjects"][0]["name"].as_str(),
+        Some(name(sa).as_str())
+    );
+    let pod = &deploy["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"].as_str(), Some(name(sa).as_str()));
+    assert_eq!(of("Job")["metadata"]["name"].as_str(), Some("migrate"));
+    // The Role's rules, as (verb, resource) pairs.
+    let mut rules = Vec::new();
+    for rule in role["rules"].as_vec().unwrap() {
+        for res in rule["resources"].as_vec().unwrap() {
+            for verb in rule["verbs"].as_vec().unwrap() {
+                rules.push((
+                    verb.as_str().unwrap().to_string(),
+                    res.as_str().unwrap().to_string(),
+                ));
+            }
+        }
+    }
+    // The init container's k8s targets, against a server that grants only the Role.
+    let args: Vec<String> = pod["initContainers"][0]["args"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .filter(|a| a.starts_with("k8s://"))
+        .collect();
+    assert_eq!(args, ["k8s://service/postgres", "k8s://job/migrate"]);
+    let api = FakeApi::start();
+    api.grant_only(USER, rules);
+    api.put(
+        "endpointslices",
+        endpoint_slice("postgres-x1", "postgres", &[true]),
+    );
+    api.put("jobs", job("migrate", "Running"));
+    let start = Instant::now();
+    let w = Watched::spawn(with_token(&api).args(["-t", "30s"]).args(&args));
+    api.wait_for_requests("the watches", watches(1));
+    api.put("jobs", job("migrate", "Complete"));
+    let r = w.finish(start, LIMIT);
+    assert_exited(&r, 0);
+    // Lists and watches only: the Role needs no other verb.
+    for v in verbs(&api) {
+        assert!(v.starts_with("list ") || v.starts_with("watch "), "{v}");
+    }
+}
+
+#[test]
+fn an_unreachable_api_server_is_transient() {
+    let dir = TempDir::new("k8s-refused");
+    let kc = dir.join("config");
+    std::fs::write(
+        &kc,
+        format!("current-context: c\ncontexts:\n- name: c\n  context: {{cluster: k, user: u}}\nclusters:\n- name: k\n  cluster: {{server: 'https://127.0.0.1:{}', insecure-skip-tls-verify: true}}\nusers:\n- name: u\n  user: {{token: abc}}\n", free_port()),
+    )
+    .unwrap();
+    let r = run(
+        whenready()
+            .env("KUBECONFIG", &kc)
+            .args(["-t", "1s", "k8s://pod/x"]),
+        LIMIT,
+    );
+    assert_exited(&r, 1);
+    assert!(r.stderr.contains("connection refused"), "{r:?}");
+}

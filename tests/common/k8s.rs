@@ -53,6 +53,8 @@ struct World {
     tokens: HashMap<String, String>,
     /// (user, verb, resource) refused.
     denied: Vec<(String, String, String)>,
+    /// user -> the only (verb, resource) pairs it may use, as a Role grants them.
+    grants: HashMap<String, Vec<(String, String)>>,
     /// Every request: "VERB-ish path?query" and the token it carried.
     requests: Vec<(String, String)>,
     /// Open watches end when this changes.
@@ -222,6 +224,13 @@ impl FakeApi {
     /// Refuses `verb` on `resource` to `user`.
     pub fn deny(&self, user: &str, verb: &str, resource: &str) {
         self.with(|w| w.denied.push((user.into(), verb.into(), resource.into())));
+    }
+
+    /// Lets `user` use only these (verb, resource) pairs, as a Role would.
+    pub fn grant_only(&self, user: &str, rules: Vec<(String, String)>) {
+        self.with(|w| {
+            w.grants.insert(user.into(), rules);
+        });
     }
 
     /// Accepts another token, for `user`.
@@ -443,13 +452,15 @@ fn handle(
         .strip_prefix("/apis/")
         .map(|gv| gv.split('/').next().unwrap_or(""))
         .unwrap_or("");
-    let denied = world
-        .0
-        .lock()
-        .unwrap()
-        .denied
-        .iter()
-        .any(|(u, v, res)| *u == user && v == verb && res == resource);
+    let denied = {
+        let w = world.0.lock().unwrap();
+        w.denied
+            .iter()
+            .any(|(u, v, res)| *u == user && v == verb && res == resource)
+            || w.grants
+                .get(&user)
+                .is_some_and(|rules| !rules.iter().any(|(v, res)| v == verb && res == resource))
+    };
     if denied {
         // As the API server words it: `pods "x" is forbidden` for one object,
         // `deployments.apps is forbidden` for a collection.

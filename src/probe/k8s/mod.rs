@@ -46,8 +46,8 @@ impl Kind for K8s {
     }
     fn help(&self) -> (&'static str, &'static str) {
         (
-            "k8s://[NS/]KIND/NAME, k8s://[NS/]pods?selector=",
-            "service has ready endpoints, job complete, deployment/statefulset/daemonset rolled out, pod Ready",
+            "k8s://[NS/]KIND/NAME, …/pods?selector=",
+            "Service endpoint ready, Job complete, rollout done, Pod Ready",
         )
     }
     fn environment(&self) -> Option<&'static str> {
