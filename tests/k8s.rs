@@ -601,3 +601,30 @@ fn an_unreachable_api_server_is_transient() {
     assert_exited(&r, 1);
     assert!(r.stderr.contains("connection refused"), "{r:?}");
 }
+
+#[test]
+fn a_hundred_waiters_cost_the_server_one_list_and_one_watch_each() {
+    let api = FakeApi::start();
+    api.put("deployments", deployment("web", 3, 1, 1));
+    let targets = vec!["k8s://app/deployment/web"; 100];
+    let start = Instant::now();
+    let w = Watched::spawn(
+        with_token(&api)
+            .args(["--json", "-t", "60s"])
+            .args(&targets),
+    );
+    api.wait_for_requests("every watch", watches(100));
+    api.put("deployments", deployment("web", 3, 3, 2));
+    api.put("deployments", deployment("web", 3, 3, 3));
+    let r = w.finish(start, Duration::from_secs(90));
+    assert_exited(&r, 0);
+    let v = verbs(&api);
+    assert_eq!(v.iter().filter(|x| x.starts_with("list")).count(), 100);
+    assert_eq!(v.iter().filter(|x| x.starts_with("watch")).count(), 100);
+    let ready: Vec<u64> = events(&r)
+        .iter()
+        .filter(|e| e["event"] == "ready")
+        .map(|e| e["requests"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ready, vec![2; 100]);
+}
