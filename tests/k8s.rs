@@ -628,3 +628,79 @@ fn a_hundred_waiters_cost_the_server_one_list_and_one_watch_each() {
         .collect();
     assert_eq!(ready, vec![2; 100]);
 }
+
+/// A kubeconfig user whose token comes from an exec credential plugin: a shell
+/// script in the fake's directory that checks what client-go would pass it, counts
+/// its runs in `runs`, and prints an ExecCredential expiring at `expiry`.
+fn exec_plugin(api: &FakeApi, expiry: &str) -> std::path::PathBuf {
+    let script = api.dir.join("token-plugin");
+    std::fs::write(
+        &script,
+        format!(
+            r#"#!/bin/sh
+case "$KUBERNETES_EXEC_INFO" in *'"kind":"ExecCredential"'*'"interactive":false'*) ;; *) echo "bad KUBERNETES_EXEC_INFO" >&2; exit 1;; esac
+[ "$1" = get-token ] && [ "$CLUSTER" = fake ] || {{ echo "bad args or env" >&2; exit 1; }}
+echo run >> "$(dirname "$0")/runs"
+printf '{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{{"token":"{TOKEN}","expirationTimestamp":"{expiry}"}}}}\n'
+"#
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    api.kubeconfig(
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ./token-plugin\n      args: [get-token]\n      env: [{name: CLUSTER, value: fake}]\n      installHint: install the fake's plugin\n      interactiveMode: Never",
+    )
+}
+
+fn plugin_runs(api: &FakeApi) -> usize {
+    std::fs::read_to_string(api.dir.join("runs"))
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+#[test]
+fn an_exec_credential_plugin_gives_the_token_until_it_expires() {
+    let api = FakeApi::start();
+    api.put("jobs", job("migrate", "Running"));
+    // Valid for long: one run for the list and the watch.
+    let kc = exec_plugin(&api, "2999-01-01T00:00:00Z");
+    let start = Instant::now();
+    let w =
+        Watched::spawn(
+            whenready()
+                .env("KUBECONFIG", &kc)
+                .args(["-t", "30s", "k8s://job/migrate"]),
+        );
+    api.wait_for_requests("the watch", watches(1));
+    api.put("jobs", job("migrate", "Complete"));
+    let r = w.finish(start, LIMIT);
+    assert_exited(&r, 0);
+    assert_eq!(plugin_runs(&api), 1);
+    assert!(api.requests().iter().all(|(_, t)| t == TOKEN));
+    assert_no_secret(&r, TOKEN);
+    // Expired at once: the plugin runs again for every request.
+    std::fs::remove_file(api.dir.join("runs")).unwrap();
+    let kc = exec_plugin(&api, "2000-01-01T00:00:00Z");
+    let r = run(
+        whenready()
+            .env("KUBECONFIG", &kc)
+            .args(["k8s://job/migrate", "k8s://job/migrate"]),
+        LIMIT,
+    );
+    assert_exited(&r, 0);
+    assert_eq!(plugin_runs(&api), 2);
+    // A plugin that is not there: permanent, with its install hint.
+    std::fs::remove_file(api.dir.join("token-plugin")).unwrap();
+    let r = run(
+        whenready().env("KUBECONFIG", &kc).arg("k8s://job/migrate"),
+        LIMIT,
+    );
+    assert_exited(&r, 3);
+    assert!(
+        r.stderr.contains("token-plugin")
+            && r.stderr.contains("not found; install the fake's plugin"),
+        "{r:?}"
+    );
+}

@@ -133,7 +133,7 @@ impl Client {
     }
 
     async fn get(&self, path: &str, query: &str) -> Result<(u16, Incoming, Driver), ProbeError> {
-        let token = self.creds.token().map_err(ProbeError::permanent)?;
+        let token = self.creds.token().await?;
         let server = &self.creds.server;
         let host = match server.host() {
             Some(url::Host::Domain(d)) => Host::Name(d.to_string()),

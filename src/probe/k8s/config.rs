@@ -6,7 +6,7 @@
 //! `KUBERNETES_SERVICE_PORT` are set, else `~/.kube/config`. Everything is read
 //! before the first attempt, so a broken file is a usage error; only the service
 //! account's token is read again for every request, because projected tokens
-//! rotate.
+//! rotate, and an exec plugin ([`super::exec`]) runs when its token is needed.
 
 use base64::Engine;
 use rustls::pki_types::CertificateDer;
@@ -17,7 +17,7 @@ use yaml_rust2::Yaml;
 pub const SERVICE_ACCOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /// What the environment says about credentials (captured at parse time).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sources {
     /// `KUBECONFIG`.
     pub kubeconfig: Option<String>,
@@ -39,6 +39,8 @@ pub enum Auth {
     /// A bearer token read from this file for every request (service account,
     /// kubeconfig `tokenFile`).
     TokenFile(PathBuf),
+    /// A bearer token from an exec credential plugin.
+    Exec(std::sync::Arc<super::exec::Plugin>),
 }
 
 /// Everything needed to talk to the API server.
@@ -86,20 +88,22 @@ impl Credentials {
         }
     }
 
-    /// The bearer token to send now (a token file is read again every time).
-    pub fn token(&self) -> Result<Option<String>, String> {
+    /// The bearer token to send now (a token file is read again every time, an exec
+    /// plugin runs again when its token expires).
+    pub async fn token(&self) -> Result<Option<String>, crate::probe::ProbeError> {
         match &self.auth {
             Auth::None => Ok(None),
             Auth::Token(t) => Ok(Some(t.clone())),
             Auth::TokenFile(p) => std::fs::read_to_string(p)
                 .map(|t| Some(t.trim().to_string()))
                 .map_err(|e| {
-                    format!(
+                    crate::probe::ProbeError::permanent(format!(
                         "cannot read the token {}: {}",
                         p.display(),
                         crate::probe::error::io_reason(&e)
-                    )
+                    ))
                 }),
+            Auth::Exec(plugin) => plugin.token().await.map(Some),
         }
     }
 }
@@ -314,10 +318,11 @@ fn from_kubeconfig(paths: &[PathBuf], context: Option<&str>) -> Result<Credentia
         creds.auth = Auth::Token(t.to_string());
     } else if let Some(p) = user["tokenFile"].as_str() {
         creds.auth = Auth::TokenFile(ufile.relative(p));
+    } else if !user["exec"].is_badvalue() && !user["exec"].is_null() {
+        let plugin = super::exec::Plugin::from_yaml(&user["exec"], ufile.path.parent())
+            .map_err(|e| what(&e))?;
+        creds.auth = Auth::Exec(std::sync::Arc::new(plugin));
     } else if creds.client_cert.is_none() {
-        if !user["exec"].is_badvalue() {
-            return Err(what("exec credential plugins are not supported; give the user a token, a tokenFile or a client certificate"));
-        }
         if !user["auth-provider"].is_badvalue() {
             return Err(what("auth-provider plugins are not supported; give the user a token, a tokenFile or a client certificate"));
         }
@@ -380,7 +385,7 @@ mod tests {
         assert_eq!(c.server.as_str(), "https://10.0.0.1:6443/");
         assert!(c.insecure);
         assert_eq!(c.namespace.as_deref(), Some("app"));
-        assert_eq!(c.token().unwrap().as_deref(), Some("abc"));
+        assert!(matches!(&c.auth, Auth::Token(t) if t == "abc"));
         let _ = std::fs::remove_dir_all(&d);
     }
 
@@ -393,7 +398,8 @@ mod tests {
             ("current-context: x", "has no context \"x\""),
             ("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n  cluster: {server: 'ftp://h'}", "is not an http(s) URL"),
             ("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://h', certificate-authority-data: '!!'}", "not base64"),
-            ("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://h'}\nusers:\n- name: u\n  user: {exec: {command: aws}}", "exec credential plugins are not supported"),
+            ("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://h'}\nusers:\n- name: u\n  user: {exec: {apiVersion: client.authentication.k8s.io/v1alpha1, command: aws}}", "is not client.authentication.k8s.io/v1 or v1beta1"),
+            ("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://h'}\nusers:\n- name: u\n  user: {auth-provider: {name: gcp}}", "auth-provider plugins are not supported"),
         ];
         for (text, want) in cases {
             let p = d.join("config");

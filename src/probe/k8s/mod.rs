@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod config;
+pub mod exec;
 pub mod ready;
 
 use super::error::ProbeError;
@@ -231,7 +232,7 @@ const WATCH_WINDOW: Duration = Duration::from_millis(30);
 
 impl Check for K8sTarget {
     fn prepare(&self, shown: &str) -> Result<(), String> {
-        let creds = Credentials::load(&self.sources).map_err(|e| format!("{shown}: {e}"))?;
+        let creds = shared_credentials(&self.sources).map_err(|e| format!("{shown}: {e}"))?;
         let namespace = self
             .namespace
             .clone()
@@ -267,6 +268,20 @@ impl Check for K8sTarget {
                 .map_or(0, |c| c.requests.load(Ordering::Relaxed)),
         )
     }
+}
+
+/// The credentials for `sources`, loaded once per run: targets that share a
+/// kubeconfig and context share them, and so share an exec plugin's token.
+fn shared_credentials(sources: &Sources) -> Result<Credentials, String> {
+    static LOADED: std::sync::Mutex<Vec<(Sources, Credentials)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, c)) = loaded.iter().find(|(s, _)| s == sources) {
+        return Ok(c.clone());
+    }
+    let creds = Credentials::load(sources)?;
+    loaded.push((sources.clone(), creds.clone()));
+    Ok(creds)
 }
 
 /// The TLS configuration: the kubeconfig's or service account's CA (else the run's
