@@ -322,10 +322,8 @@ fn from_kubeconfig(paths: &[PathBuf], context: Option<&str>) -> Result<Credentia
         let plugin = super::exec::Plugin::from_yaml(&user["exec"], ufile.path.parent())
             .map_err(|e| what(&e))?;
         creds.auth = Auth::Exec(std::sync::Arc::new(plugin));
-    } else if creds.client_cert.is_none() {
-        if !user["auth-provider"].is_badvalue() {
-            return Err(what("auth-provider plugins are not supported; give the user a token, a tokenFile or a client certificate"));
-        }
+    } else if creds.client_cert.is_none() && !user["auth-provider"].is_badvalue() {
+        return Err(what("auth-provider plugins are not supported; give the user a token, a tokenFile, an exec plugin or a client certificate"));
     }
     Ok(creds)
 }
