@@ -75,7 +75,9 @@ fn whenready_plan(args: &[OsString], env: &env::Env) -> Result<Plan, Exit> {
     let cli = cli::Cli::try_parse_from(args).map_err(usage_failure)?;
     let config = Config::from_cli(cli, env).map_err(|e| fail_usage(&e))?;
     let voice: Box<dyn report::Voice> = if config.json {
-        Box::new(report::Json)
+        Box::new(report::Json::new(
+            config.targets.iter().map(|t| t.check.clone()).collect(),
+        ))
     } else if !config.quiet && report::live::wanted(env.get_lossy("TERM")) {
         Box::new(report::Live::new(env.get_lossy("NO_COLOR").is_none()))
     } else {
@@ -256,18 +258,52 @@ fn run(plan: Plan) -> Exit {
         wait::Outcome::Deadline => {
             reporter.deadline();
             match on_deadline {
-                OnDeadline::Exit(e) => e,
+                OnDeadline::Exit(e) => {
+                    termination_log(&reporter, None);
+                    e
+                }
                 OnDeadline::RunCommand => become_command(),
             }
         }
         wait::Outcome::NotReady => {
             reporter.once_failed();
+            termination_log(&reporter, None);
             Exit::NotReady
         }
         wait::Outcome::Permanent(i) => {
             reporter.permanent(i);
+            termination_log(&reporter, Some(i));
             Exit::Permanent
         }
         wait::Outcome::Signal(n) => interrupted(n),
     }
+}
+
+/// Where Kubernetes reads a container's termination message (`kubectl describe pod`
+/// shows it; the kubelet mounts the file by default).
+const TERMINATION_LOG: &str = "/dev/termination-log";
+
+/// Writes why the wait failed (target `only`, or every unready one) to the
+/// termination log, when that file exists: an init container's failure then
+/// explains itself. Never created; at most the 4096 bytes the kubelet keeps.
+fn termination_log(reporter: &report::Reporter, only: Option<usize>) {
+    let path = std::path::Path::new(TERMINATION_LOG);
+    if !path.is_file() {
+        return;
+    }
+    let mut text = String::new();
+    for (i, reason, _) in reporter.unready() {
+        if only.is_none_or(|o| o == i) {
+            text.push_str(&format!("{}: {reason}\n", reporter.names()[i]));
+        }
+    }
+    let mut end = text.len().min(4096);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(&text.as_bytes()[..end]));
 }

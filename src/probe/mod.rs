@@ -19,6 +19,7 @@ pub mod tls;
 pub mod amqp;
 pub mod file;
 pub mod http;
+pub mod k8s;
 pub mod mqtt;
 pub mod mysql;
 pub mod nats;
@@ -48,6 +49,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &amqp::Amqp,
     &nats::Nats,
     &mqtt::Mqtt,
+    &k8s::K8s,
 ];
 
 /// One kind of target: how it is written and parsed, and how it is documented.
@@ -101,6 +103,11 @@ pub trait Check: Send + Sync {
     }
     /// Makes one attempt.
     fn probe<'a>(&'a self, ctx: &'a Ctx) -> Attempt<'a>;
+    /// Requests sent to the target's server so far, for kinds whose attempts are
+    /// not one request each (k8s watches across attempts); `--json` reports it.
+    fn requests(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// One attempt in flight.

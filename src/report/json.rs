@@ -2,12 +2,34 @@
 //! encoder of its own (the events need strings, numbers, booleans and lists only).
 
 use super::{say, Reporter, Voice};
+use crate::probe::Check;
 use std::ffi::OsStr;
+use std::sync::Arc;
 
 /// One JSON object per line for every event (`--json`).
-pub struct Json;
+#[derive(Default)]
+pub struct Json {
+    /// The targets' checks, asked for their request counts (`requests`, for kinds
+    /// that count them: k8s); empty when unknown.
+    checks: Vec<Arc<dyn Check>>,
+}
 
 impl Json {
+    /// The JSON voice for these targets' checks, in the reporter's order.
+    pub fn new(checks: Vec<Arc<dyn Check>>) -> Json {
+        Json { checks }
+    }
+
+    /// The events about target `i`, with its request count where it has one.
+    fn about(&self, r: &Reporter, event: &str, i: usize, fields: &[(&str, Value)]) {
+        let mut all = vec![("target", Value::Str(r.names()[i].clone()))];
+        all.extend(fields.iter().map(|(k, v)| (*k, v.clone())));
+        if let Some(n) = self.checks.get(i).and_then(|c| c.requests()) {
+            all.push(("requests", Value::Num(n)));
+        }
+        Json::event(r, event, &all);
+    }
+
     fn event(r: &Reporter, event: &str, fields: &[(&str, Value)]) {
         let mut out = format!(
             "{{\"event\":\"{event}\",\"elapsed_ms\":{}",
@@ -20,13 +42,13 @@ impl Json {
         say(&out);
     }
 
-    fn unready_events(r: &Reporter, event: &str) {
+    fn unready_events(&self, r: &Reporter, event: &str) {
         for (i, reason, attempts) in r.unready() {
-            Json::event(
+            self.about(
                 r,
                 event,
+                i,
                 &[
-                    ("target", Value::Str(r.names()[i].clone())),
                     ("reason", Value::Str(reason)),
                     ("attempts", Value::Num(attempts)),
                 ],
@@ -54,11 +76,11 @@ impl Voice for Json {
     }
 
     fn not_ready(&self, r: &Reporter, i: usize, reason: &str, permanent: bool, _last: bool) {
-        Json::event(
+        self.about(
             r,
             &format!("not_{}", r.goal()),
+            i,
             &[
-                ("target", Value::Str(r.names()[i].clone())),
                 ("reason", Value::Str(reason.into())),
                 ("permanent", Value::Bool(permanent)),
                 ("attempts", Value::Num(r.attempts(i))),
@@ -67,34 +89,29 @@ impl Voice for Json {
     }
 
     fn ready(&self, r: &Reporter, i: usize) {
-        let mut fields = vec![
-            ("target", Value::Str(r.names()[i].clone())),
-            ("attempts", Value::Num(r.attempts(i))),
-        ];
+        let mut fields = vec![("attempts", Value::Num(r.attempts(i)))];
         if r.reverse() {
             // How it shows that it is gone (refused, no answer, ...).
             let reason = r.last_reason(i).unwrap_or_default();
             fields.push(("reason", Value::Str(reason)));
         }
-        Json::event(r, r.goal(), &fields);
+        self.about(r, r.goal(), i, &fields);
     }
 
     fn deadline(&self, r: &Reporter) {
-        Json::unready_events(r, "timeout");
+        self.unready_events(r, "timeout");
     }
 
     fn once_failed(&self, r: &Reporter) {
-        Json::unready_events(r, &format!("not_{}_once", r.goal()));
+        self.unready_events(r, &format!("not_{}_once", r.goal()));
     }
 
     fn permanent(&self, r: &Reporter, i: usize) {
-        Json::event(
+        self.about(
             r,
             "permanent",
-            &[
-                ("target", Value::Str(r.names()[i].clone())),
-                ("reason", Value::Str(r.last_reason(i).unwrap_or_default())),
-            ],
+            i,
+            &[("reason", Value::Str(r.last_reason(i).unwrap_or_default()))],
         );
     }
 
@@ -127,6 +144,7 @@ impl Voice for Json {
 }
 
 /// A JSON value, just enough for the events.
+#[derive(Clone)]
 enum Value {
     Str(String),
     Num(u64),

@@ -1,0 +1,372 @@
+//! Requests to the Kubernetes API: a list, and a watch whose events are read one
+//! JSON line at a time, over hyper's HTTP/1.1 client on our own connection (the
+//! shared resolver and TLS handshake). Every request counts, for `--json`'s
+//! `requests`. Failures are mapped the way the API reports them: a `Status` object
+//! with `reason` and `message`.
+
+use super::config::Credentials;
+use crate::probe::error::{find_io, io_reason, tls_failure, ProbeError};
+use crate::probe::{net, tls};
+use crate::target::{Endpoint, Host};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::{Bytes, Incoming};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// The largest list whenready reads (a list of one object, or of the EndpointSlices
+/// or pods behind a selector, is far smaller).
+const MAX_LIST: usize = 64 << 20;
+
+/// How a request failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// 410 Gone / Expired: the resourceVersion is too old; list again.
+    Gone,
+    /// The watch itself is refused (forbidden or not allowed); poll instead. The
+    /// reason says why.
+    WatchRefused(String),
+    /// Anything else.
+    Probe(ProbeError),
+}
+
+impl From<ProbeError> for Failure {
+    fn from(e: ProbeError) -> Self {
+        Failure::Probe(e)
+    }
+}
+
+/// A connection's driver, stopped when the response is dropped.
+struct Driver(tokio::task::JoinHandle<()>);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// An open watch: its response body and the bytes of an unfinished line.
+pub struct Watch {
+    body: Incoming,
+    buf: Vec<u8>,
+    _driver: Driver,
+}
+
+impl Watch {
+    /// The next event, or `None` when the server ended the stream. Cancel-safe:
+    /// bytes read so far stay in the buffer.
+    pub async fn next(&mut self) -> Result<Option<Value>, ProbeError> {
+        loop {
+            if let Some(end) = self.buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=end).collect();
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                return serde_json::from_slice(&line).map(Some).map_err(|_| {
+                    ProbeError::transient("the watch sent an event that is not JSON")
+                });
+            }
+            match self.body.frame().await {
+                None => return Ok(None),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.buf.extend_from_slice(&data);
+                    }
+                }
+                Some(Err(e)) => return Err(classify(&e, "the watch broke")),
+            }
+        }
+    }
+}
+
+/// A client for one API server with one set of credentials.
+pub struct Client {
+    /// Where and who.
+    pub creds: Credentials,
+    /// The TLS configuration (https servers).
+    pub tls: Arc<rustls::ClientConfig>,
+    /// Requests sent so far.
+    pub requests: AtomicU64,
+}
+
+impl Client {
+    /// GET a collection: the objects and the list's resourceVersion.
+    pub async fn list(&self, path: &str, query: &str) -> Result<(Vec<Value>, String), Failure> {
+        let (status, body, _driver) = self.get(path, query).await?;
+        let bytes = read_body(body).await?;
+        if status != 200 {
+            return Err(failure(status, &bytes, "list", path, false));
+        }
+        let list: Value = serde_json::from_slice(&bytes).map_err(|_| {
+            ProbeError::transient(
+                "the API server answered the list with something that is not JSON",
+            )
+        })?;
+        let rv = list
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let items = match list.get("items") {
+            Some(Value::Array(items)) => items.clone(),
+            _ => Vec::new(),
+        };
+        Ok((items, rv))
+    }
+
+    /// Opens a watch on a collection from `rv`.
+    pub async fn watch(&self, path: &str, query: &str, rv: &str) -> Result<Watch, Failure> {
+        let query = format!("{query}&watch=1&resourceVersion={rv}&allowWatchBookmarks=true");
+        let (status, body, driver) = self.get(path, &query).await?;
+        if status == 200 {
+            return Ok(Watch {
+                body,
+                buf: Vec::new(),
+                _driver: driver,
+            });
+        }
+        let bytes = read_body(body).await?;
+        Err(failure(status, &bytes, "watch", path, true))
+    }
+
+    async fn get(&self, path: &str, query: &str) -> Result<(u16, Incoming, Driver), ProbeError> {
+        let token = self.creds.token().await?;
+        let server = &self.creds.server;
+        let host = match server.host() {
+            Some(url::Host::Domain(d)) => Host::Name(d.to_string()),
+            Some(url::Host::Ipv4(a)) => Host::Ip(IpAddr::V4(a)),
+            Some(url::Host::Ipv6(a)) => Host::Ip(IpAddr::V6(a)),
+            None => return Err(ProbeError::permanent("the API server URL has no host")),
+        };
+        let port = server.port_or_known_default().unwrap_or(443);
+        let stream = net::connect(&Endpoint {
+            host: host.clone(),
+            port,
+        })
+        .await?;
+        let prefix = server.path().trim_end_matches('/');
+        let target = format!("{prefix}{path}?{query}");
+        let authority = match server.port() {
+            Some(p) => format!("{}:{p}", server.host_str().unwrap_or("")),
+            None => server.host_str().unwrap_or("").to_string(),
+        };
+        let mut req = hyper::Request::get(target)
+            .header(hyper::header::HOST, authority)
+            .header(
+                hyper::header::USER_AGENT,
+                concat!("whenready/", env!("CARGO_PKG_VERSION")),
+            )
+            .header(hyper::header::ACCEPT, "application/json");
+        if let Some(t) = token {
+            req = req.header(hyper::header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = req
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| ProbeError::permanent(format!("cannot build the request: {e}")))?;
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if server.scheme() == "https" {
+            let stream = tls::connect(stream, &host, self.tls.clone()).await?;
+            send(stream, req).await
+        } else {
+            send(stream, req).await
+        }
+    }
+}
+
+async fn send<S>(
+    stream: S,
+    req: hyper::Request<Empty<Bytes>>,
+) -> Result<(u16, Incoming, Driver), ProbeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| classify(&e, "request failed"))?;
+    let driver = Driver(tokio::spawn(async move {
+        let _ = connection.await;
+    }));
+    let response = sender
+        .send_request(req)
+        .await
+        .map_err(|e| classify(&e, "request failed"))?;
+    Ok((response.status().as_u16(), response.into_body(), driver))
+}
+
+async fn read_body(mut body: Incoming) -> Result<Vec<u8>, ProbeError> {
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| classify(&e, "the response broke"))?;
+        if let Ok(data) = frame.into_data() {
+            out.extend_from_slice(&data);
+            if out.len() > MAX_LIST {
+                return Err(ProbeError::transient(format!(
+                    "the API server's answer is larger than {} MiB",
+                    MAX_LIST >> 20
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn classify(e: &hyper::Error, what: &str) -> ProbeError {
+    if let Some(tls) = tls_failure(e) {
+        return tls;
+    }
+    if e.is_parse() || e.is_parse_status() {
+        return ProbeError::transient(
+            "the API server's answer is not HTTP (garbage from the peer)",
+        );
+    }
+    if e.is_incomplete_message() {
+        return ProbeError::transient(format!("{what}: connection closed"));
+    }
+    if let Some(io) = find_io(e) {
+        return ProbeError::transient(format!("{what}: {}", io_reason(io)));
+    }
+    ProbeError::transient(format!("{what}: {e}"))
+}
+
+/// The resource a request path is about: API group and resource name, and the
+/// namespace (`/apis/apps/v1/namespaces/NS/deployments`).
+fn resource_of(path: &str) -> (&str, &str, &str) {
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["api", _, "namespaces", ns, res] => ("", ns, res),
+        ["apis", group, _, "namespaces", ns, res] => (group, ns, res),
+        _ => ("", "", path),
+    }
+}
+
+/// The failure for an answer other than 200, from its status and `Status` body.
+fn failure(status: u16, body: &[u8], verb: &str, path: &str, watching: bool) -> Failure {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let field = |k: &str| {
+        parsed
+            .as_ref()
+            .and_then(|v| v.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let (message, reason) = (field("message"), field("reason"));
+    let (group, ns, resource) = resource_of(path);
+    let shown = if group.is_empty() {
+        resource.to_string()
+    } else {
+        format!("{group}/{resource}")
+    };
+    match status {
+        410 => Failure::Gone,
+        401 => Failure::Probe(ProbeError::permanent(format!(
+            "unauthorized (HTTP 401): the API server rejects the credentials{}",
+            if message.is_empty() || message == "Unauthorized" {
+                String::new()
+            } else {
+                format!(" ({message})")
+            }
+        ))),
+        403 if watching => Failure::WatchRefused(format!(
+            "cannot watch {shown} in namespace {ns:?}: polling instead (grant the verb \"watch\" to spare the API server)"
+        )),
+        405 if watching => Failure::WatchRefused(format!(
+            "the API server does not watch {shown}: polling instead"
+        )),
+        403 => {
+            // The API names the user in its message: `... User "system:..." cannot ...`.
+            let user = message
+                .split_once("User \"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map(|(u, _)| format!(" (User {u:?})"))
+                .unwrap_or_default();
+            Failure::Probe(ProbeError::permanent(format!(
+                "forbidden: cannot {verb} {shown} in namespace {ns:?}{user}; grant: apiGroups: [{group:?}], resources: [{resource:?}], verbs: [\"list\",\"watch\"]"
+            )))
+        }
+        400 | 422 => Failure::Probe(ProbeError::permanent(format!(
+            "the API server rejects the request (HTTP {status} {reason}): {message}"
+        ))),
+        _ => {
+            let mut text = format!("the API server answers HTTP {status}");
+            if !reason.is_empty() {
+                text.push_str(&format!(" {reason}"));
+            }
+            if !message.is_empty() {
+                text.push_str(&format!(": {message}"));
+            }
+            Failure::Probe(ProbeError::transient(text))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn permanent(f: Failure) -> String {
+        match f {
+            Failure::Probe(e) if e.is_permanent() => e.reason,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn forbidden_names_the_verb_resource_namespace_and_rule() {
+        let body = br#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"endpointslices.discovery.k8s.io is forbidden: User \"system:serviceaccount:app:web\" cannot list resource \"endpointslices\" in API group \"discovery.k8s.io\" in the namespace \"app\"","reason":"Forbidden","details":{"group":"discovery.k8s.io","kind":"endpointslices"},"code":403}"#;
+        let r = permanent(failure(
+            403,
+            body,
+            "list",
+            "/apis/discovery.k8s.io/v1/namespaces/app/endpointslices",
+            false,
+        ));
+        assert_eq!(
+            r,
+            r#"forbidden: cannot list discovery.k8s.io/endpointslices in namespace "app" (User "system:serviceaccount:app:web"); grant: apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["list","watch"]"#
+        );
+        let r = permanent(failure(
+            403,
+            b"",
+            "list",
+            "/api/v1/namespaces/ns/pods",
+            false,
+        ));
+        assert!(r.starts_with("forbidden: cannot list pods in namespace \"ns\"; grant: apiGroups: [\"\"], resources: [\"pods\"]"), "{r}");
+        assert!(matches!(
+            failure(403, b"", "watch", "/api/v1/namespaces/ns/pods", true),
+            Failure::WatchRefused(_)
+        ));
+        assert!(matches!(
+            failure(410, b"", "watch", "/api/v1/namespaces/ns/pods", true),
+            Failure::Gone
+        ));
+        assert!(permanent(failure(
+            401,
+            br#"{"message":"Unauthorized"}"#,
+            "list",
+            "/x",
+            false
+        ))
+        .starts_with("unauthorized (HTTP 401)"));
+        match failure(
+            503,
+            br#"{"reason":"ServiceUnavailable","message":"etcd is down"}"#,
+            "list",
+            "/x",
+            false,
+        ) {
+            Failure::Probe(e) => {
+                assert!(!e.is_permanent());
+                assert_eq!(
+                    e.reason,
+                    "the API server answers HTTP 503 ServiceUnavailable: etcd is down"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

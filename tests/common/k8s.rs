@@ -1,0 +1,785 @@
+//! A fake Kubernetes API server for the k8s kind's tests, faithful to the API
+//! reference where whenready and kubectl look: HTTPS with a test CA, bearer tokens
+//! and client certificates, 401 and 403 answered with `Status` objects worded as the
+//! API server words them, namespaced lists with `metadata.resourceVersion`, field
+//! and label selectors, discovery documents for kubectl, and watches streamed in
+//! chunks (ADDED / MODIFIED / DELETED, BOOKMARK, ERROR 410 Expired for a compacted
+//! resourceVersion). Tests change objects with [`FakeApi::put`], expire history with
+//! [`FakeApi::compact`], cut open watches with [`FakeApi::drop_watches`], and read
+//! every request back with [`FakeApi::requests`].
+//!
+//! Served from plain threads with rustls (as the other fakes in tests/common), so a
+//! test can stop a stream mid-chunk exactly where it wants.
+
+use super::{Fake, TempDir};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// The user of the default token: a service account, as in a pod.
+pub const USER: &str = "system:serviceaccount:app:web";
+/// The default token.
+pub const TOKEN: &str = "sa-token-4c1d2e9f";
+
+/// The resources the fake serves: (API prefix, resource, list kind, kind, namespaced).
+const RESOURCES: &[(&str, &str, &str)] = &[
+    ("/api/v1", "pods", "Pod"),
+    ("/apis/apps/v1", "deployments", "Deployment"),
+    ("/apis/apps/v1", "statefulsets", "StatefulSet"),
+    ("/apis/apps/v1", "daemonsets", "DaemonSet"),
+    ("/apis/batch/v1", "jobs", "Job"),
+    (
+        "/apis/discovery.k8s.io/v1",
+        "endpointslices",
+        "EndpointSlice",
+    ),
+];
+
+#[derive(Default)]
+struct World {
+    rv: u64,
+    /// (resource, namespace, name) -> object.
+    objects: BTreeMap<(String, String, String), Value>,
+    /// (rv, resource, namespace, type, object).
+    events: Vec<(u64, String, String, String, Value)>,
+    /// Watches from an older resourceVersion get 410 Expired.
+    oldest: u64,
+    /// token -> user.
+    tokens: HashMap<String, String>,
+    /// (user, verb, resource) refused.
+    denied: Vec<(String, String, String)>,
+    /// user -> the only (verb, resource) pairs it may use, as a Role grants them.
+    grants: HashMap<String, Vec<(String, String)>>,
+    /// Every request: "VERB-ish path?query" and the token it carried.
+    requests: Vec<(String, String)>,
+    /// Open watches end when this changes.
+    drops: u64,
+}
+
+/// The fake API server; stops on drop.
+pub struct FakeApi {
+    /// Where it listens.
+    pub fake: Fake,
+    /// The CA, client certificate and key files.
+    pub dir: TempDir,
+    /// The CA certificate (PEM).
+    pub ca: PathBuf,
+    /// A client certificate (PEM) the server accepts, for user `kubernetes-admin`.
+    pub client_cert: PathBuf,
+    /// Its key (PEM).
+    pub client_key: PathBuf,
+    world: Arc<(Mutex<World>, Condvar)>,
+}
+
+impl FakeApi {
+    /// Starts the server on 127.0.0.1; [`TOKEN`] is valid for [`USER`].
+    pub fn start() -> FakeApi {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
+        let dir = TempDir::new("k8s-api");
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "kubernetes");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let mut server = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        server
+            .subject_alt_names
+            .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+        server
+            .distinguished_name
+            .push(DnType::CommonName, "kube-apiserver");
+        let server_key = KeyPair::generate().unwrap();
+        let server_cert = server.signed_by(&server_key, &issuer).unwrap();
+        let mut client = CertificateParams::new(Vec::<String>::new()).unwrap();
+        client
+            .distinguished_name
+            .push(DnType::CommonName, "kubernetes-admin");
+        let client_key = KeyPair::generate().unwrap();
+        let client_cert = client.signed_by(&client_key, &issuer).unwrap();
+        let write = |name: &str, data: &str| {
+            let p = dir.join(name);
+            std::fs::write(&p, data).unwrap();
+            p
+        };
+        let ca_path = write("ca.crt", &ca.pem());
+        let client_cert_path = write("client.crt", &client_cert.pem());
+        let client_key_path = write("client.key", &client_key.serialize_pem());
+
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.der().clone()).unwrap();
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        )
+        .allow_unauthenticated()
+        .build()
+        .unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(
+                vec![CertificateDer::from(server_cert.der().to_vec())],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+            )
+            .unwrap();
+        let config = Arc::new(config);
+        // resourceVersions are etcd revisions: never 0 on a real server.
+        let world = Arc::new((
+            Mutex::new(World {
+                rv: 100,
+                ..World::default()
+            }),
+            Condvar::new(),
+        ));
+        world
+            .0
+            .lock()
+            .unwrap()
+            .tokens
+            .insert(TOKEN.into(), USER.into());
+        let w = world.clone();
+        let fake = Fake::start(move |stream, _| {
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let tls = rustls::StreamOwned::new(conn, stream);
+            serve(tls, &w);
+        });
+        FakeApi {
+            fake,
+            dir,
+            ca: ca_path,
+            client_cert: client_cert_path,
+            client_key: client_key_path,
+            world,
+        }
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.fake.port)
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
+        let r = f(&mut self.world.0.lock().unwrap());
+        self.world.1.notify_all();
+        r
+    }
+
+    /// Creates or replaces an object of `resource` (its namespace and name are in
+    /// its metadata), as the API would: a new resourceVersion, an event.
+    pub fn put(&self, resource: &str, mut object: Value) {
+        self.with(|w| {
+            w.rv += 1;
+            let ns = object["metadata"]["namespace"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let name = object["metadata"]["name"].as_str().unwrap().to_string();
+            object["metadata"]["resourceVersion"] = json!(w.rv.to_string());
+            object["metadata"]["uid"] = json!(format!("uid-{resource}-{name}"));
+            object["metadata"]["creationTimestamp"] = json!("2026-12-03T12:00:00Z");
+            let key = (resource.to_string(), ns.clone(), name);
+            let kind = if w.objects.contains_key(&key) {
+                "MODIFIED"
+            } else {
+                "ADDED"
+            };
+            w.objects.insert(key, object.clone());
+            w.events
+                .push((w.rv, resource.into(), ns, kind.into(), object));
+        });
+    }
+
+    /// Deletes an object, as the API would.
+    pub fn delete(&self, resource: &str, ns: &str, name: &str) {
+        self.with(|w| {
+            if let Some(mut o) = w.objects.remove(&(resource.into(), ns.into(), name.into())) {
+                w.rv += 1;
+                o["metadata"]["resourceVersion"] = json!(w.rv.to_string());
+                w.events
+                    .push((w.rv, resource.into(), ns.into(), "DELETED".into(), o));
+            }
+        });
+    }
+
+    /// Forgets the history: watches from any resourceVersion seen so far get 410.
+    pub fn compact(&self) {
+        self.with(|w| w.oldest = w.rv + 1);
+    }
+
+    /// Ends every open watch abruptly (the connection closes mid-stream).
+    pub fn drop_watches(&self) {
+        self.with(|w| w.drops += 1);
+    }
+
+    /// Refuses `verb` on `resource` to `user`.
+    pub fn deny(&self, user: &str, verb: &str, resource: &str) {
+        self.with(|w| w.denied.push((user.into(), verb.into(), resource.into())));
+    }
+
+    /// Lets `user` use only these (verb, resource) pairs, as a Role would.
+    pub fn grant_only(&self, user: &str, rules: Vec<(String, String)>) {
+        self.with(|w| {
+            w.grants.insert(user.into(), rules);
+        });
+    }
+
+    /// Accepts another token, for `user`.
+    pub fn add_token(&self, token: &str, user: &str) {
+        self.with(|w| {
+            w.tokens.insert(token.into(), user.into());
+        });
+    }
+
+    /// Every request so far, as `list|watch|get PATH?QUERY`, with its token.
+    pub fn requests(&self) -> Vec<(String, String)> {
+        self.with(|w| w.requests.clone())
+    }
+
+    /// Waits until `pred` holds for the requests (at most 20 s; the test fails
+    /// then).
+    pub fn wait_for_requests(&self, what: &str, pred: impl Fn(&[(String, String)]) -> bool) {
+        let start = Instant::now();
+        let (lock, cv) = &*self.world;
+        let mut w = lock.lock().unwrap();
+        while !pred(&w.requests) {
+            if start.elapsed() > Duration::from_secs(20) {
+                let seen = w.requests.clone();
+                drop(w);
+                panic!("waited 20 s for {what}; requests: {seen:?}");
+            }
+            w = cv.wait_timeout(w, Duration::from_millis(50)).unwrap().0;
+        }
+    }
+
+    /// A kubeconfig in the fake's directory: context `test` with namespace `app`,
+    /// user `extra` (YAML lines under `user:`), CA by file.
+    pub fn kubeconfig(&self, user: &str) -> PathBuf {
+        let text = format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: test\nclusters:\n- name: fake\n  cluster:\n    server: {}\n    certificate-authority: ca.crt\ncontexts:\n- name: test\n  context:\n    cluster: fake\n    user: tester\n    namespace: app\nusers:\n- name: tester\n  user:\n{user}\n",
+            self.url()
+        );
+        let p = self.dir.join("kubeconfig");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+/// One request's head.
+struct Request {
+    path: String,
+    query: Vec<(String, String)>,
+    raw_query: String,
+    token: Option<String>,
+}
+
+fn read_head(r: &mut impl BufRead) -> Option<Request> {
+    let mut line = String::new();
+    if r.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let target = line.split_whitespace().nth(1)?.to_string();
+    let mut token = None;
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).ok()? == 0 {
+            return None;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            if k.eq_ignore_ascii_case("authorization") {
+                token = v.trim().strip_prefix("Bearer ").map(str::to_string);
+            }
+        }
+    }
+    let (path, raw_query) = target.split_once('?').unwrap_or((&target, ""));
+    let query = raw_query
+        .split('&')
+        .filter(|s| !s.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let dec = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (dec(k), dec(v))
+        })
+        .collect();
+    Some(Request {
+        path: path.to_string(),
+        query,
+        raw_query: raw_query.to_string(),
+        token,
+    })
+}
+
+type Tls = rustls::StreamOwned<rustls::ServerConnection, TcpStream>;
+
+fn respond(w: &mut impl Write, status: u16, body: &Value) {
+    let text = body.to_string();
+    let reason = match status {
+        200 => "OK",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        410 => "Gone",
+        _ => "Error",
+    };
+    let _ = write!(
+        w,
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nCache-Control: no-cache, private\r\n\r\n{text}",
+        text.len()
+    );
+    let _ = w.flush();
+}
+
+fn status(code: u16, reason: &str, message: &str, details: Value) -> Value {
+    let mut s = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": message, "reason": reason, "code": code});
+    if !details.is_null() {
+        s["details"] = details;
+    }
+    s
+}
+
+/// Serves requests on one connection until it closes or a watch ends.
+fn serve(tls: Tls, world: &Arc<(Mutex<World>, Condvar)>) {
+    let mut reader = BufReader::new(tls);
+    while let Some(req) = read_head(&mut reader) {
+        let client_cert = reader
+            .get_ref()
+            .conn
+            .peer_certificates()
+            .is_some_and(|c| !c.is_empty());
+        if !handle(&mut reader, req, client_cert, world) {
+            break;
+        }
+    }
+}
+
+/// One request; false when the connection must close.
+fn handle(
+    r: &mut BufReader<Tls>,
+    req: Request,
+    client_cert: bool,
+    world: &Arc<(Mutex<World>, Condvar)>,
+) -> bool {
+    let watching = req
+        .query
+        .iter()
+        .any(|(k, v)| k == "watch" && (v == "1" || v == "true"));
+    let param = |k: &str| {
+        req.query
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    let parts: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+    // The resource, namespace and name the path is about.
+    let (prefix, ns, resource, name) = match parts.as_slice() {
+        ["api", v, "namespaces", ns, res] => (format!("/api/{v}"), *ns, *res, None),
+        ["api", v, "namespaces", ns, res, name] => (format!("/api/{v}"), *ns, *res, Some(*name)),
+        ["apis", g, v, "namespaces", ns, res] => (format!("/apis/{g}/{v}"), *ns, *res, None),
+        ["apis", g, v, "namespaces", ns, res, name] => {
+            (format!("/apis/{g}/{v}"), *ns, *res, Some(*name))
+        }
+        _ => return discovery(r.get_mut(), &req.path),
+    };
+    let verb = if watching {
+        "watch"
+    } else if name.is_some() {
+        "get"
+    } else {
+        "list"
+    };
+    // The generation of drop_watches() when the request came: a drop after a test
+    // saw the request must reach this watch.
+    let (user, drops) = {
+        let mut w = world.0.lock().unwrap();
+        let shown = if req.raw_query.is_empty() {
+            format!("{verb} {}", req.path)
+        } else {
+            format!("{verb} {}?{}", req.path, req.raw_query)
+        };
+        w.requests
+            .push((shown, req.token.clone().unwrap_or_default()));
+        world.1.notify_all();
+        let user = match &req.token {
+            Some(t) => w.tokens.get(t).cloned(),
+            None if client_cert => Some("kubernetes-admin".into()),
+            None => None,
+        };
+        (user, w.drops)
+    };
+    let Some(user) = user else {
+        respond(
+            r.get_mut(),
+            401,
+            &status(401, "Unauthorized", "Unauthorized", Value::Null),
+        );
+        return true;
+    };
+    let Some(&(_, _, kind)) = RESOURCES
+        .iter()
+        .find(|(p, res, _)| *p == prefix && *res == resource)
+    else {
+        respond(
+            r.get_mut(),
+            404,
+            &status(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+                Value::Null,
+            ),
+        );
+        return true;
+    };
+    let group = prefix
+        .strip_prefix("/apis/")
+        .map(|gv| gv.split('/').next().unwrap_or(""))
+        .unwrap_or("");
+    let denied = {
+        let w = world.0.lock().unwrap();
+        w.denied
+            .iter()
+            .any(|(u, v, res)| *u == user && v == verb && res == resource)
+            || w.grants
+                .get(&user)
+                .is_some_and(|rules| !rules.iter().any(|(v, res)| v == verb && res == resource))
+    };
+    if denied {
+        // As the API server words it: `pods "x" is forbidden` for one object,
+        // `deployments.apps is forbidden` for a collection.
+        let qualified = if group.is_empty() {
+            resource.to_string()
+        } else {
+            format!("{resource}.{group}")
+        };
+        let subject = match name {
+            Some(n) => format!("{qualified} {n:?}"),
+            None => qualified,
+        };
+        let message = format!(
+            "{subject} is forbidden: User {user:?} cannot {verb} resource {resource:?} in API group {group:?} in the namespace {ns:?}"
+        );
+        let mut details = json!({"kind": resource});
+        if !group.is_empty() {
+            details["group"] = json!(group);
+        }
+        if let Some(n) = name {
+            details["name"] = json!(n);
+        }
+        respond(
+            r.get_mut(),
+            403,
+            &status(403, "Forbidden", &message, details),
+        );
+        return true;
+    }
+    let field = param("fieldSelector");
+    let labels = param("labelSelector");
+    let matches = move |o: &Value| -> bool {
+        if let Some(f) = &field {
+            for term in f.split(',') {
+                let (k, v) = term.split_once('=').unwrap_or((term, ""));
+                let at = match k {
+                    "metadata.name" => o["metadata"]["name"].as_str(),
+                    "metadata.namespace" => o["metadata"]["namespace"].as_str(),
+                    _ => None,
+                };
+                if at != Some(v) {
+                    return false;
+                }
+            }
+        }
+        if let Some(l) = &labels {
+            for term in l.split(',').filter(|t| !t.is_empty()) {
+                let (k, v) = term.split_once('=').unwrap_or((term, ""));
+                if o["metadata"]["labels"][k].as_str() != Some(v) {
+                    return false;
+                }
+            }
+        }
+        true
+    };
+    let api_version = prefix
+        .trim_start_matches("/apis/")
+        .trim_start_matches("/api/")
+        .to_string();
+    if let Some(name) = name {
+        let w = world.0.lock().unwrap();
+        match w.objects.get(&(resource.into(), ns.into(), name.into())) {
+            Some(o) => {
+                let mut o = o.clone();
+                o["kind"] = json!(kind);
+                o["apiVersion"] = json!(api_version);
+                drop(w);
+                respond(r.get_mut(), 200, &o);
+            }
+            None => {
+                drop(w);
+                let message = format!("{resource} {name:?} not found");
+                respond(
+                    r.get_mut(),
+                    404,
+                    &status(
+                        404,
+                        "NotFound",
+                        &message,
+                        json!({"name": name, "kind": resource}),
+                    ),
+                );
+            }
+        }
+        return true;
+    }
+    if !watching {
+        let w = world.0.lock().unwrap();
+        let items: Vec<Value> = w
+            .objects
+            .iter()
+            .filter(|((res, n, _), o)| res == resource && n == ns && matches(o))
+            .map(|(_, o)| o.clone())
+            .collect();
+        let list = json!({"kind": format!("{kind}List"), "apiVersion": api_version,
+            "metadata": {"resourceVersion": w.rv.to_string()}, "items": items});
+        drop(w);
+        respond(r.get_mut(), 200, &list);
+        return true;
+    }
+    // A watch: chunked JSON lines until the client goes, the server drops it, or
+    // timeoutSeconds passes.
+    let from: u64 = param("resourceVersion")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let bookmarks = param("allowWatchBookmarks").is_some_and(|v| v == "true" || v == "1");
+    let limit = param("timeoutSeconds")
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(3600), Duration::from_secs);
+    let out = r.get_mut();
+    let _ = write!(
+        out,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache, private\r\n\r\n"
+    );
+    let chunk = |out: &mut Tls, v: &Value| -> bool {
+        let line = format!("{v}\n");
+        write!(out, "{:x}\r\n{line}\r\n", line.len()).is_ok() && out.flush().is_ok()
+    };
+    let (lock, cv) = &**world;
+    let mut w = lock.lock().unwrap();
+    if from != 0 && from < w.oldest {
+        let message = format!("too old resource version: {from} ({})", w.oldest);
+        drop(w);
+        chunk(
+            out,
+            &json!({"type": "ERROR", "object": status(410, "Expired", &message, Value::Null)}),
+        );
+        let _ = write!(out, "0\r\n\r\n");
+        let _ = out.flush();
+        return false;
+    }
+    let start = Instant::now();
+    // From 0 ("any"): the current objects first, as ADDED events.
+    let mut initial: Vec<Value> = Vec::new();
+    if from == 0 {
+        initial = w
+            .objects
+            .iter()
+            .filter(|((res, n, _), o)| res == resource && n == ns && matches(o))
+            .map(|(_, o)| json!({"type": "ADDED", "object": o}))
+            .collect();
+    }
+    let mut cursor = if from == 0 { w.rv } else { from };
+    let mut last_bookmark = Instant::now();
+    loop {
+        let pending: Vec<Value> = std::mem::take(&mut initial)
+            .into_iter()
+            .chain(
+                w.events
+                    .iter()
+                    .filter(|(rv, res, n, _, o)| {
+                        *rv > cursor && res == resource && n == ns && matches(o)
+                    })
+                    .map(|(_, _, _, t, o)| json!({"type": t, "object": o})),
+            )
+            .collect();
+        cursor = w.rv;
+        drop(w);
+        for mut e in pending {
+            e["object"]["kind"] = json!(kind);
+            e["object"]["apiVersion"] = json!(api_version);
+            if !chunk(out, &e) {
+                return false;
+            }
+        }
+        if bookmarks && last_bookmark.elapsed() > Duration::from_millis(500) {
+            last_bookmark = Instant::now();
+            let b = json!({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": api_version,
+                "metadata": {"resourceVersion": cursor.to_string()}}});
+            if !chunk(out, &b) {
+                return false;
+            }
+        }
+        if start.elapsed() > limit {
+            let _ = write!(out, "0\r\n\r\n");
+            let _ = out.flush();
+            return false;
+        }
+        w = lock.lock().unwrap();
+        if w.drops != drops {
+            // Mid-stream: half a chunk, then the connection closes.
+            let _ = write!(out, "40\r\n{{\"type\":\"MODIF");
+            let _ = out.flush();
+            let _ = out.sock.shutdown(std::net::Shutdown::Both);
+            return false;
+        }
+        w = cv.wait_timeout(w, Duration::from_millis(100)).unwrap().0;
+    }
+}
+
+/// The discovery documents kubectl reads before it lists or watches.
+fn discovery(out: &mut Tls, path: &str) -> bool {
+    let resource = |name: &str, kind: &str, verbs: &[&str]| json!({"name": name, "singularName": kind.to_lowercase(), "namespaced": true, "kind": kind, "verbs": verbs});
+    let rw = ["get", "list", "watch"];
+    let body = match path.trim_end_matches('/') {
+        "/api" => json!({"kind": "APIVersions", "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}]}),
+        "/apis" => {
+            let group = |g: &str| {
+                json!({"name": g, "versions": [{"groupVersion": format!("{g}/v1"), "version": "v1"}],
+                "preferredVersion": {"groupVersion": format!("{g}/v1"), "version": "v1"}})
+            };
+            json!({"kind": "APIGroupList", "apiVersion": "v1",
+                "groups": [group("apps"), group("batch"), group("discovery.k8s.io")]})
+        }
+        "/api/v1" => json!({"kind": "APIResourceList", "groupVersion": "v1",
+            "resources": [resource("pods", "Pod", &rw), resource("namespaces", "Namespace", &rw)]}),
+        "/apis/apps/v1" => {
+            json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "apps/v1",
+            "resources": [resource("deployments", "Deployment", &rw), resource("statefulsets", "StatefulSet", &rw),
+                          resource("daemonsets", "DaemonSet", &rw)]})
+        }
+        "/apis/batch/v1" => {
+            json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "batch/v1",
+            "resources": [resource("jobs", "Job", &rw)]})
+        }
+        "/apis/discovery.k8s.io/v1" => json!({"kind": "APIResourceList", "apiVersion": "v1",
+            "groupVersion": "discovery.k8s.io/v1", "resources": [resource("endpointslices", "EndpointSlice", &rw)]}),
+        "/version" => {
+            json!({"major": "1", "minor": "34", "gitVersion": "v1.34.0", "platform": "linux/amd64"})
+        }
+        _ => {
+            respond(
+                out,
+                404,
+                &status(
+                    404,
+                    "NotFound",
+                    "the server could not find the requested resource",
+                    Value::Null,
+                ),
+            );
+            return true;
+        }
+    };
+    respond(out, 200, &body);
+    true
+}
+
+// ------------------------------------------------------------ object builders
+
+/// A Deployment: `replicas` wanted, `updated` and `available` in status, observed.
+pub fn deployment(name: &str, replicas: i64, updated: i64, available: i64) -> Value {
+    json!({"metadata": {"name": name, "namespace": "app", "generation": 2, "labels": {"app": name}},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                 "strategy": {"type": "RollingUpdate"}},
+        "status": {"observedGeneration": 2, "replicas": replicas, "updatedReplicas": updated,
+                   "readyReplicas": available, "availableReplicas": available,
+                   "conditions": [{"type": "Available", "status": if available >= replicas {"True"} else {"False"},
+                                   "reason": "MinimumReplicasAvailable"},
+                                  {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"}]}})
+}
+
+/// A StatefulSet with `ready` of `replicas` ready, at one revision.
+pub fn statefulset(name: &str, replicas: i64, ready: i64) -> Value {
+    json!({"metadata": {"name": name, "namespace": "app", "generation": 1},
+        "spec": {"replicas": replicas, "updateStrategy": {"type": "RollingUpdate"}},
+        "status": {"observedGeneration": 1, "replicas": replicas, "readyReplicas": ready,
+                   "currentReplicas": replicas, "updatedReplicas": replicas,
+                   "currentRevision": format!("{name}-7d9f"), "updateRevision": format!("{name}-7d9f")}})
+}
+
+/// A DaemonSet with `available` of `desired` pods available.
+pub fn daemonset(name: &str, desired: i64, available: i64) -> Value {
+    json!({"metadata": {"name": name, "namespace": "app", "generation": 1},
+        "spec": {"updateStrategy": {"type": "RollingUpdate"}},
+        "status": {"observedGeneration": 1, "desiredNumberScheduled": desired, "currentNumberScheduled": desired,
+                   "updatedNumberScheduled": desired, "numberAvailable": available, "numberReady": available}})
+}
+
+/// A Job: running, `Complete` or `Failed`.
+pub fn job(name: &str, state: &str) -> Value {
+    let mut j = json!({"metadata": {"name": name, "namespace": "app", "generation": 1},
+        "spec": {"backoffLimit": 2, "completions": 1, "parallelism": 1},
+        "status": {"active": 1, "startTime": "2026-12-03T12:00:00Z"}});
+    match state {
+        "Complete" => {
+            j["status"] = json!({"succeeded": 1, "conditions": [
+                {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached"},
+                {"type": "Complete", "status": "True", "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods"}]});
+        }
+        "Failed" => {
+            j["status"] = json!({"failed": 3, "conditions": [
+                {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded"},
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]});
+        }
+        _ => {}
+    }
+    j
+}
+
+/// A Pod, Ready or not, with labels.
+pub fn pod(name: &str, ready: bool, labels: Value) -> Value {
+    let status = if ready { "True" } else { "False" };
+    let mut ready_cond = json!({"type": "Ready", "status": status});
+    if !ready {
+        ready_cond["reason"] = json!("ContainersNotReady");
+        ready_cond["message"] = json!("containers with unready status: [app]");
+    }
+    json!({"metadata": {"name": name, "namespace": "app", "labels": labels},
+        "spec": {"containers": [{"name": "app", "image": "registry.example.com/app:1.0.0"}]},
+        "status": {"phase": "Running", "conditions": [
+            {"type": "PodScheduled", "status": "True"}, {"type": "Initialized", "status": "True"},
+            ready_cond, {"type": "ContainersReady", "status": status}]}})
+}
+
+/// An EndpointSlice of Service `service` with endpoints ready or not.
+pub fn endpoint_slice(name: &str, service: &str, ready: &[bool]) -> Value {
+    let endpoints: Vec<Value> = ready
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            json!({"addresses": [format!("10.244.0.{}", i + 10)],
+            "conditions": {"ready": r, "serving": r, "terminating": false},
+            "targetRef": {"kind": "Pod", "namespace": "app", "name": format!("{service}-{i}")}})
+        })
+        .collect();
+    json!({"metadata": {"name": name, "namespace": "app",
+            "labels": {"kubernetes.io/service-name": service, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
+        "addressType": "IPv4", "endpoints": endpoints,
+        "ports": [{"name": "", "port": 5432, "protocol": "TCP"}]})
+}
