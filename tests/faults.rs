@@ -17,8 +17,18 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const KINDS: [&str; 10] = [
-    "tcp", "unix", "http", "https", "postgres", "redis", "mysql", "amqp", "nats", "mqtt",
+const KINDS: [&str; 11] = [
+    "tcp",
+    "unix",
+    "http",
+    "https",
+    "postgres",
+    "redis",
+    "mysql",
+    "amqp",
+    "nats",
+    "mqtt",
+    "memcached",
 ];
 
 /// The tests here start many servers; one at a time keeps a 2-core machine from
@@ -60,6 +70,7 @@ struct Shared {
     mariadb_port: u16,
     nats_port: u16,
     mosquitto_port: u16,
+    memcached_port: u16,
     certs: Certs,
 }
 
@@ -71,6 +82,7 @@ struct Servers {
     mariadb: common::mariadb::Mariadb,
     nats: common::nats::Nats,
     mosquitto: common::mosquitto::Mosquitto,
+    memcached: common::memcached::Memcached,
 }
 
 /// Stops the shared servers when dropped (also when the matrix test panics).
@@ -100,6 +112,7 @@ fn shared() -> &'static Shared {
             mariadb: common::mariadb::Mariadb::started(),
             nats: common::nats::Nats::started(&[]),
             mosquitto: common::mosquitto::Mosquitto::started(&[MQTT_USER]),
+            memcached: common::memcached::Memcached::started(&[]),
         };
         Shared {
             pg_port: servers.pg.port,
@@ -108,6 +121,7 @@ fn shared() -> &'static Shared {
             mariadb_port: servers.mariadb.port,
             nats_port: servers.nats.port,
             mosquitto_port: servers.mosquitto.port,
+            memcached_port: servers.memcached.port,
             servers: Mutex::new(Some(servers)),
             certs: certs(&["localhost", "127.0.0.1"]),
         }
@@ -137,6 +151,7 @@ fn url(kind: &str, addr: &str) -> String {
         "amqp" => format!("amqp://guest:guest@{addr}/"),
         "nats" => format!("nats://{addr}"),
         "mqtt" => format!("mqtt://{}:{}@{addr}", MQTT_USER.0, MQTT_USER.1),
+        "memcached" => format!("memcached://{addr}"),
         _ => unreachable!(),
     }
 }
@@ -151,6 +166,7 @@ fn backend(kind: &str) -> u16 {
         "amqp" => common::rabbitmq::shared().port,
         "nats" => sh.nats_port,
         "mqtt" => sh.mosquitto_port,
+        "memcached" => sh.memcached_port,
         _ => unreachable!("{kind} has no shared server"),
     }
 }
@@ -253,6 +269,11 @@ fn half_handshake(kind: &'static str) -> Fake {
             "mqtt" => {
                 let _ = s.read(&mut buf);
                 let _ = s.write_all(&[0x20]);
+            }
+            // Half a VERSION line, after the request.
+            "memcached" => {
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(b"VERSI");
             }
             _ => unreachable!(),
         }
@@ -408,7 +429,10 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
             let f = tls_fake();
             (f.addr(), Guard::Fake(f))
         }
-        ("TLS behind a plaintext URL", "http" | "redis" | "mysql" | "amqp" | "nats" | "mqtt") => {
+        (
+            "TLS behind a plaintext URL",
+            "http" | "redis" | "mysql" | "amqp" | "nats" | "mqtt" | "memcached",
+        ) => {
             let f = tls_fake();
             (url(kind, &f.addr()), Guard::Fake(f))
         }
@@ -446,7 +470,7 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
             });
             (url, Guard::Thread(t))
         }
-        ("restarts during the wait", "mysql" | "amqp" | "nats" | "mqtt") => {
+        ("restarts during the wait", "mysql" | "amqp" | "nats" | "mqtt" | "memcached") => {
             // Down (refusing) at first; 600 ms later a proxy to the real server
             // listens (restarting the server itself takes RabbitMQ seconds).
             let port = free_port();
@@ -515,7 +539,7 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
                     });
                     (url, Guard::Thread(t))
                 }
-                "mysql" | "amqp" | "nats" | "mqtt" => {
+                "mysql" | "amqp" | "nats" | "mqtt" | "memcached" => {
                     // A proxy to the real server, gone after 300 ms.
                     let f = slow_proxy(backend(kind), Duration::ZERO);
                     let url = url(kind, &f.addr());
@@ -578,6 +602,9 @@ const FAULTS: [&str; 10] = [
     "ready, then goes away",
 ];
 
+/// Kinds with no TLS form: "plaintext behind a TLS URL" does not apply.
+const NO_TLS_FORM: [&str; 1] = ["memcached"];
+
 /// Kinds that speak no protocol: ready on connect, whatever the peer does next.
 const CONNECT_ONLY: [&str; 2] = ["tcp", "unix"];
 
@@ -591,7 +618,11 @@ fn expected(fault: &str, kind: &str) -> Expect {
     match fault {
         "refuses" => Deadline,
         "restarts during the wait" | "ready, then goes away" => Ready,
-        "plaintext behind a TLS URL" if connect_only || kind == "http" => NotApplicable,
+        "plaintext behind a TLS URL"
+            if connect_only || kind == "http" || NO_TLS_FORM.contains(&kind) =>
+        {
+            NotApplicable
+        }
         "TLS behind a plaintext URL" if kind == "unix" || kind == "https" => NotApplicable,
         "plaintext behind a TLS URL" | "TLS behind a plaintext URL" if connect_only => Ready,
         _ if connect_only => Ready,

@@ -19,6 +19,7 @@ pub mod tls;
 pub mod amqp;
 pub mod file;
 pub mod http;
+pub mod memcached;
 pub mod mqtt;
 pub mod mysql;
 pub mod nats;
@@ -48,6 +49,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &amqp::Amqp,
     &nats::Nats,
     &mqtt::Mqtt,
+    &memcached::Memcached,
 ];
 
 /// One kind of target: how it is written and parsed, and how it is documented.

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod mariadb;
+pub mod memcached;
 pub mod mosquitto;
 pub mod nats;
 pub mod rabbitmq;
