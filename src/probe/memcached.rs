@@ -44,7 +44,7 @@ impl Kind for Memcached {
     fn help(&self) -> (&'static str, &'static str) {
         (
             "memcached://[USER:PASS@]HOST[:PORT]",
-            "`version` answers VERSION",
+            "version answers VERSION",
         )
     }
     fn parse(&self, url: &Url, _env: &Env) -> Result<Box<dyn Check>, String> {

@@ -17,7 +17,9 @@ pub mod net;
 pub mod tls;
 
 pub mod amqp;
+pub mod dns;
 pub mod file;
+pub mod grpc;
 pub mod http;
 pub mod memcached;
 pub mod mqtt;
@@ -50,6 +52,8 @@ pub static KINDS: &[&dyn Kind] = &[
     &nats::Nats,
     &mqtt::Mqtt,
     &memcached::Memcached,
+    &dns::Dns,
+    &grpc::Grpc,
 ];
 
 /// One kind of target: how it is written and parsed, and how it is documented.

@@ -7,6 +7,8 @@
 //! A missing server binary fails the test with a message saying what to install.
 #![allow(dead_code)]
 
+pub mod dnsmasq;
+pub mod grpc;
 pub mod mariadb;
 pub mod memcached;
 pub mod mosquitto;
