@@ -7,27 +7,23 @@
 //! doc/PROTOCOL-HTTP2.md): a POST with `content-type: application/grpc` and
 //! `te: trailers`, one length-prefixed message each way, and `grpc-status` in the
 //! trailers or, for an answer without a message, in the headers (Trailers-Only).
-//! hyper speaks HTTP/2; the two one-field protobuf messages are encoded and decoded
-//! here ([`encode_request`], [`decode_response`]) rather than through a protobuf
-//! crate. Nothing the server sends can make it panic.
+//! HTTP/2 is [`super::http2`], a client for this one request; the two one-field
+//! protobuf messages are encoded and decoded here ([`encode_request`],
+//! [`decode_response`]) rather than through a protobuf crate. Nothing the server
+//! sends can make it panic.
 
-use super::error::{find_io, io_reason, tls_failure, ProbeError};
+use super::error::{io_reason, tls_failure, ProbeError};
+use super::http2;
 use super::tls::{self, Tls};
 use super::{net, Attempt, Check, Ctx, Kind};
 use crate::env::Env;
 use crate::target::{decode, url_endpoint, Endpoint};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Bytes;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::sync::{Arc, OnceLock};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use url::Url;
 
 /// The port of `grpcs://` when the URL has none (`grpc://` needs one).
 pub const DEFAULT_TLS_PORT: u16 = 443;
-
-/// The most of a response body read: a health answer is a few bytes.
-const MAX_BODY: usize = 64 * 1024;
 
 /// The gRPC health kind.
 pub struct Grpc;
@@ -89,6 +85,12 @@ pub fn parse(url: &Url) -> Result<GrpcTarget, String> {
             "invalid service {service:?}: one name such as my.pkg.Service ({FORM})"
         ));
     }
+    if service.len() > 1024 {
+        return Err(format!(
+            "a service name of {} bytes: at most 1024",
+            service.len()
+        ));
+    }
     let authority = match url.port() {
         Some(p) => format!("{}:{p}", endpoint.host),
         None => endpoint.host.to_string(),
@@ -127,90 +129,75 @@ async fn probe(t: &GrpcTarget, settings: &Tls) -> Result<(), ProbeError> {
 }
 
 /// The health call over a connected stream.
-async fn call<S>(stream: S, t: &GrpcTarget) -> Result<(), ProbeError>
+async fn call<S>(mut stream: S, t: &GrpcTarget) -> Result<(), ProbeError>
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (mut sender, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .map_err(|e| classify(&e))?;
     let scheme = if t.tls { "https" } else { "http" };
-    let request = hyper::Request::post(format!(
-        "{scheme}://{}/grpc.health.v1.Health/Check",
-        t.authority
-    ))
-    .header(hyper::header::CONTENT_TYPE, "application/grpc")
-    .header(hyper::header::TE, "trailers")
-    .header(
-        hyper::header::USER_AGENT,
-        concat!("whenready/", env!("CARGO_PKG_VERSION")),
+    let fields = [
+        (":method", "POST"),
+        (":scheme", scheme),
+        (":path", "/grpc.health.v1.Health/Check"),
+        (":authority", t.authority.as_str()),
+        ("content-type", "application/grpc"),
+        ("te", "trailers"),
+        (
+            "user-agent",
+            concat!("whenready/", env!("CARGO_PKG_VERSION")),
+        ),
+    ];
+    let response = http2::request(&mut stream, &fields, &encode_request(&t.service))
+        .await
+        .map_err(|e| match e {
+            http2::Error::Io(e) => {
+                tls_failure(&e).unwrap_or_else(|| ProbeError::transient(io_reason(&e)))
+            }
+            http2::Error::Protocol(why) => ProbeError::transient(format!("HTTP/2: {why}")),
+        })?;
+    let _ = stream.shutdown().await;
+    judge(&response)
+}
+
+/// Ready or why not, from the server's answer.
+fn judge(response: &http2::Response) -> Result<(), ProbeError> {
+    let status = response.header(":status").unwrap_or("");
+    if status != "200" {
+        return Err(ProbeError::transient(format!(
+            "HTTP {status:.3} instead of a gRPC answer"
+        )));
+    }
+    let is_grpc = response
+        .header("content-type")
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    if !is_grpc {
+        return Err(ProbeError::transient(
+            "not a gRPC answer (content-type is not application/grpc)",
+        ));
+    }
+    // Trailers-Only: the status is in the headers and there is no message.
+    let status = grpc_status(
+        response.trailer("grpc-status"),
+        response.trailer("grpc-message"),
     )
-    .body(Full::new(Bytes::from(encode_request(&t.service))))
-    .map_err(|e| ProbeError::transient(format!("cannot build the request: {e}")))?;
-    let exchange = async {
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| classify(&e))?;
-        let (head, body) = response.into_parts();
-        let status = head.status.as_u16();
-        if status != 200 {
-            return Err(ProbeError::transient(format!(
-                "HTTP {status} instead of a gRPC answer"
-            )));
-        }
-        let is_grpc = head
-            .headers
-            .get(hyper::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/grpc"));
-        if !is_grpc {
-            return Err(ProbeError::transient(
-                "not a gRPC answer (content-type is not application/grpc)",
-            ));
-        }
-        // Trailers-Only: the status is in the headers and there is no message.
-        if let Some(status) = grpc_status(&head.headers) {
-            return match status {
-                (0, _) => Err(ProbeError::transient(
-                    "gRPC status OK without a health answer",
-                )),
-                (code, message) => Err(classify_status(code, &message)),
-            };
-        }
-        let collected = Limited::new(body, MAX_BODY)
-            .collect()
-            .await
-            .map_err(|e| match e.downcast_ref::<hyper::Error>() {
-                Some(h) => classify(h),
-                None => ProbeError::transient(format!("reading the answer: {e}")),
-            })?;
-        let trailers = collected.trailers().cloned().unwrap_or_default();
-        let data = collected.to_bytes();
-        match grpc_status(&trailers) {
-            None => Err(ProbeError::transient(
-                "the answer ended without a grpc-status",
-            )),
-            Some((0, _)) => match decode_response(&data) {
-                Ok(1) => Ok(()),
-                Ok(s) => Err(ProbeError::transient(format!(
-                    "health status {}",
-                    serving_status(s)
-                ))),
-                Err(why) => Err(ProbeError::transient(format!("not a health answer: {why}"))),
-            },
-            Some((code, message)) => Err(classify_status(code, &message)),
-        }
-    };
-    let mut connection = std::pin::pin!(connection);
-    let mut exchange = std::pin::pin!(exchange);
-    tokio::select! {
-        outcome = &mut exchange => outcome,
-        done = &mut connection => match done {
-            Ok(()) => exchange.await,
-            Err(e) => Err(classify(&e)),
+    .or_else(|| {
+        grpc_status(
+            response.header("grpc-status"),
+            response.header("grpc-message"),
+        )
+    });
+    match status {
+        None => Err(ProbeError::transient(
+            "the answer ended without a grpc-status",
+        )),
+        Some((0, _)) => match decode_response(&response.data) {
+            Ok(1) => Ok(()),
+            Ok(s) => Err(ProbeError::transient(format!(
+                "health status {}",
+                serving_status(s)
+            ))),
+            Err(why) => Err(ProbeError::transient(format!("not a health answer: {why}"))),
         },
+        Some((code, message)) => Err(classify_status(code, &message)),
     }
 }
 
@@ -288,20 +275,11 @@ fn serving_status(s: u64) -> String {
     }
 }
 
-/// `grpc-status` and the percent-decoded `grpc-message` of a header block.
-fn grpc_status(headers: &hyper::HeaderMap) -> Option<(u32, String)> {
-    let code = headers
-        .get("grpc-status")?
-        .to_str()
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        // An unreadable status is UNKNOWN, as the gRPC clients read it.
-        .unwrap_or(2);
-    let message = headers
-        .get("grpc-message")
-        .map(|v| decode(&String::from_utf8_lossy(v.as_bytes())))
-        .unwrap_or_default();
-    Some((code, message))
+/// `grpc-status` and the percent-decoded `grpc-message`, when there is a status.
+fn grpc_status(status: Option<&str>, message: Option<&str>) -> Option<(u32, String)> {
+    // An unreadable status is UNKNOWN, as the gRPC clients read it.
+    let code = status?.trim().parse().unwrap_or(2);
+    Some((code, message.map(decode).unwrap_or_default()))
 }
 
 /// The name of a gRPC status code.
@@ -345,27 +323,6 @@ pub fn classify_status(code: u32, message: &str) -> ProbeError {
         5 => ProbeError::transient(format!("{reason}: the service is not known (yet)")),
         _ => ProbeError::transient(reason),
     }
-}
-
-fn classify(e: &hyper::Error) -> ProbeError {
-    if let Some(tls) = tls_failure(e) {
-        return tls;
-    }
-    if e.is_parse() {
-        return ProbeError::transient("not an HTTP/2 server (garbage from the peer)");
-    }
-    if let Some(io) = find_io(e) {
-        return ProbeError::transient(io_reason(io));
-    }
-    // h2's own errors (GOAWAY, a protocol error from a server that speaks no
-    // HTTP/2, ...) say what happened in their sources.
-    let mut reason = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        reason.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    ProbeError::transient(format!("HTTP/2 failed ({reason})"))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! text protocol does (1.5.15+, servers started with `-Y AUTHFILE`): a `set` of any
 //! key whose data is `USER PASSWORD`, answered by `STORED`. The exchange is written
 //! by hand (two lines out, at most two lines back): a client crate would bring a
-//! connection pool for nothing. Every line read is capped ([`MAX_LINE`]); nothing
+//! connection pool for nothing. Every line read is capped (4 KiB); nothing
 //! the server sends can make it panic.
 //!
 //! SASL (`-S`) speaks only memcached's binary protocol. Such a server reads a

@@ -21,6 +21,7 @@ pub mod dns;
 pub mod file;
 pub mod grpc;
 pub mod http;
+pub mod http2;
 pub mod memcached;
 pub mod mqtt;
 pub mod mysql;
