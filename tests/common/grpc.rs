@@ -149,6 +149,6 @@ impl Drop for Etcd {
             let _ = c.kill();
             let _ = c.wait();
         }
-        let _ = &self.dir;
+        // The data directory goes with `dir`, after etcd is gone.
     }
 }
