@@ -181,7 +181,7 @@ fn run(plan: Plan) -> Exit {
         if config.insecure && !config.json {
             let _ = writeln!(
                 std::io::stderr(),
-                "whenready: --insecure: certificates of https, rediss, nats, mqtts and amqps targets are not verified"
+                "whenready: --insecure: certificates of https, rediss, nats, mqtts, amqps and grpcs targets are not verified"
             );
         }
         if let Some(n) = pause(&reporter, &mut signals, before, true).await {

@@ -128,7 +128,7 @@ pub struct Cli {
     #[arg(long, value_name = "LIST")]
     pub http_status: Option<String>,
 
-    /// Also trust the CA certificates in this PEM file (https, rediss, nats, mqtts, amqps) [env: WHENREADY_CACERT]
+    /// Also trust the CA certificates in this PEM file (https, rediss, nats, mqtts, amqps, grpcs) [env: WHENREADY_CACERT]
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<OsString>,
 
@@ -140,7 +140,7 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub key: Option<OsString>,
 
-    /// Do not verify certificates of https, rediss, nats, mqtts and amqps targets (says so on stderr) [env: WHENREADY_INSECURE]
+    /// Do not verify certificates of https, rediss, nats, mqtts, amqps and grpcs targets (says so on stderr) [env: WHENREADY_INSECURE]
     #[arg(long)]
     pub insecure: bool,
 

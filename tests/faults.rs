@@ -7,6 +7,7 @@
 //! with a low descriptor limit), and no stray processes or files after any exit.
 
 mod common;
+use common::dnsmasq::{Dnsmasq, UdpFake};
 use common::*;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -17,7 +18,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const KINDS: [&str; 11] = [
+const KINDS: [&str; 14] = [
     "tcp",
     "unix",
     "http",
@@ -29,6 +30,9 @@ const KINDS: [&str; 11] = [
     "amqp",
     "nats",
     "mqtt",
+    "memcached",
+    "dns",
+    "grpc",
 ];
 
 /// The tests here start many servers; one at a time keeps a 2-core machine from
@@ -70,6 +74,9 @@ struct Shared {
     mariadb_port: u16,
     nats_port: u16,
     mosquitto_port: u16,
+    memcached_port: u16,
+    dnsmasq_port: u16,
+    grpc_port: u16,
     certs: Certs,
 }
 
@@ -81,6 +88,9 @@ struct Servers {
     mariadb: common::mariadb::Mariadb,
     nats: common::nats::Nats,
     mosquitto: common::mosquitto::Mosquitto,
+    memcached: common::memcached::Memcached,
+    dnsmasq: Dnsmasq,
+    grpc: common::grpc::HealthServer,
 }
 
 /// Stops the shared servers when dropped (also when the matrix test panics).
@@ -98,6 +108,9 @@ impl Drop for StopShared {
     }
 }
 
+/// The record that dns cells ask for (`dns://db.test?type=A`).
+const DNS_RECORD: &str = "--host-record=db.test,10.0.0.5";
+
 /// The MQTT user of the shared broker.
 const MQTT_USER: (&str, &str) = ("app", "mqtt-Fault-Pw");
 
@@ -110,6 +123,9 @@ fn shared() -> &'static Shared {
             mariadb: common::mariadb::Mariadb::started(),
             nats: common::nats::Nats::started(&[]),
             mosquitto: common::mosquitto::Mosquitto::started(&[MQTT_USER]),
+            memcached: common::memcached::Memcached::started(&[]),
+            dnsmasq: Dnsmasq::started(&[DNS_RECORD]),
+            grpc: common::grpc::HealthServer::started(&[]),
         };
         Shared {
             pg_port: servers.pg.port,
@@ -118,6 +134,9 @@ fn shared() -> &'static Shared {
             mariadb_port: servers.mariadb.port,
             nats_port: servers.nats.port,
             mosquitto_port: servers.mosquitto.port,
+            memcached_port: servers.memcached.port,
+            dnsmasq_port: servers.dnsmasq.port,
+            grpc_port: servers.grpc.port,
             servers: Mutex::new(Some(servers)),
             certs: certs(&["localhost", "127.0.0.1"]),
         }
@@ -133,6 +152,8 @@ enum Guard {
     Thread(thread::JoinHandle<()>),
     Pg(Pg),
     Redis(Redis),
+    Udp(UdpFake),
+    Both2(UdpFake, Fake),
     None,
 }
 
@@ -147,6 +168,9 @@ fn url(kind: &str, addr: &str) -> String {
         "amqp" => format!("amqp://guest:guest@{addr}/"),
         "nats" => format!("nats://{addr}"),
         "mqtt" => format!("mqtt://{}:{}@{addr}", MQTT_USER.0, MQTT_USER.1),
+        "memcached" => format!("memcached://{addr}"),
+        "dns" => format!("dns://db.test?type=A&server={addr}"),
+        "grpc" => format!("grpc://{addr}"),
         _ => unreachable!(),
     }
 }
@@ -161,6 +185,8 @@ fn backend(kind: &str) -> u16 {
         "amqp" => common::rabbitmq::shared().port,
         "nats" => sh.nats_port,
         "mqtt" => sh.mosquitto_port,
+        "memcached" => sh.memcached_port,
+        "grpc" => sh.grpc_port,
         _ => unreachable!("{kind} has no shared server"),
     }
 }
@@ -301,9 +327,120 @@ fn half_handshake(kind: &'static str) -> Fake {
                 let _ = s.read(&mut buf);
                 let _ = s.write_all(&[0x20]);
             }
+            // Half a SETTINGS frame header, after the client's preface.
+            "grpc" => {
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(&[0, 0]);
+            }
+            // Half a VERSION line, after the request.
+            "memcached" => {
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(b"VERSI");
+            }
             _ => unreachable!(),
         }
     })
+}
+
+/// A DNS answer to `query` under its ID, flags `flags` (QR, RD, RA and more), with
+/// no records: the question echoed.
+fn dns_reply(query: &[u8], flags: [u8; 2]) -> Vec<u8> {
+    let mut m = query.to_vec();
+    if m.len() >= 4 {
+        m[2] = flags[0];
+        m[3] = flags[1];
+    }
+    m
+}
+
+/// A dns cell: DNS speaks UDP first, so the faults are its UDP equivalents (a
+/// silent server, a truncated answer whose TCP retry is closed at once, garbage,
+/// half a message) and real dnsmasq servers for the rest. No TLS form: the TLS
+/// rows do not apply.
+fn dns_cell(fault: &str) -> Expect {
+    let (target, _guard, extra): (String, Guard, Vec<String>) = match fault {
+        "accepts, never answers" => {
+            let f = UdpFake::start(|_| vec![]);
+            (url("dns", &f.addr()), Guard::Udp(f), vec![])
+        }
+        "accepts, closes at once" => {
+            // Truncated over UDP; the TCP retry on the same port is closed at once.
+            let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = tcp.local_addr().unwrap().port();
+            let udp = std::net::UdpSocket::bind(("127.0.0.1", port)).unwrap();
+            let u = UdpFake::on(udp, |q| vec![dns_reply(q, [0x83, 0x80])]);
+            let t = Fake::on(tcp, |s, _| drop(s));
+            (url("dns", &u.addr()), Guard::Both2(u, t), vec![])
+        }
+        "sends garbage" => {
+            let f = UdpFake::start(|_| {
+                vec![b"\x00\xff\xfe garbage \x07\r\n\r\n\x15\x03\x03\x00\x02\x02\x28".to_vec()]
+            });
+            (url("dns", &f.addr()), Guard::Udp(f), vec![])
+        }
+        "slower than --attempt-timeout" => {
+            let backend = shared().dnsmasq_port;
+            let f = UdpFake::start(move |q| {
+                thread::sleep(Duration::from_millis(800));
+                let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                let _ = s.send_to(q, ("127.0.0.1", backend));
+                let mut buf = [0u8; 1024];
+                match s.recv(&mut buf) {
+                    Ok(n) => vec![buf[..n].to_vec()],
+                    Err(_) => vec![],
+                }
+            });
+            (
+                url("dns", &f.addr()),
+                Guard::Udp(f),
+                vec!["--attempt-timeout".into(), "300ms".into()],
+            )
+        }
+        "closes halfway through the handshake" => {
+            // The first half of the answer's header.
+            let f = UdpFake::start(|q| vec![dns_reply(q, [0x81, 0x80])[..6].to_vec()]);
+            (url("dns", &f.addr()), Guard::Udp(f), vec![])
+        }
+        "plaintext behind a TLS URL" | "TLS behind a plaintext URL" => {
+            return Expect::NotApplicable
+        }
+        "restarts during the wait" => {
+            // Down (port unreachable) at first, a real dnsmasq 600 ms later.
+            let mut d = Dnsmasq::new(&[DNS_RECORD]);
+            let target = url("dns", &format!("127.0.0.1:{}", d.port));
+            let t = thread::spawn(move || {
+                thread::sleep(Duration::from_millis(600));
+                d.start();
+                thread::sleep(Duration::from_secs(4));
+                drop(d);
+            });
+            (target, Guard::Thread(t), vec![])
+        }
+        "ready, then goes away" => {
+            // Ready at once, gone after 300 ms; a second target opens at 800 ms.
+            let d = Dnsmasq::started(&[DNS_RECORD]);
+            let target = url("dns", &format!("127.0.0.1:{}", d.port));
+            let t = thread::spawn(move || {
+                thread::sleep(Duration::from_millis(300));
+                drop(d);
+            });
+            let late = free_port();
+            let opener = listen_late(late, Duration::from_millis(800));
+            let _ = opener;
+            (target, Guard::Thread(t), vec![format!("127.0.0.1:{late}")])
+        }
+        _ => unreachable!("{fault} / dns"),
+    };
+    let r = run(
+        whenready().args(["-t", "4s"]).args(&extra).arg(&target),
+        Duration::from_secs(30),
+    );
+    match r.code {
+        0 => Expect::Ready,
+        1 => Expect::Deadline,
+        other => panic!("{fault} / dns: unexpected exit {other}: {r:?}"),
+    }
 }
 
 /// A TCP listener on `port` from `after` on, held for a while.
@@ -370,6 +507,7 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
                 }
             }
         }
+        (_, "dns") => return dns_cell(fault),
         ("accepts, never answers", _) => {
             let f = Fake::start(silent);
             (url(kind, &f.addr()), Guard::Fake(f))
@@ -451,6 +589,10 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
             format!("nats://127.0.0.1:{}?tls=true", backend("nats")),
             Guard::None,
         ),
+        ("plaintext behind a TLS URL", "grpc") => (
+            format!("grpcs://127.0.0.1:{}", backend("grpc")),
+            Guard::None,
+        ),
         ("plaintext behind a TLS URL", "mqtt") => (
             format!(
                 "mqtts://{}:{}@127.0.0.1:{}",
@@ -465,7 +607,10 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
             let f = tls_fake();
             (f.addr(), Guard::Fake(f))
         }
-        ("TLS behind a plaintext URL", "http" | "redis" | "mysql" | "amqp" | "nats" | "mqtt") => {
+        (
+            "TLS behind a plaintext URL",
+            "http" | "redis" | "mysql" | "amqp" | "nats" | "mqtt" | "memcached" | "grpc",
+        ) => {
             let f = tls_fake();
             (url(kind, &f.addr()), Guard::Fake(f))
         }
@@ -503,7 +648,7 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
             });
             (url, Guard::Thread(t))
         }
-        ("restarts during the wait", "mysql" | "amqp" | "nats" | "mqtt") => {
+        ("restarts during the wait", "mysql" | "amqp" | "nats" | "mqtt" | "memcached" | "grpc") => {
             // Down (refusing) at first; 600 ms later a proxy to the real server
             // listens (restarting the server itself takes RabbitMQ seconds).
             let port = free_port();
@@ -572,7 +717,7 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
                     });
                     (url, Guard::Thread(t))
                 }
-                "mysql" | "amqp" | "nats" | "mqtt" => {
+                "mysql" | "amqp" | "nats" | "mqtt" | "memcached" | "grpc" => {
                     // A proxy to the real server, gone after 300 ms.
                     let f = slow_proxy(backend(kind), Duration::ZERO);
                     let url = url(kind, &f.addr());
@@ -645,6 +790,9 @@ const FAULTS: [&str; 10] = [
     "ready, then goes away",
 ];
 
+/// Kinds with no TLS form: "plaintext behind a TLS URL" does not apply.
+const NO_TLS_FORM: [&str; 2] = ["memcached", "dns"];
+
 /// Kinds that speak no protocol: ready on connect, whatever the peer does next.
 const CONNECT_ONLY: [&str; 2] = ["tcp", "unix"];
 
@@ -660,8 +808,14 @@ fn expected(fault: &str, kind: &str) -> Expect {
     match fault {
         "refuses" => Deadline,
         "restarts during the wait" | "ready, then goes away" => Ready,
-        "plaintext behind a TLS URL" if connect_only || kind == "http" => NotApplicable,
-        "TLS behind a plaintext URL" if kind == "unix" || kind == "https" => NotApplicable,
+        "plaintext behind a TLS URL"
+            if connect_only || kind == "http" || NO_TLS_FORM.contains(&kind) =>
+        {
+            NotApplicable
+        }
+        "TLS behind a plaintext URL" if kind == "unix" || kind == "https" || kind == "dns" => {
+            NotApplicable
+        }
         "plaintext behind a TLS URL" | "TLS behind a plaintext URL" if connect_only => Ready,
         _ if connect_only => Ready,
         _ => Deadline,
@@ -689,7 +843,9 @@ fn render(rows: &[(&str, Vec<Expect>)]) -> String {
          ready as soon as a connection is accepted, whatever the server does next: use\n\
          a protocol target where that matters. Readiness is latched: a target that was\n\
          ready is not probed again, so a service that goes away after being seen ready\n\
-         does not hold the others back (the last row).\n\n",
+         does not hold the others back (the last row). dns asks over UDP first: its\n\
+         cells are the UDP equivalents (a silent server; a truncated answer whose TCP\n\
+         retry is closed at once; garbage; half a message; a relay that answers late).\n\n",
     );
     out.push_str(&format!("| fault | {} |\n", KINDS.join(" | ")));
     out.push_str(&format!("| --- |{}\n", " --- |".repeat(KINDS.len())));

@@ -12,6 +12,7 @@ use whenready::compat::{compose_wait, wait_for, wait_for_it, Stop};
 use whenready::config::Config;
 use whenready::duration;
 use whenready::env::Env;
+use whenready::probe::dns::{self, RecordType};
 use whenready::probe::http::StatusSet;
 use whenready::target::Target;
 
@@ -48,6 +49,15 @@ fn targetish() -> impl Strategy<Value = String> {
         "cert=",
         "~",
         "%3A",
+        "memcached://",
+        "dns://",
+        "grpc://",
+        "grpcs://",
+        "type=",
+        "SRV",
+        "expect=",
+        "server=",
+        "_svc._tcp.",
         "user",
         ":",
         "@",
@@ -397,6 +407,61 @@ proptest! {
                 prop_assert!(!debug.contains(&token));
             }
             Err(e) => prop_assert!(!e.to_string().contains(&token), "{e}"),
+        }
+    }
+}
+
+const DNS_TYPES: [RecordType; 6] = [
+    RecordType::A,
+    RecordType::Aaaa,
+    RecordType::Cname,
+    RecordType::Mx,
+    RecordType::Txt,
+    RecordType::Srv,
+];
+
+/// Answer-like bytes: records whose owners, names and lengths point anywhere,
+/// compression pointers included (0xC0 and up).
+fn dns_tail() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![
+        any::<u8>(),
+        Just(0xC0u8),
+        Just(0u8),
+        Just(12u8),
+        Just(1u8),
+        Just(5u8),
+        Just(16u8),
+        Just(33u8),
+    ];
+    prop::collection::vec(byte, 0..400)
+}
+
+proptest! {
+    /// Any datagram at all: an outcome, never a panic.
+    #[test]
+    fn dns_any_message_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..600), id: u16, t in 0..6usize) {
+        let _ = dns::parse_response(&bytes, id, "db.test", DNS_TYPES[t]);
+    }
+
+    /// Our own query's header and question with an answer count and any answer
+    /// section after them: the parser goes past the anti-spoofing checks into the
+    /// records, and still never panics or loops.
+    #[test]
+    fn dns_any_answer_section_never_panics(tail in dns_tail(), count: u16, flags: u16, t in 0..6usize) {
+        let rtype = DNS_TYPES[t];
+        let mut m = dns::build_query(7, "db.test", rtype);
+        m[2..4].copy_from_slice(&((flags | 0x8000) & !0x7A00).to_be_bytes());
+        m[6..8].copy_from_slice(&count.to_be_bytes());
+        m.extend(tail);
+        let _ = dns::parse_response(&m, 7, "db.test", rtype);
+    }
+
+    /// Names anywhere in any bytes: read or refused, never a loop or a panic.
+    #[test]
+    fn dns_names_never_loop(bytes in dns_tail(), at in 0..420usize) {
+        if let Ok((name, next)) = dns::read_name(&bytes, at) {
+            prop_assert!(next <= bytes.len());
+            prop_assert!(name.len() <= 1100);
         }
     }
 }

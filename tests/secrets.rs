@@ -65,6 +65,7 @@ fn url_passwords_never_print() {
         format!("mqtts://user:{CANARY}@127.0.0.1:{port}?protocol=5"),
         format!("amqp://user:{CANARY}@127.0.0.1:{port}/vh"),
         format!("amqps://user:{CANARY}@127.0.0.1:{port}"),
+        format!("memcached://user:{CANARY}@127.0.0.1:{port}"),
         format!("https://user:{CANARY}@127.0.0.1:{port}/?password={CANARY}"),
     ] {
         let r = check(&["-t", "200ms", &url], &[]);
@@ -92,6 +93,10 @@ fn usage_errors_do_not_print_the_password() {
         format!("mysql://root:{CANARY}@db:3306?ssl-mode=bogus"),
         format!("mariadb://root:{CANARY}@db:3306/a/b"),
         format!("mongodb://root:{CANARY}@db:27017"),
+        format!("memcached://u:{CANARY}@cache?x=1"),
+        format!("memcached://u:{CANARY}@cache/0"),
+        format!("grpc://u:{CANARY}@svc:50051"),
+        format!("dns://u:{CANARY}@db.test?type=A"),
         format!("http://u:{CANARY}@[::1/"),
         format!("postgres://app:{CANARY}@a:1,b:2/db"),
     ] {

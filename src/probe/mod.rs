@@ -17,9 +17,13 @@ pub mod net;
 pub mod tls;
 
 pub mod amqp;
+pub mod dns;
 pub mod file;
+pub mod grpc;
 pub mod http;
+pub mod http2;
 pub mod k8s;
+pub mod memcached;
 pub mod mqtt;
 pub mod mysql;
 pub mod nats;
@@ -50,6 +54,9 @@ pub static KINDS: &[&dyn Kind] = &[
     &nats::Nats,
     &mqtt::Mqtt,
     &k8s::K8s,
+    &memcached::Memcached,
+    &dns::Dns,
+    &grpc::Grpc,
 ];
 
 /// One kind of target: how it is written and parsed, and how it is documented.

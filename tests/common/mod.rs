@@ -7,7 +7,10 @@
 //! A missing server binary fails the test with a message saying what to install.
 #![allow(dead_code)]
 
+pub mod dnsmasq;
+pub mod grpc;
 pub mod mariadb;
+pub mod memcached;
 pub mod mosquitto;
 pub mod nats;
 pub mod pyhttp;
