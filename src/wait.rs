@@ -18,6 +18,11 @@ pub type ProbeFn = Arc<
     dyn Fn(usize) -> Pin<Box<dyn Future<Output = Result<(), ProbeError>> + Send>> + Send + Sync,
 >;
 
+/// What ends the pause after a failed attempt at target `i` early: a change the
+/// kernel reported (inotify, for `file://` and `unix://` targets). The backoff stays
+/// the schedule; this only cuts a pause short.
+pub type ChangeFn = Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 /// How to wait.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -57,10 +62,12 @@ enum End {
 }
 
 /// Waits for targets `0..count`, reporting progress, until they are all ready, the
-/// deadline passes, one fails permanently, or `signal` resolves.
+/// deadline passes, one fails permanently, or `signal` resolves. `changed`, when
+/// given, may end the pauses between attempts early.
 pub async fn run(
     count: usize,
     probe: ProbeFn,
+    changed: Option<ChangeFn>,
     settings: &Settings,
     reporter: Arc<Reporter>,
     signal: impl Future<Output = i32>,
@@ -74,18 +81,17 @@ pub async fn run(
     // fastrand seeds itself from the OS; replicas started together differ.
     let seed = fastrand::u64(..);
     for i in 0..count {
-        let (probe, settings, reporter, permits) = (
+        let (probe, changed, settings, reporter, permits) = (
             probe.clone(),
+            changed.clone(),
             settings.clone(),
             reporter.clone(),
             permits.clone(),
         );
         watches.spawn(async move {
             let seed = seed.wrapping_add(i as u64);
-            (
-                i,
-                watch(i, probe, &settings, &reporter, &permits, seed).await,
-            )
+            let watched = watch(i, probe, changed, &settings, &reporter, &permits, seed);
+            (i, watched.await)
         });
     }
     let deadline = async {
@@ -122,6 +128,7 @@ pub async fn run(
 async fn watch(
     i: usize,
     probe: ProbeFn,
+    changed: Option<ChangeFn>,
     settings: &Settings,
     reporter: &Reporter,
     permits: &tokio::sync::Semaphore,
@@ -163,7 +170,15 @@ async fn watch(
             }
         }
         if let Some(pause) = backoff.next() {
-            tokio::time::sleep(pause).await;
+            match &changed {
+                // The kernel's word ends the pause early; the backoff stays the
+                // fallback for changes it does not report.
+                Some(changed) => tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = changed(i) => {}
+                },
+                None => tokio::time::sleep(pause).await,
+            }
         }
     }
 }
@@ -205,6 +220,7 @@ mod tests {
         let out = run(
             3,
             probe,
+            None,
             &settings(Some(Duration::from_secs(2))),
             reporter(3),
             never(),
@@ -225,6 +241,7 @@ mod tests {
         let out = run(
             1,
             probe,
+            None,
             &settings(Some(Duration::from_secs(10))),
             reporter(1),
             never(),
@@ -255,6 +272,7 @@ mod tests {
         let out = run(
             1,
             probe,
+            None,
             &settings(Some(Duration::from_secs(10))),
             rep.clone(),
             never(),
@@ -277,7 +295,7 @@ mod tests {
         s.attempt_timeout = Duration::from_secs(5);
         let rep = reporter(1);
         assert_eq!(
-            run(1, probe, &s, rep.clone(), never()).await,
+            run(1, probe, None, &s, rep.clone(), never()).await,
             Outcome::Deadline
         );
         assert_eq!(rep.attempts(0), 3);
@@ -299,6 +317,7 @@ mod tests {
         let out = run(
             2,
             probe.clone(),
+            None,
             &settings(Some(Duration::from_secs(60))),
             reporter(2),
             never(),
@@ -309,7 +328,7 @@ mod tests {
         let mut s = settings(Some(Duration::from_secs(1)));
         s.retry_all = true;
         assert_eq!(
-            run(2, probe, &s, reporter(2), never()).await,
+            run(2, probe, None, &s, reporter(2), never()).await,
             Outcome::Deadline
         );
     }
@@ -331,12 +350,15 @@ mod tests {
         let mut s = settings(Some(Duration::from_secs(60)));
         s.once = true;
         assert_eq!(
-            run(3, probe, &s, reporter(3), never()).await,
+            run(3, probe, None, &s, reporter(3), never()).await,
             Outcome::NotReady
         );
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         let ok: ProbeFn = Arc::new(|_| Box::pin(async { Ok(()) }));
-        assert_eq!(run(2, ok, &s, reporter(2), never()).await, Outcome::Ready);
+        assert_eq!(
+            run(2, ok, None, &s, reporter(2), never()).await,
+            Outcome::Ready
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -354,7 +376,7 @@ mod tests {
             })
         });
         assert_eq!(
-            run(1, probe, &settings(None), reporter(1), never()).await,
+            run(1, probe, None, &settings(None), reporter(1), never()).await,
             Outcome::Ready
         );
     }
@@ -367,8 +389,42 @@ mod tests {
             15
         };
         assert_eq!(
-            run(1, probe, &settings(None), reporter(1), signal).await,
+            run(1, probe, None, &settings(None), reporter(1), signal).await,
             Outcome::Signal(15)
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reported_change_ends_the_pause_at_once() {
+        // The second attempt succeeds. Without a change, it comes after a pause of
+        // the backoff (at least 10 ms of the paused clock); with one, at once.
+        let probe = |calls: Arc<AtomicUsize>| -> ProbeFn {
+            Arc::new(move |_| {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                Box::pin(async move {
+                    if n == 0 {
+                        Err(ProbeError::transient("does not exist yet"))
+                    } else {
+                        Ok(())
+                    }
+                })
+            })
+        };
+        let s = settings(Some(Duration::from_secs(60)));
+        let start = Instant::now();
+        let polled = probe(Arc::new(AtomicUsize::new(0)));
+        assert_eq!(
+            run(1, polled, None, &s, reporter(1), never()).await,
+            Outcome::Ready
+        );
+        assert!(start.elapsed() >= Duration::from_millis(10));
+        let start = Instant::now();
+        let changed: ChangeFn = Arc::new(|_| Box::pin(async {}));
+        let woken = probe(Arc::new(AtomicUsize::new(0)));
+        assert_eq!(
+            run(1, woken, Some(changed), &s, reporter(1), never()).await,
+            Outcome::Ready
+        );
+        assert_eq!(start.elapsed(), Duration::ZERO);
     }
 }
