@@ -9,7 +9,6 @@ use crate::config::{Config, UsageError};
 use crate::exit::Exit;
 use crate::report::Voice;
 use crate::{cli, env, exec, limits, probe, report, signal, wait};
-use clap::Parser;
 use std::ffi::OsString;
 use std::io::Write;
 use std::sync::Arc;
@@ -72,7 +71,7 @@ pub fn main() -> ! {
 
 /// whenready's own command line.
 fn whenready_plan(args: &[OsString], env: &env::Env) -> Result<Plan, Exit> {
-    let cli = cli::Cli::try_parse_from(args).map_err(usage_failure)?;
+    let cli = cli::parse(args).map_err(usage_failure)?;
     let config = Config::from_cli(cli, env).map_err(|e| fail_usage(&e))?;
     let voice: Box<dyn report::Voice> = if config.json {
         Box::new(report::Json)
