@@ -502,6 +502,10 @@ def floor():
         commands.append(("docker-compose-wait /wait, TCP only", cw))
     commands += [("whenready --once HOST:PORT", f"{WHENREADY} --once {target}"),
                  ("whenready -q -t 30 HOST:PORT -- true", f"{WHENREADY} -q -t 30 {target} -- /bin/true")]
+    before = os.environ.get("WHENREADY_BEFORE")  # an older build, for the ratio of a change
+    if before:
+        commands += [("before: whenready --once HOST:PORT", f"{before} --once {target}"),
+                     ("before: whenready -q -t 30 HOST:PORT -- true", f"{before} -q -t 30 {target} -- /bin/true")]
     env = dict(os.environ, WAIT_HOSTS=target, WAIT_LOGGER_LEVEL="off")
     rounds, per_round = 10, 40
     times = {name: [] for name, _ in commands}
@@ -558,12 +562,14 @@ def cost():
         ports = [free_port() for _ in range(n)]
         targets = [f"127.0.0.1:{p}" for p in ports]
         waiters = [("whenready -t 10s", [WHENREADY, "-t", "10s"] + targets, None)]
+        if os.environ.get("WHENREADY_BEFORE"):
+            waiters.append(("before: whenready -t 10s", [os.environ["WHENREADY_BEFORE"], "-t", "10s"] + targets, None))
         if cw:
             env = dict(os.environ, WAIT_HOSTS=",".join(targets), WAIT_TIMEOUT="10", WAIT_LOGGER_LEVEL="off")
             waiters.append(("docker-compose-wait, WAIT_TIMEOUT=10", [cw], env))
         for name, cmd, env in waiters:
             code, cpu, rss, nvcsw, err = rusage_of(cmd, env)
-            if cmd[0] == WHENREADY:
+            if name.startswith(("whenready", "before")):
                 # The summary says how many attempts each target had.
                 attempts = sum(int(w.split("(")[-1].split()[0]) for w in err.splitlines() if w.endswith("attempts)"))
             else:
