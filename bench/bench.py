@@ -620,6 +620,12 @@ def pathgate():
             tools.append((f"wait-on {'file' if kind == 'file' else 'socket:'} (defaults)",
                           lambda p, k=kind: ["sh", "-c", f"'{wo}' {'file:' if k == 'file' else 'socket:'}{p} "
                                                          f"&& exec date +%s.%N"]))
+        if kind == "file" and shutil.which("inotifywait"):
+            # The floor: a C program that waits for the kernel's event and checks
+            # nothing (inotify-tools); what is left is this machine's wake-up latency.
+            tools.insert(0, ("inotifywait -e create (the event alone: the floor)",
+                             lambda p: ["sh", "-c", f"inotifywait -qq -e create '{os.path.dirname(p)}' "
+                                                    f"&& exec date +%s.%N"]))
         if cw and kind == "file":
             # /wait runs the command itself (WAIT_COMMAND), as in an image.
             tools.append(("docker-compose-wait WAIT_PATHS (defaults)",
