@@ -22,7 +22,8 @@ import time
 import http.server
 
 WHENREADY = os.path.abspath(sys.argv[1])
-SECTIONS = sys.argv[2:] or ["size", "oneshot", "kinds", "gate", "pggate", "idle", "scale"]
+SECTIONS = sys.argv[2:] or ["size", "floor", "oneshot", "kinds", "gate", "pathgate", "pggate", "idle", "cost",
+                            "scale"]
 PG_BIN = "/usr/lib/postgresql/15/bin"
 PG_PASSWORD = "bench-pw"
 TMP = tempfile.mkdtemp(prefix="whenready-bench-")
@@ -458,6 +459,194 @@ def kinds():
             s.stop()
 
 
+# --- Peers that are not Debian packages (section floor, cost, gate, pathgate) -------
+# docker-compose-wait's `/wait`: COMPOSE_WAIT_BIN (a built binary) or COMPOSE_WAIT_SRC
+# (a checkout of github.com/ufoscout/docker-compose-wait, built here with cargo for
+# the musl target into TMP). wait-on: WAIT_ON (its bin/wait-on, from `npm install
+# wait-on`). Rows of a peer that is not given are left out, and the table says so.
+_compose_wait = None
+
+
+def compose_wait():
+    global _compose_wait
+    if _compose_wait is None:
+        _compose_wait = ""
+        if os.environ.get("COMPOSE_WAIT_BIN"):
+            _compose_wait = os.path.abspath(os.environ["COMPOSE_WAIT_BIN"])
+        elif os.environ.get("COMPOSE_WAIT_SRC"):
+            target = os.path.join(TMP, "compose-wait-target")
+            subprocess.run(["cargo", "build", "--release", "--quiet", "--target", "x86_64-unknown-linux-musl",
+                            "--target-dir", target], cwd=os.environ["COMPOSE_WAIT_SRC"], check=True)
+            _compose_wait = os.path.join(target, "x86_64-unknown-linux-musl", "release", "wait")
+    return _compose_wait or None
+
+
+def wait_on():
+    path = os.environ.get("WAIT_ON")
+    return os.path.abspath(path) if path else None
+
+
+def missing_peers(names):
+    if names:
+        print(f"\n(Not measured: {', '.join(names)}; set COMPOSE_WAIT_BIN or COMPOSE_WAIT_SRC, and WAIT_ON.)")
+
+
+def floor():
+    """One-shot TCP check against the cost of starting a process, in interleaved
+    rounds: whenready --once and the gate form against /bin/true and /wait."""
+    tcp = Listener()
+    target = f"127.0.0.1:{tcp.port}"
+    commands = [("/bin/true (the floor)", "/bin/true")]
+    cw = compose_wait()
+    if cw:
+        commands.append(("docker-compose-wait /wait, TCP only", cw))
+    commands += [("whenready --once HOST:PORT", f"{WHENREADY} --once {target}"),
+                 ("whenready -q -t 30 HOST:PORT -- true", f"{WHENREADY} -q -t 30 {target} -- /bin/true")]
+    before = os.environ.get("WHENREADY_BEFORE")  # an older build, for the ratio of a change
+    if before:
+        commands += [("before: whenready --once HOST:PORT", f"{before} --once {target}"),
+                     ("before: whenready -q -t 30 HOST:PORT -- true", f"{before} -q -t 30 {target} -- /bin/true")]
+    env = dict(os.environ, WAIT_HOSTS=target, WAIT_LOGGER_LEVEL="off")
+    rounds, per_round = 10, 40
+    times = {name: [] for name, _ in commands}
+    for _ in range(rounds):
+        order = commands[:]
+        random.shuffle(order)
+        for (name, _), (_, t) in zip(order, hyperfine(order, runs=per_round, warmup=5, env=env)):
+            times[name] += t
+    floor_med = statistics.median(times[commands[0][0]])
+    rows = []
+    for name, _ in commands:
+        med = statistics.median(times[name])
+        rows.append([f"`{name}`", f"{med * 1000:.3f}", f"{pct(times[name], 0.9) * 1000:.3f}",
+                     f"{med / floor_med:.2f}x"])
+    table(f"One-shot TCP check against the floor ({rounds} interleaved rounds of {per_round} runs)",
+          ["command", "median ms", "p90 ms", "x /bin/true"], rows)
+    missing_peers([] if cw else ["docker-compose-wait"])
+
+
+def rusage_of(cmd, env=None):
+    """Runs cmd under GNU time; returns (exit status, CPU seconds, peak RSS KiB,
+    voluntary context switches, stderr). CPU comes from wait4 on GNU time, which
+    includes the command it waited for (GNU time's own start-up adds ~0.5 ms); the
+    RSS is GNU time's figure for the command (a child forked from this Python
+    process would report Python's own 20-odd MB, which survives exec)."""
+    err = os.path.join(TMP, "stderr")
+    stats = os.path.join(TMP, "time")
+    with open(err, "wb") as f:
+        proc = subprocess.Popen(["/usr/bin/time", "-o", stats, "-f", "%x %M %w"] + cmd, stdout=subprocess.DEVNULL,
+                                stderr=f, env=env)
+        _, _, ru = os.wait4(proc.pid, 0)
+    with open(stats) as f:
+        code, rss, nvcsw = f.read().split()[-3:]
+    with open(err, errors="replace") as f:
+        text = f.read()
+    return int(code), ru.ru_utime + ru.ru_stime, int(rss), int(nvcsw), text
+
+
+def connects(cmd, env=None):
+    """connect() calls cmd makes (strace; a separate run)."""
+    st = subprocess.run(["strace", "-f", "-c", "-e", "trace=connect"] + cmd, capture_output=True, text=True, env=env)
+    for line in st.stderr.splitlines():
+        parts = line.split()
+        if parts and parts[-1] == "connect":
+            return int(parts[3]) if len(parts) >= 5 else int(parts[2])
+    return 0
+
+
+def cost():
+    """CPU and memory of waiting 10 s: one refused port, then 100 (wait4 rusage)."""
+    cw = compose_wait()
+    rows = []
+    for n in (1, 100):
+        ports = [free_port() for _ in range(n)]
+        targets = [f"127.0.0.1:{p}" for p in ports]
+        waiters = [("whenready -t 10s", [WHENREADY, "-t", "10s"] + targets, None)]
+        if os.environ.get("WHENREADY_BEFORE"):
+            waiters.append(("before: whenready -t 10s", [os.environ["WHENREADY_BEFORE"], "-t", "10s"] + targets, None))
+        if cw:
+            env = dict(os.environ, WAIT_HOSTS=",".join(targets), WAIT_TIMEOUT="10", WAIT_LOGGER_LEVEL="off")
+            waiters.append(("docker-compose-wait, WAIT_TIMEOUT=10", [cw], env))
+        for name, cmd, env in waiters:
+            code, cpu, rss, nvcsw, err = rusage_of(cmd, env)
+            if name.startswith(("whenready", "before")):
+                # The summary says how many attempts each target had.
+                attempts = sum(int(w.split("(")[-1].split()[0]) for w in err.splitlines() if w.endswith("attempts)"))
+            else:
+                attempts = connects(cmd, env)
+            per = f"{cpu * 1000 / attempts:.4f}" if attempts else "–"
+            rows.append([n, name, code, f"{cpu * 1000:.1f}", attempts, per, f"{rss / 1024:.2f}", nvcsw])
+    table("Cost of waiting 10 s for refused ports (CPU user+system and peak RSS from wait4; attempts from the "
+          "final summary, or connect() calls under strace for docker-compose-wait)",
+          ["targets", "waiter", "exit", "CPU ms", "attempts", "CPU ms per attempt", "peak RSS MiB",
+           "voluntary context switches"], rows)
+    missing_peers([] if cw else ["docker-compose-wait"])
+
+
+def path_trial(command, make, path):
+    """Starts `command` (ending by exec'ing `date +%s.%N`), makes `path` ready with
+    make(path) at a random moment 1-3 s later; returns command start minus readiness."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    time.sleep(random.uniform(1, 3))
+    ready = time.time()
+    keep = make(path)
+    out, _ = proc.communicate(timeout=60)
+    if keep is not None:
+        keep.close()
+    return float(out.split()[-1]) - ready
+
+
+def pathgate():
+    """Gate latency of file:// and unix:// targets (inotify) against wait-on's file
+    and socket waiting and docker-compose-wait's WAIT_PATHS, at their defaults."""
+    def make_file(path):
+        with open(path, "w") as f:
+            f.write("ready\n")
+
+    def make_socket(path):
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(path)
+        s.listen(16)
+        return s
+
+    cw, wo = compose_wait(), wait_on()
+    date = ["date", "+%s.%N"]
+    trials = 20
+    rows = []
+    for kind, make in (("file", make_file), ("unix socket", make_socket)):
+        tools = [("whenready (defaults)",
+                  lambda p, k=kind: [WHENREADY, "-q", f"{'file' if k == 'file' else 'unix'}://{p}", "--"] + date)]
+        if wo:
+            tools.append((f"wait-on {'file' if kind == 'file' else 'socket:'} (defaults)",
+                          lambda p, k=kind: ["sh", "-c", f"'{wo}' {'file:' if k == 'file' else 'socket:'}{p} "
+                                                         f"&& exec date +%s.%N"]))
+        if kind == "file" and shutil.which("inotifywait"):
+            # The floor: a C program that waits for the kernel's event and checks
+            # nothing (inotify-tools); what is left is this machine's wake-up latency.
+            tools.insert(0, ("inotifywait -e create (the event alone: the floor)",
+                             lambda p: ["sh", "-c", f"inotifywait -qq -e create '{os.path.dirname(p)}' "
+                                                    f"&& exec date +%s.%N"]))
+        if cw and kind == "file":
+            # /wait runs the command itself (WAIT_COMMAND), as in an image.
+            tools.append(("docker-compose-wait WAIT_PATHS (defaults)",
+                          lambda p: ["env", f"WAIT_PATHS={p}", "WAIT_LOGGER_LEVEL=off",
+                                     "WAIT_COMMAND=date +%s.%N", cw]))
+        for name, cmd in tools:
+            lat = []
+            for i in range(trials):
+                path = os.path.join(TMP, f"gate-{kind[0]}-{i}")
+                if os.path.exists(path):
+                    os.unlink(path)
+                lat.append(path_trial(cmd(path), make, path))
+                if os.path.exists(path):
+                    os.unlink(path)
+            rows.append([kind, name, f"{statistics.median(lat) * 1000:.1f}", f"{pct(lat, 0.9) * 1000:.1f}",
+                         f"{max(lat) * 1000:.1f}"])
+    table(f"Gate latency, local paths: the path appears 1-3 s after the start; command start minus "
+          f"creation ({trials} trials)", ["path", "waiter", "median ms", "p90 ms", "max ms"], rows)
+    missing_peers(([] if cw else ["docker-compose-wait"]) + ([] if wo else ["wait-on"]))
+
+
 def gate_trial(command):
     """Starts `command` (which ends by exec'ing `date +%s.%N`), opens the port at a
     random moment 1-5 s later, returns command start minus readiness, in seconds."""
@@ -481,6 +670,11 @@ def gate():
         ("250 ms poller (nc -z loop)", ["sh", "-c", "until nc -z 127.0.0.1 PORT; do sleep 0.25; done; exec date +%s.%N"]),
         ("1 s poller (wait-for-it style)", ["sh", "-c", "until nc -z 127.0.0.1 PORT; do sleep 1; done; exec date +%s.%N"]),
     ]
+    if wait_on():
+        tools.append(("wait-on tcp: (defaults)", ["sh", "-c", f"'{wait_on()}' tcp:127.0.0.1:PORT && exec date +%s.%N"]))
+    if compose_wait():
+        tools.append(("docker-compose-wait (defaults)", ["env", "WAIT_HOSTS=127.0.0.1:PORT", "WAIT_LOGGER_LEVEL=off",
+                                                         "WAIT_COMMAND=date +%s.%N", compose_wait()]))
     trials = 20
     rows = []
     for name, cmd in tools:

@@ -9,7 +9,6 @@ use crate::config::{Config, UsageError};
 use crate::exit::Exit;
 use crate::report::Voice;
 use crate::{cli, env, exec, limits, probe, report, signal, wait};
-use clap::Parser;
 use std::ffi::OsString;
 use std::io::Write;
 use std::sync::Arc;
@@ -72,7 +71,7 @@ pub fn main() -> ! {
 
 /// whenready's own command line.
 fn whenready_plan(args: &[OsString], env: &env::Env) -> Result<Plan, Exit> {
-    let cli = cli::Cli::try_parse_from(args).map_err(usage_failure)?;
+    let cli = cli::parse(args).map_err(usage_failure)?;
     let config = Config::from_cli(cli, env).map_err(|e| fail_usage(&e))?;
     let voice: Box<dyn report::Voice> = if config.json {
         Box::new(report::Json::new(
@@ -188,9 +187,15 @@ fn run(plan: Plan) -> Exit {
             return Ended::Waited(wait::Outcome::Signal(n));
         }
         let targets = Arc::new(config.targets.clone());
+        let probed = targets.clone();
         let probe: wait::ProbeFn = Arc::new(move |i| {
-            let (ctx, targets) = (ctx.clone(), targets.clone());
+            let (ctx, targets) = (ctx.clone(), probed.clone());
             Box::pin(async move { targets[i].check.probe(&ctx).await })
+        });
+        // inotify for file:// and unix:// (src/probe/watch.rs) ends their pauses early.
+        let changed: wait::ChangeFn = Arc::new(move |i| {
+            let targets = targets.clone();
+            Box::pin(async move { targets[i].check.changed().await })
         });
         let settings = wait::Settings {
             deadline: config.timeout.map(|t| tokio::time::Instant::now() + t),
@@ -203,9 +208,14 @@ fn run(plan: Plan) -> Exit {
             stable: config.stable,
         };
         reporter.begin();
-        // Time passes for the voice: live redraws, "still waiting" lines.
+        // Time passes for the voice: live redraws, "still waiting" lines. Only a
+        // voice that asks for ticks gets a timer: a quiet, JSON or compat run wakes
+        // for its attempts alone (waiting costs less CPU).
         let ticker = async {
-            let mut every = tokio::time::interval(Duration::from_millis(100));
+            let Some(period) = reporter.tick_every() else {
+                return std::future::pending().await;
+            };
+            let mut every = tokio::time::interval(period);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 every.tick().await;
@@ -214,7 +224,7 @@ fn run(plan: Plan) -> Exit {
         };
         let count = config.targets.len();
         let outcome = tokio::select! {
-            outcome = wait::run(count, probe, &settings, reporter.clone(), signals.recv()) => outcome,
+            outcome = wait::run(count, probe, Some(changed), &settings, reporter.clone(), signals.recv()) => outcome,
             never = ticker => never,
         };
         if outcome == wait::Outcome::Ready {

@@ -4,19 +4,18 @@
 //! `WHENREADY_*` variables, so that an error can name where a bad value came from.
 
 use crate::probe::KINDS;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use std::ffi::OsString;
-use std::sync::LazyLock;
 
 /// `--version`: the version and every kind's schemes this build can probe.
-static VERSION: LazyLock<String> = LazyLock::new(|| {
+fn version() -> String {
     let schemes: Vec<&str> = KINDS.iter().flat_map(|k| k.schemes()).copied().collect();
     format!(
         "{} (probes: {}; TLS: rustls, ring)",
         env!("CARGO_PKG_VERSION"),
         schemes.join(", ")
     )
-});
+}
 
 /// The short help points to the long one.
 const AFTER_SHORT_HELP: &str = "Use --help for examples, exit statuses and environment variables.";
@@ -51,7 +50,7 @@ Environment:
 
 /// The long help's sections: examples, every kind's target form (from the kinds
 /// themselves), exit statuses, and the environment with every kind's variables.
-static AFTER_HELP: LazyLock<String> = LazyLock::new(|| {
+fn after_help() -> String {
     let mut kinds: Vec<_> = KINDS.iter().collect();
     // Network forms first, local paths last.
     kinds.sort_by_key(|k| k.forms().ends_with("PATH"));
@@ -66,7 +65,42 @@ static AFTER_HELP: LazyLock<String> = LazyLock::new(|| {
         text.push_str(&format!("\n  {line}."));
     }
     text
-});
+}
+
+/// The whole definition: every option, the version line and the long help's
+/// sections (for `--help`, `--version`, the man page and completions).
+pub fn command() -> clap::Command {
+    Cli::command()
+        .version(&*version().leak())
+        .after_long_help(after_help())
+}
+
+/// Parses a command line. The version line and the long help, built from every
+/// kind, are made only when an argument may ask for them: building them was a tenth
+/// of a one-shot check's instructions (README, Performance).
+pub fn parse(args: &[OsString]) -> Result<Cli, clap::Error> {
+    let asks = |a: &OsString| {
+        let a = a.as_encoded_bytes();
+        a == b"--help"
+            || a == b"--version"
+            || (a.len() > 1
+                && a[0] == b'-'
+                && a[1] != b'-'
+                && a.iter().any(|&c| c == b'h' || c == b'V'))
+    };
+    let words = args
+        .iter()
+        .skip(1)
+        .take_while(|a| a.as_encoded_bytes() != b"--");
+    let cmd = if words.clone().any(asks) {
+        command()
+    } else {
+        // Without a version, clap makes no --version flag: none is asked for here.
+        Cli::command()
+    };
+    let matches = cmd.try_get_matches_from(args)?;
+    Cli::from_arg_matches(&matches)
+}
 
 /// Wait until TCP ports, PostgreSQL, Redis, HTTP(S), AMQP, NATS and MQTT endpoints are
 /// ready, then replace this process with COMMAND.
@@ -76,9 +110,7 @@ static AFTER_HELP: LazyLock<String> = LazyLock::new(|| {
 #[derive(Debug, Parser)]
 #[command(
     name = "whenready",
-    version = VERSION.as_str(),
     after_help = AFTER_SHORT_HELP,
-    after_long_help = AFTER_HELP.as_str(),
     max_term_width = 100,
     args_override_self = true,
     override_usage = "whenready [OPTIONS] [TARGET]... [-- COMMAND [ARG]...]"
@@ -152,11 +184,38 @@ pub struct Cli {
 #[cfg(test)]
 mod tests {
     use super::Cli;
-    use clap::{CommandFactory, Parser};
+    use clap::Parser;
+    use std::ffi::OsString;
 
     #[test]
     fn definition_is_consistent() {
-        Cli::command().debug_assert();
+        super::command().debug_assert();
+    }
+
+    #[test]
+    fn help_and_version_are_built_when_asked_for() {
+        use clap::error::ErrorKind;
+        let parse = |a: &[&str]| super::parse(&a.iter().map(OsString::from).collect::<Vec<_>>());
+        for (args, kind) in [
+            (&["whenready", "--version"][..], ErrorKind::DisplayVersion),
+            (&["whenready", "-V"], ErrorKind::DisplayVersion),
+            (&["whenready", "-qV"], ErrorKind::DisplayVersion),
+            (&["whenready", "--help"], ErrorKind::DisplayHelp),
+            (&["whenready", "-h"], ErrorKind::DisplayHelp),
+        ] {
+            let e = parse(args).unwrap_err();
+            assert_eq!(e.kind(), kind, "{args:?}");
+            let text = e.render().to_string();
+            if kind == ErrorKind::DisplayVersion {
+                assert!(text.contains("probes: tcp"), "{text}");
+            } else if args[1] == "--help" {
+                assert!(text.contains("Exit status:"), "{text}");
+            }
+        }
+        assert_eq!(parse(&["whenready", "db:1"]).unwrap().targets, ["db:1"]);
+        // After --, -V belongs to COMMAND.
+        let cli = parse(&["whenready", "db:1", "--", "prog", "-V"]).unwrap();
+        assert_eq!(cli.command, ["prog", "-V"]);
     }
 
     #[test]

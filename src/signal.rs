@@ -6,32 +6,44 @@
 //! handler would replace SIG_IGN, and execve would then reset it to the default
 //! action for COMMAND. Handlers themselves do not survive execve.
 //!
-//! Two listeners share each handler: tokio's, which wakes the waiting loop, and a
-//! flag that the handler sets itself. The flag is read right before exec: a signal
-//! that arrives after the last target became ready (while the final lines are
-//! written, say) still ends whenready with 128 + n instead of being lost.
+//! One handler per signal, from signal-hook: it sets a flag, then writes a byte to a
+//! socket pair whose other end the runtime watches. The flag is also read right
+//! before exec: a signal that arrives after the last target became ready (while the
+//! final lines are written, say) still ends whenready with 128 + n instead of being
+//! lost. (tokio's own signal support would do the same with more set-up: a slot and
+//! a channel for every signal number, a tenth of a one-shot check's instructions.)
 
+use std::io::Read;
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// SIGINT's number.
 pub const SIGINT: i32 = 2;
 /// SIGTERM's number.
 pub const SIGTERM: i32 = 15;
 
-/// The installed listeners.
+/// The installed handlers: the end of the socket pair they write to, if any handler
+/// could be installed.
 pub struct Signals {
-    term: Option<Signal>,
-    int: Option<Signal>,
+    wake: Option<tokio::net::UnixStream>,
 }
 
 /// The set of signals this process inherited as ignored, from /proc/self/status
-/// (`SigIgn`, a hex mask: bit n-1 is signal n). Without /proc, assume none.
+/// (`SigIgn`, a hex mask: bit n-1 is signal n). Without /proc, assume none. One read
+/// into a buffer that holds the whole file (about 1.5 KB), not a growing string.
 fn ignored() -> u64 {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+    let Ok(mut file) = std::fs::File::open("/proc/self/status") else {
         return 0;
     };
-    status
+    let mut buf = [0u8; 4096];
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read(&mut buf[len..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => len += n,
+        }
+    }
+    String::from_utf8_lossy(&buf[..len])
         .lines()
         .find_map(|l| l.strip_prefix("SigIgn:"))
         .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
@@ -52,38 +64,49 @@ pub fn caught() -> Option<i32> {
 }
 
 impl Signals {
-    /// Installs the listeners; must run inside the runtime, before any probe.
+    /// Installs the handlers; must run inside the runtime, before any probe.
     pub fn install() -> Signals {
         let ign = ignored();
-        let listen = |n: i32| -> Option<Signal> {
-            if ign & (1 << (n - 1)) != 0 {
-                return None;
-            }
-            // tokio's listener first: without it, a flag alone would replace the
-            // default action and swallow the signal.
-            let listener = signal(SignalKind::from_raw(n)).ok()?;
-            let _ = signal_hook::flag::register_usize(n, &CAUGHT, n as usize);
-            Some(listener)
-        };
-        Signals {
-            term: listen(SIGTERM),
-            int: listen(SIGINT),
+        let wanted: Vec<i32> = [SIGTERM, SIGINT]
+            .into_iter()
+            .filter(|n| ign & (1 << (n - 1)) == 0)
+            .collect();
+        if wanted.is_empty() {
+            return Signals { wake: None };
         }
+        let Ok((read, write)) = UnixStream::pair() else {
+            return Signals { wake: None };
+        };
+        for n in wanted {
+            // The flag first: the handlers run in the order they were registered,
+            // so the flag is set when the byte wakes the runtime.
+            let _ = signal_hook::flag::register_usize(n, &CAUGHT, n as usize);
+            if let Ok(w) = write.try_clone() {
+                let _ = signal_hook::low_level::pipe::register(n, w);
+            }
+        }
+        let wake = read
+            .set_nonblocking(true)
+            .ok()
+            .and_then(|()| tokio::net::UnixStream::from_std(read).ok());
+        Signals { wake }
     }
 
     /// Resolves with the number of the first signal received.
     pub async fn recv(&mut self) -> i32 {
-        async fn next(s: &mut Option<Signal>) {
-            match s {
-                Some(s) => {
-                    s.recv().await;
-                }
-                None => std::future::pending().await,
+        let Some(wake) = &self.wake else {
+            return std::future::pending().await;
+        };
+        loop {
+            if let Some(n) = caught() {
+                return n;
             }
-        }
-        tokio::select! {
-            () = next(&mut self.term) => SIGTERM,
-            () = next(&mut self.int) => SIGINT,
+            if wake.readable().await.is_err() {
+                return std::future::pending().await;
+            }
+            let mut buf = [0u8; 16];
+            // Drain the bytes first, then look at the flag (signal-hook's order).
+            while matches!(wake.try_read(&mut buf), Ok(n) if n > 0) {}
         }
     }
 }

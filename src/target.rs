@@ -180,7 +180,7 @@ impl Target {
     /// A file target for a path given as such (docker-compose-wait's WAIT_PATHS).
     pub fn file(path: PathBuf, shown: String) -> Target {
         Target {
-            check: Arc::new(FileTarget(path)),
+            check: Arc::new(FileTarget::new(path)),
             shown,
         }
     }

@@ -18,6 +18,11 @@ pub type ProbeFn = Arc<
     dyn Fn(usize) -> Pin<Box<dyn Future<Output = Result<(), ProbeError>> + Send>> + Send + Sync,
 >;
 
+/// What ends the pause after a failed attempt at target `i` early: a change the
+/// kernel reported (inotify, for `file://` and `unix://` targets). The backoff stays
+/// the schedule; this only cuts a pause short.
+pub type ChangeFn = Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 /// How to wait.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -84,10 +89,12 @@ fn judge(result: Result<(), ProbeError>, settings: &Settings) -> Verdict {
 }
 
 /// Waits for targets `0..count`, reporting progress, until they are all ready, the
-/// deadline passes, one fails permanently, or `signal` resolves.
+/// deadline passes, one fails permanently, or `signal` resolves. `changed`, when
+/// given, may end the pauses between attempts early.
 pub async fn run(
     count: usize,
     probe: ProbeFn,
+    changed: Option<ChangeFn>,
     settings: &Settings,
     reporter: Arc<Reporter>,
     signal: impl Future<Output = i32>,
@@ -101,18 +108,17 @@ pub async fn run(
     // fastrand seeds itself from the OS; replicas started together differ.
     let seed = fastrand::u64(..);
     for i in 0..count {
-        let (probe, settings, reporter, permits) = (
+        let (probe, changed, settings, reporter, permits) = (
             probe.clone(),
+            changed.clone(),
             settings.clone(),
             reporter.clone(),
             permits.clone(),
         );
         watches.spawn(async move {
             let seed = seed.wrapping_add(i as u64);
-            (
-                i,
-                watch(i, probe, &settings, &reporter, &permits, seed).await,
-            )
+            let watched = watch(i, probe, changed, &settings, &reporter, &permits, seed);
+            (i, watched.await)
         });
     }
     let deadline = async {
@@ -149,6 +155,7 @@ pub async fn run(
 async fn watch(
     i: usize,
     probe: ProbeFn,
+    changed: Option<ChangeFn>,
     settings: &Settings,
     reporter: &Reporter,
     permits: &tokio::sync::Semaphore,
@@ -207,7 +214,15 @@ async fn watch(
             }
         }
         if let Some(pause) = backoff.next() {
-            tokio::time::sleep(pause).await;
+            match &changed {
+                // The kernel's word ends the pause early; the backoff stays the
+                // fallback for changes it does not report.
+                Some(changed) => tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = changed(i) => {}
+                },
+                None => tokio::time::sleep(pause).await,
+            }
         }
     }
 }
@@ -251,6 +266,7 @@ mod tests {
         let out = run(
             3,
             probe,
+            None,
             &settings(Some(Duration::from_secs(2))),
             reporter(3),
             never(),
@@ -271,6 +287,7 @@ mod tests {
         let out = run(
             1,
             probe,
+            None,
             &settings(Some(Duration::from_secs(10))),
             reporter(1),
             never(),
@@ -301,6 +318,7 @@ mod tests {
         let out = run(
             1,
             probe,
+            None,
             &settings(Some(Duration::from_secs(10))),
             rep.clone(),
             never(),
@@ -323,7 +341,7 @@ mod tests {
         s.attempt_timeout = Duration::from_secs(5);
         let rep = reporter(1);
         assert_eq!(
-            run(1, probe, &s, rep.clone(), never()).await,
+            run(1, probe, None, &s, rep.clone(), never()).await,
             Outcome::Deadline
         );
         assert_eq!(rep.attempts(0), 3);
@@ -345,6 +363,7 @@ mod tests {
         let out = run(
             2,
             probe.clone(),
+            None,
             &settings(Some(Duration::from_secs(60))),
             reporter(2),
             never(),
@@ -355,7 +374,7 @@ mod tests {
         let mut s = settings(Some(Duration::from_secs(1)));
         s.retry_all = true;
         assert_eq!(
-            run(2, probe, &s, reporter(2), never()).await,
+            run(2, probe, None, &s, reporter(2), never()).await,
             Outcome::Deadline
         );
     }
@@ -377,12 +396,15 @@ mod tests {
         let mut s = settings(Some(Duration::from_secs(60)));
         s.once = true;
         assert_eq!(
-            run(3, probe, &s, reporter(3), never()).await,
+            run(3, probe, None, &s, reporter(3), never()).await,
             Outcome::NotReady
         );
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         let ok: ProbeFn = Arc::new(|_| Box::pin(async { Ok(()) }));
-        assert_eq!(run(2, ok, &s, reporter(2), never()).await, Outcome::Ready);
+        assert_eq!(
+            run(2, ok, None, &s, reporter(2), never()).await,
+            Outcome::Ready
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -400,7 +422,7 @@ mod tests {
             })
         });
         assert_eq!(
-            run(1, probe, &settings(None), reporter(1), never()).await,
+            run(1, probe, None, &settings(None), reporter(1), never()).await,
             Outcome::Ready
         );
     }
@@ -413,7 +435,7 @@ mod tests {
             15
         };
         assert_eq!(
-            run(1, probe, &settings(None), reporter(1), signal).await,
+            run(1, probe, None, &settings(None), reporter(1), signal).await,
             Outcome::Signal(15)
         );
     }
@@ -435,7 +457,7 @@ mod tests {
         s.reverse = true;
         let rep = reporter(1);
         assert_eq!(
-            run(1, probe, &s, rep.clone(), never()).await,
+            run(1, probe, None, &s, rep.clone(), never()).await,
             Outcome::Ready
         );
         assert_eq!(rep.attempts(0), 4);
@@ -449,20 +471,20 @@ mod tests {
         let mut s = settings(Some(Duration::from_secs(10)));
         s.reverse = true;
         assert_eq!(
-            run(1, probe.clone(), &s, reporter(1), never()).await,
+            run(1, probe.clone(), None, &s, reporter(1), never()).await,
             Outcome::Permanent(0)
         );
         // --retry-all: every failure is transient, so this one is gone.
         s.retry_all = true;
         assert_eq!(
-            run(1, probe, &s, reporter(1), never()).await,
+            run(1, probe, None, &s, reporter(1), never()).await,
             Outcome::Ready
         );
         // A target that stays up until the deadline is not gone.
         let up: ProbeFn = Arc::new(|_| Box::pin(async { Ok(()) }));
         let rep = reporter(1);
         assert_eq!(
-            run(1, up, &s, rep.clone(), never()).await,
+            run(1, up, None, &s, rep.clone(), never()).await,
             Outcome::Deadline
         );
         assert_eq!(rep.last_reason(0).as_deref(), Some("still answers ready"));
@@ -489,7 +511,7 @@ mod tests {
         s.stable = Duration::from_secs(2);
         let rep = reporter(1);
         assert_eq!(
-            run(1, flapping(start), &s, rep.clone(), never()).await,
+            run(1, flapping(start), None, &s, rep.clone(), never()).await,
             Outcome::Ready
         );
         // The run that counts starts after the flap (at 1.5 s or at most one
@@ -502,7 +524,7 @@ mod tests {
         // Without --stable the first answer would have done.
         let rep0 = reporter(1);
         let t0 = Instant::now();
-        let out = run(1, flapping(t0), &settings(None), rep0.clone(), never()).await;
+        let out = run(1, flapping(t0), None, &settings(None), rep0.clone(), never()).await;
         assert_eq!((out, rep0.attempts(0)), (Outcome::Ready, 1));
     }
 
@@ -513,7 +535,7 @@ mod tests {
         s.stable = Duration::from_secs(5);
         let rep = reporter(1);
         assert_eq!(
-            run(1, ok, &s, rep.clone(), never()).await,
+            run(1, ok, None, &s, rep.clone(), never()).await,
             Outcome::Deadline
         );
         assert!(
@@ -545,7 +567,7 @@ mod tests {
         s.reverse = true;
         s.stable = Duration::from_secs(2);
         assert_eq!(
-            run(1, probe, &s, reporter(1), never()).await,
+            run(1, probe, None, &s, reporter(1), never()).await,
             Outcome::Ready
         );
         let took = start.elapsed();
@@ -553,5 +575,39 @@ mod tests {
             took >= Duration::from_secs(6) && took <= Duration::from_millis(6300),
             "{took:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reported_change_ends_the_pause_at_once() {
+        // The second attempt succeeds. Without a change, it comes after a pause of
+        // the backoff (at least 10 ms of the paused clock); with one, at once.
+        let probe = |calls: Arc<AtomicUsize>| -> ProbeFn {
+            Arc::new(move |_| {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                Box::pin(async move {
+                    if n == 0 {
+                        Err(ProbeError::transient("does not exist yet"))
+                    } else {
+                        Ok(())
+                    }
+                })
+            })
+        };
+        let s = settings(Some(Duration::from_secs(60)));
+        let start = Instant::now();
+        let polled = probe(Arc::new(AtomicUsize::new(0)));
+        assert_eq!(
+            run(1, polled, None, &s, reporter(1), never()).await,
+            Outcome::Ready
+        );
+        assert!(start.elapsed() >= Duration::from_millis(10));
+        let start = Instant::now();
+        let changed: ChangeFn = Arc::new(|_| Box::pin(async {}));
+        let woken = probe(Arc::new(AtomicUsize::new(0)));
+        assert_eq!(
+            run(1, woken, Some(changed), &s, reporter(1), never()).await,
+            Outcome::Ready
+        );
+        assert_eq!(start.elapsed(), Duration::ZERO);
     }
 }

@@ -189,6 +189,40 @@ fn file_target_waits_for_the_path() {
 }
 
 #[test]
+fn a_file_whose_directories_appear_late_and_go_away_is_waited_for() {
+    // The watch (inotify) follows the nearest existing directory down as the
+    // directories appear, and back up when one is removed; the gate opens either way.
+    let dir = TempDir::new("file-dirs");
+    let path = dir.join("a/b/flag");
+    let url = format!("file://{}", path.display());
+    let start = Instant::now();
+    let mut child = Watched::spawn(whenready().args(["-t", "30s", "--interval", "1h", &url]));
+    child.wait_for_line("does not exist yet", Duration::from_secs(10));
+    std::fs::create_dir(dir.join("a")).unwrap();
+    std::fs::create_dir(dir.join("a/b")).unwrap();
+    std::fs::remove_dir(dir.join("a/b")).unwrap();
+    std::fs::create_dir(dir.join("a/b")).unwrap();
+    std::fs::write(&path, "").unwrap();
+    let r = child.finish(start, Duration::from_secs(40));
+    assert_eq!(r.code, 0, "{r:?}");
+}
+
+#[test]
+fn a_socket_bound_late_in_a_directory_made_late_is_waited_for() {
+    let dir = TempDir::new("unix-dirs");
+    let path = dir.join("run/app.sock");
+    let url = format!("unix://{}", path.display());
+    let start = Instant::now();
+    let mut child = Watched::spawn(whenready().args(["-t", "30s", "--interval", "1h", &url]));
+    child.wait_for_line("no socket there yet", Duration::from_secs(10));
+    std::fs::create_dir(dir.join("run")).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let r = child.finish(start, Duration::from_secs(40));
+    assert_eq!(r.code, 0, "{r:?}");
+    drop(listener);
+}
+
+#[test]
 fn once_makes_one_attempt_and_exits_0_or_1() {
     let fake = Fake::start(|_, _| {});
     let r = wr(&["--once", &fake.addr()]);

@@ -8,14 +8,13 @@
 //!
 //! Shells: bash, zsh, fish, elvish, powershell.
 
-use clap::CommandFactory;
 use std::io::Write;
 use std::process::ExitCode;
 use whenready::cli;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut cmd = cli::Cli::command();
+    let mut cmd = cli::command();
     let mut out = std::io::stdout().lock();
     match args
         .iter()

@@ -15,6 +15,7 @@
 pub mod error;
 pub mod net;
 pub mod tls;
+pub mod watch;
 
 pub mod amqp;
 pub mod dns;
@@ -114,6 +115,14 @@ pub trait Check: Send + Sync {
     /// not one request each (k8s watches across attempts); `--json` reports it.
     fn requests(&self) -> Option<u64> {
         None
+    }
+
+    /// Resolves when the kernel reports a change that may have made the target
+    /// ready (inotify, for `file://` and `unix://`: [`watch`]), so that the pause
+    /// after a failed attempt ends at once. The default never resolves: the backoff
+    /// alone paces the attempts, and stays the fallback for kinds that have one.
+    fn changed<'a>(&'a self) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(std::future::pending())
     }
 }
 

@@ -40,6 +40,17 @@ pub async fn resolve(ep: &Endpoint) -> Result<Vec<SocketAddr>, ProbeError> {
 /// the next address starts as soon as one fails.
 pub async fn connect(ep: &Endpoint) -> Result<TcpStream, ProbeError> {
     let addrs = resolve(ep).await?;
+    // One address (an IP target, or a name with one record): nothing to race, so
+    // connect right here, without a task for it.
+    if let [addr] = addrs[..] {
+        return match TcpStream::connect(addr).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                Ok(stream)
+            }
+            Err(e) => Err(ProbeError::transient(io_reason(&e))),
+        };
+    }
     let spare = crate::limits::spare_sockets();
     let mut waiting = addrs.into_iter();
     let mut attempts = JoinSet::new();

@@ -1,10 +1,18 @@
 //! `unix:///PATH`: ready when the Unix stream socket at PATH accepts a connection.
+//!
+//! Between attempts, an inotify watch on the nearest existing directory on the way
+//! to PATH ends the pause as soon as the socket is bound there (bind() creates it);
+//! polling on the backoff stays as the fallback, e.g. for a socket file that already
+//! exists while its server has not started listening ([`super::watch`]).
 
 use super::error::{io_reason, ProbeError};
+use super::watch::Watch;
 use super::{Attempt, Check, Ctx, Kind};
 use crate::env::Env;
 use crate::target::local_path;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use url::Url;
 
 /// The Unix socket kind.
@@ -24,18 +32,28 @@ impl Kind for Unix {
         ("unix:///PATH", "the Unix socket accepts a connection")
     }
     fn parse(&self, url: &Url, _env: &Env) -> Result<Box<dyn Check>, String> {
-        Ok(Box::new(UnixTarget(local_path(url)?)))
+        let path = local_path(url)?;
+        Ok(Box::new(UnixTarget {
+            watch: Watch::new(path.clone()),
+            path,
+        }))
     }
 }
 
-/// A Unix socket target: the socket's path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnixTarget(pub PathBuf);
+/// A Unix socket target: the socket's path, and the watch on the way to it.
+#[derive(Debug)]
+pub struct UnixTarget {
+    path: PathBuf,
+    watch: Watch,
+}
 
 impl Check for UnixTarget {
     fn probe<'a>(&'a self, _ctx: &'a Ctx) -> Attempt<'a> {
         Box::pin(async move {
-            match tokio::net::UnixStream::connect(&self.0).await {
+            // Armed before the connect, so a socket bound in between is not missed
+            // (its lookups are those the connect makes anyway).
+            self.watch.arm();
+            match tokio::net::UnixStream::connect(&self.path).await {
                 Ok(_) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     Err(ProbeError::transient("no socket there yet"))
@@ -43,5 +61,9 @@ impl Check for UnixTarget {
                 Err(e) => Err(ProbeError::transient(io_reason(&e))),
             }
         })
+    }
+
+    fn changed<'a>(&'a self) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(self.watch.changed())
     }
 }

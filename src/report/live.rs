@@ -8,6 +8,7 @@ use crate::duration::show;
 use std::ffi::OsStr;
 use std::io::Write;
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// The live view.
 pub struct Live {
@@ -17,6 +18,9 @@ pub struct Live {
     /// The plain voice writes the final lines that stay.
     plain: Plain,
 }
+
+/// How often the view is redrawn (the spinner and elapsed times move).
+const REDRAW_EVERY: Duration = Duration::from_millis(100);
 
 const SPINNER: [&str; 4] = ["|", "/", "-", "\\"];
 
@@ -169,6 +173,10 @@ impl Voice for Live {
 
     fn tick(&self, r: &Reporter) {
         self.draw(r);
+    }
+
+    fn tick_every(&self) -> Option<Duration> {
+        Some(REDRAW_EVERY)
     }
 
     fn deadline(&self, r: &Reporter) {

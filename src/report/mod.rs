@@ -48,8 +48,14 @@ pub trait Voice: Send + Sync {
     fn permanent(&self, _r: &Reporter, _i: usize) {}
     /// A signal (named) ended the wait.
     fn signal(&self, _r: &Reporter, _name: &str) {}
-    /// Called about every 100 ms while waiting (live redraws, periodic lines).
+    /// Called every [`Voice::tick_every`] while waiting (live redraws, periodic lines).
     fn tick(&self, _r: &Reporter) {}
+    /// How often the voice wants [`Voice::tick`]; `None` (the default) for never.
+    /// A voice that prints only on events asks for none, so that waiting wakes
+    /// whenready for the attempts alone.
+    fn tick_every(&self) -> Option<Duration> {
+        None
+    }
     /// A deliberate pause before the first probe or before exec (`before`: which).
     fn pause(&self, _r: &Reporter, _d: Duration, _before: bool) {}
     /// Everything is ready; `program` is about to replace whenready (if any).
@@ -232,9 +238,14 @@ impl Reporter {
         self.voice.signal(self, name);
     }
 
-    /// Time passes (called about every 100 ms while waiting).
+    /// Time passes (called every [`Reporter::tick_every`] while waiting).
     pub fn tick(&self) {
         self.voice.tick(self);
+    }
+
+    /// How often the voice wants to hear that time passes, if ever.
+    pub fn tick_every(&self) -> Option<Duration> {
+        self.voice.tick_every()
     }
 
     /// A deliberate pause before the first probe or before exec.

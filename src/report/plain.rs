@@ -9,6 +9,9 @@ use std::time::Duration;
 /// How often the plain voice repeats what it is still waiting for.
 pub const STILL_WAITING_EVERY: Duration = Duration::from_secs(5);
 
+/// How early a tick may come and still be the one a periodic line is due at.
+const TICK_SLACK: Duration = Duration::from_millis(100);
+
 /// whenready's own plain lines (logs, pipes); `quiet` keeps only the final reason of
 /// a failure. Besides a line per readiness and per change of reason, it says what it
 /// is still waiting for every [`STILL_WAITING_EVERY`], so a long wait is never silent.
@@ -61,6 +64,10 @@ impl Voice for Plain {
         }
     }
 
+    fn tick_every(&self) -> Option<Duration> {
+        (!self.quiet).then_some(STILL_WAITING_EVERY)
+    }
+
     fn tick(&self, r: &Reporter) {
         if self.quiet {
             return;
@@ -68,7 +75,9 @@ impl Voice for Plain {
         let now = r.elapsed();
         {
             let mut last = self.last_periodic.lock().unwrap_or_else(|p| p.into_inner());
-            if now < *last + STILL_WAITING_EVERY {
+            // Ticks come every STILL_WAITING_EVERY (or every 100 ms from the live
+            // view); one that comes a little early by the run's clock still counts.
+            if now + TICK_SLACK < *last + STILL_WAITING_EVERY {
                 return;
             }
             *last = now;
