@@ -8,12 +8,14 @@ use clap::Parser;
 use std::ffi::OsString;
 use std::sync::LazyLock;
 
-/// `--version`: the version and every kind's schemes this build can probe.
+/// `--version`: the version, the target it was built for (from build.rs) and every
+/// kind's schemes this build can probe.
 static VERSION: LazyLock<String> = LazyLock::new(|| {
     let schemes: Vec<&str> = KINDS.iter().flat_map(|k| k.schemes()).copied().collect();
     format!(
-        "{} (probes: {}; TLS: rustls, ring)",
+        "{} ({}; probes: {}; TLS: rustls, ring)",
         env!("CARGO_PKG_VERSION"),
+        env!("WHENREADY_TARGET"),
         schemes.join(", ")
     )
 });
