@@ -2,7 +2,9 @@
 //! directory (no libc, no shell, no /etc, no /proc), as PID 1 of a new PID
 //! namespace, against a PostgreSQL that starts late; and SIGTERM while waiting.
 //!
-//! The binary is the musl release build, built here if it is missing or stale.
+//! The binary is the musl release build, built here if it is missing or stale, or the
+//! file that `WHENREADY_STATIC_BINARY` names (.ci/run passes the reproducible build
+//! that .ci/build-static made, instead of building it a second time with other flags).
 
 mod common;
 use common::*;
@@ -20,6 +22,15 @@ fn static_binary() -> PathBuf {
 }
 
 fn build_static_binary() -> PathBuf {
+    if let Some(given) = std::env::var_os("WHENREADY_STATIC_BINARY") {
+        let given = PathBuf::from(given);
+        assert!(
+            given.is_file(),
+            "WHENREADY_STATIC_BINARY names {}, which is not a file (build it with .ci/build-static)",
+            given.display()
+        );
+        return given;
+    }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
