@@ -92,7 +92,10 @@ fn release_binary_is_static_and_small() {
     assert!(file.contains("static"), "file: {file}");
     let version = Command::new(&bin).arg("--version").output().unwrap();
     let version = String::from_utf8_lossy(&version.stdout);
-    assert!(version.contains(&format!("({TARGET};")), "--version: {version}");
+    assert!(
+        version.contains(&format!("({TARGET};")),
+        "--version: {version}"
+    );
     let size = std::fs::metadata(&bin).unwrap().len();
     assert!(
         size <= 3_500_000,
