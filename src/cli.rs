@@ -7,12 +7,14 @@ use crate::probe::KINDS;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use std::ffi::OsString;
 
-/// `--version`: the version and every kind's schemes this build can probe.
+/// `--version`: the version, the target it was built for (from build.rs) and every
+/// kind's schemes this build can probe.
 fn version() -> String {
     let schemes: Vec<&str> = KINDS.iter().flat_map(|k| k.schemes()).copied().collect();
     format!(
-        "{} (probes: {}; TLS: rustls, ring)",
+        "{} ({}; probes: {}; TLS: rustls, ring)",
         env!("CARGO_PKG_VERSION"),
+        env!("WHENREADY_TARGET"),
         schemes.join(", ")
     )
 }

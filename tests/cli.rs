@@ -138,6 +138,10 @@ fn help_and_version() {
     let r = wr(&["--version"]);
     assert_eq!(r.code, 0);
     assert!(r.stdout.starts_with("whenready "), "{r:?}");
+    // The target triple this test binary was built for, as the binary under test was
+    // (e.g. `x86_64-unknown-linux-gnu`): release assets are told apart by it.
+    let triple_start = format!("({}-unknown-linux-", std::env::consts::ARCH);
+    assert!(r.stdout.contains(&triple_start), "{r:?}");
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! directory (no libc, no shell, no /etc, no /proc), as PID 1 of a new PID
 //! namespace, against a PostgreSQL that starts late; and SIGTERM while waiting.
 //!
-//! The binary is the musl release build, built here if it is missing or stale.
+//! The binary is the musl release build, built here if it is missing or stale, or the
+//! file that `WHENREADY_STATIC_BINARY` names (.ci/run passes the reproducible build
+//! that .ci/build-static made, instead of building it a second time with other flags).
 
 mod common;
 use common::*;
@@ -20,6 +22,15 @@ fn static_binary() -> PathBuf {
 }
 
 fn build_static_binary() -> PathBuf {
+    if let Some(given) = std::env::var_os("WHENREADY_STATIC_BINARY") {
+        let given = PathBuf::from(given);
+        assert!(
+            given.is_file(),
+            "WHENREADY_STATIC_BINARY names {}, which is not a file (build it with .ci/build-static)",
+            given.display()
+        );
+        return given;
+    }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
@@ -79,6 +90,12 @@ fn release_binary_is_static_and_small() {
         .unwrap();
     let file = String::from_utf8_lossy(&file.stdout);
     assert!(file.contains("static"), "file: {file}");
+    let version = Command::new(&bin).arg("--version").output().unwrap();
+    let version = String::from_utf8_lossy(&version.stdout);
+    assert!(
+        version.contains(&format!("({TARGET};")),
+        "--version: {version}"
+    );
     let size = std::fs::metadata(&bin).unwrap().len();
     assert!(
         size <= 3_500_000,
