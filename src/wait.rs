@@ -524,7 +524,15 @@ mod tests {
         // Without --stable the first answer would have done.
         let rep0 = reporter(1);
         let t0 = Instant::now();
-        let out = run(1, flapping(t0), None, &settings(None), rep0.clone(), never()).await;
+        let out = run(
+            1,
+            flapping(t0),
+            None,
+            &settings(None),
+            rep0.clone(),
+            never(),
+        )
+        .await;
         assert_eq!((out, rep0.attempts(0)), (Outcome::Ready, 1));
     }
 
