@@ -15,7 +15,7 @@
 //! the fragment says that whenready does not understand is a usage error.
 
 use super::error::{find_io, io_reason, tls_failure, ProbeError};
-use super::tls::{self, Identity, Tls};
+use super::tls::{self, Tls};
 use super::{net, Attempt, Check, Ctx, Kind};
 use crate::env::Env;
 use crate::target::{decode, Endpoint, Host};
@@ -74,8 +74,7 @@ impl Kind for Http {
             socket,
             spec,
             file_headers: OnceLock::new(),
-            identity: OnceLock::new(),
-            warnings: OnceLock::new(),
+            identity: tls::TargetIdentity::default(),
             tls: OnceLock::new(),
         }))
     }
@@ -105,8 +104,7 @@ pub struct HttpTarget {
     /// The request and the expectations from the fragment.
     pub spec: Spec,
     file_headers: OnceLock<Vec<(HeaderName, HeaderValue)>>,
-    identity: OnceLock<Arc<Identity>>,
-    warnings: OnceLock<Vec<String>>,
+    identity: tls::TargetIdentity,
     tls: OnceLock<Arc<rustls::ClientConfig>>,
 }
 
@@ -131,18 +129,15 @@ impl Check for HttpTarget {
             headers.push((name.clone(), secret(value)));
         }
         let _ = self.file_headers.set(headers);
-        let mut warnings = Vec::new();
-        if let Some((cert, key)) = &self.spec.client_cert {
-            let identity = Identity::load(cert, key)
-                .map_err(|e| format!("invalid #cert/#key of {shown}: {e}"))?;
-            warnings.extend(tls::key_permission_warning(key));
-            let _ = self.identity.set(Arc::new(identity));
-        }
-        let _ = self.warnings.set(warnings);
-        Ok(())
+        let files = self
+            .spec
+            .client_cert
+            .as_ref()
+            .map(|(c, k)| (c.as_path(), k.as_path()));
+        self.identity.load(files, &format!("#cert/#key of {shown}"))
     }
     fn warnings(&self) -> Vec<String> {
-        self.warnings.get().cloned().unwrap_or_default()
+        self.identity.warnings()
     }
     fn probe<'a>(&'a self, ctx: &'a Ctx) -> Attempt<'a> {
         Box::pin(async move {

@@ -76,22 +76,15 @@ impl Check for PgTarget {
             let _ = self.roots.set(certs);
         }
         let files = match &self.client_cert {
-            Some(ClientCert::Given(c, k)) => Some((c, k)),
-            Some(ClientCert::Default(c, k)) if c.exists() => Some((c, k)),
+            Some(ClientCert::Given(c, k)) => Some((c.as_path(), k.as_path())),
+            Some(ClientCert::Default(c, k)) if c.exists() => Some((c.as_path(), k.as_path())),
             _ => None,
         };
-        let mut warnings = Vec::new();
-        if let Some((cert, key)) = files {
-            let identity = tls::Identity::load(cert, key)
-                .map_err(|e| format!("invalid sslcert/sslkey for {shown}: {e}"))?;
-            warnings.extend(tls::key_permission_warning(key));
-            let _ = self.identity.set(Arc::new(identity));
-        }
-        let _ = self.warnings.set(warnings);
-        Ok(())
+        self.identity
+            .load(files, &format!("sslcert/sslkey for {shown}"))
     }
     fn warnings(&self) -> Vec<String> {
-        self.warnings.get().cloned().unwrap_or_default()
+        self.identity.warnings()
     }
     fn probe<'a>(&'a self, _ctx: &'a Ctx) -> Attempt<'a> {
         Box::pin(probe(self))
@@ -148,8 +141,7 @@ pub struct PgTarget {
     /// The certificates of `sslrootcert`, read before the first attempt.
     roots: OnceLock<Vec<CertificateDer<'static>>>,
     /// The client certificate, read before the first attempt.
-    identity: OnceLock<Arc<tls::Identity>>,
-    warnings: OnceLock<Vec<String>>,
+    identity: tls::TargetIdentity,
 }
 
 /// Where the client certificate and key come from.
@@ -294,8 +286,7 @@ pub fn parse(url: &Url, env: &Env) -> Result<PgTarget, String> {
         application_name,
         options,
         roots: OnceLock::new(),
-        identity: OnceLock::new(),
-        warnings: OnceLock::new(),
+        identity: tls::TargetIdentity::default(),
     })
 }
 

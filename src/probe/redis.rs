@@ -45,18 +45,14 @@ impl Kind for Redis {
 
 impl Check for RedisTarget {
     fn prepare(&self, shown: &str) -> Result<(), String> {
-        let mut warnings = Vec::new();
-        if let Some((cert, key)) = &self.client_cert {
-            let identity = tls::Identity::load(cert, key)
-                .map_err(|e| format!("invalid cert=/key= of {shown}: {e}"))?;
-            warnings.extend(tls::key_permission_warning(key));
-            let _ = self.identity.set(Arc::new(identity));
-        }
-        let _ = self.warnings.set(warnings);
-        Ok(())
+        let files = self
+            .client_cert
+            .as_ref()
+            .map(|(c, k)| (c.as_path(), k.as_path()));
+        self.identity.load(files, &format!("cert=/key= of {shown}"))
     }
     fn warnings(&self) -> Vec<String> {
-        self.warnings.get().cloned().unwrap_or_default()
+        self.identity.warnings()
     }
     fn probe<'a>(&'a self, ctx: &'a Ctx) -> Attempt<'a> {
         Box::pin(probe(self, &ctx.tls))
@@ -77,8 +73,7 @@ pub struct RedisTarget {
     pub db: Option<u32>,
     /// `rediss://…?cert=FILE&key=FILE`: the target's own client certificate.
     pub client_cert: Option<(PathBuf, PathBuf)>,
-    identity: OnceLock<Arc<tls::Identity>>,
-    warnings: OnceLock<Vec<String>>,
+    identity: tls::TargetIdentity,
     /// The TLS configuration with the target's own certificate, made on first use.
     tls_config: OnceLock<Arc<rustls::ClientConfig>>,
 }
@@ -125,8 +120,7 @@ pub fn parse(url: &Url, env: &Env) -> Result<RedisTarget, String> {
         password,
         db,
         client_cert,
-        identity: OnceLock::new(),
-        warnings: OnceLock::new(),
+        identity: tls::TargetIdentity::default(),
         tls_config: OnceLock::new(),
     })
 }

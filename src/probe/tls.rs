@@ -47,6 +47,40 @@ pub fn load_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
+/// A target's own client certificate (`#cert=`, `?cert=`, `sslcert`), loaded by the
+/// target's `prepare` before the first attempt, with the warning its key's
+/// permissions earned.
+#[derive(Debug, Default)]
+pub struct TargetIdentity {
+    identity: OnceLock<Arc<Identity>>,
+    warnings: OnceLock<Vec<String>>,
+}
+
+impl TargetIdentity {
+    /// Loads the certificate and key `files`, when the target has them; a bad file is
+    /// an error that reads `invalid WHAT: why`.
+    pub fn load(&self, files: Option<(&Path, &Path)>, what: &str) -> Result<(), String> {
+        let mut warnings = Vec::new();
+        if let Some((cert, key)) = files {
+            let identity = Identity::load(cert, key).map_err(|e| format!("invalid {what}: {e}"))?;
+            warnings.extend(key_permission_warning(key));
+            let _ = self.identity.set(Arc::new(identity));
+        }
+        let _ = self.warnings.set(warnings);
+        Ok(())
+    }
+
+    /// The loaded identity, if the target has one.
+    pub fn get(&self) -> Option<&Arc<Identity>> {
+        self.identity.get()
+    }
+
+    /// What loading found worth a warning (a key readable by others).
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings.get().cloned().unwrap_or_default()
+    }
+}
+
 /// A client certificate chain with its private key, presented to servers that ask.
 #[derive(Debug)]
 pub struct Identity(Arc<CertifiedKey>);
