@@ -85,22 +85,18 @@ fn whenready_plan(args: &[OsString], env: &env::Env) -> Result<Plan, Exit> {
     Ok(Plan::new(config, voice))
 }
 
-/// Prints a clap error as one line (help and version go to stdout as usual).
-fn usage_failure(e: clap::Error) -> Exit {
-    use clap::error::ErrorKind;
-    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-        let _ = e.print();
-        return Exit::Ready;
+/// Prints help or the version on stdout (exit 0), or a usage error as one line.
+fn usage_failure(stop: cli::Stop) -> Exit {
+    if let cli::Stop::Usage(_) = stop {
+        return fail_usage(&UsageError(stop.to_string()));
     }
-    let text = e.render().to_string();
-    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-    let first = lines.next().unwrap_or("invalid arguments");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    let tip = lines
-        .find_map(|l| l.strip_prefix("tip: "))
-        .map(|t| format!("; {t}"))
-        .unwrap_or_default();
-    fail_usage(&UsageError(format!("{first}{tip} (see whenready --help)")))
+    let mut text = stop.to_string();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    // Help that cannot be written (a closed pipe) is no usage error.
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    Exit::Ready
 }
 
 fn fail_usage(e: &UsageError) -> Exit {

@@ -291,7 +291,6 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
     fn config(args: &[&str], env: &[(&str, &str)]) -> Result<Config, UsageError> {
         let mut argv = vec!["whenready"];

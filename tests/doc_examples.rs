@@ -2,7 +2,6 @@
 //! run through the real command line and configuration code, so that documentation
 //! cannot drift from the binary.
 
-use clap::Parser;
 use std::path::{Path, PathBuf};
 use whenready::cli::Cli;
 use whenready::config::Config;

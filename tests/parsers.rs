@@ -4,7 +4,6 @@
 //! never survives into what is shown. The long-running fuzzer
 //! over the same entry points is `fuzz/run.sh` (cargo-fuzz).
 
-use clap::Parser;
 use proptest::prelude::*;
 use std::ffi::OsString;
 use whenready::cli::Cli;
