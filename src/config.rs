@@ -73,12 +73,15 @@ struct Source<'a> {
 
 impl Source<'_> {
     fn new(flag: &str) -> Source<'_> {
-        let var = format!(
-            "WHENREADY_{}",
-            flag.trim_start_matches('-')
-                .replace('-', "_")
-                .to_uppercase()
-        );
+        // --attempt-timeout: WHENREADY_ATTEMPT_TIMEOUT (one pass, no formatting: this
+        // runs for every option at every start).
+        let name = flag.trim_start_matches('-');
+        let mut var = String::with_capacity("WHENREADY_".len() + name.len());
+        var.push_str("WHENREADY_");
+        var.extend(name.chars().map(|c| match c {
+            '-' => '_',
+            c => c.to_ascii_uppercase(),
+        }));
         Source { flag, var }
     }
 }
