@@ -290,14 +290,28 @@ impl std::fmt::Display for Stop {
     }
 }
 
-/// An argument as messages quote it (lossy for bytes that are not UTF-8).
+/// An argument as messages quote it: lossy for bytes that are not UTF-8, control
+/// characters escaped (`\n`), so that a usage error stays on one line.
 fn quoted(a: &OsStr) -> String {
-    a.to_string_lossy().into_owned()
+    printable(&a.to_string_lossy())
+}
+
+fn printable(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let escaped = c.is_control().then(|| c.escape_default());
+            escaped
+                .into_iter()
+                .flatten()
+                .chain((!c.is_control()).then_some(c))
+        })
+        .collect()
 }
 
 /// "unexpected argument" for something that looks like an option but is none,
 /// with clap's tips: a similar long option, or how to pass it as a value.
 fn unknown(arg: &str) -> Stop {
+    let arg = &printable(arg);
     let tip = arg
         .strip_prefix("--")
         .and_then(|name| {
@@ -445,14 +459,15 @@ fn value_of(parser: &mut lexopt::Parser, opt: &Opt) -> Result<OsString, Stop> {
 fn lexopt_error(e: lexopt::Error) -> Stop {
     match e {
         lexopt::Error::UnexpectedValue { option, value } => Stop::Usage(format!(
-            "unexpected value '{}' for '{option}' found; no more were expected",
-            quoted(&value)
+            "unexpected value '{}' for '{}' found; no more were expected",
+            quoted(&value),
+            printable(&option)
         )),
         lexopt::Error::NonUnicodeValue(v) => Stop::Usage(format!(
             "invalid UTF-8 was detected in an argument: {:?}",
             v.to_string_lossy()
         )),
-        other => Stop::Usage(other.to_string()),
+        other => Stop::Usage(printable(&other.to_string())),
     }
 }
 
@@ -576,6 +591,14 @@ mod tests {
         assert_eq!(
             usage(&["--once=1"]),
             "unexpected value '1' for '--once' found; no more were expected"
+        );
+        assert_eq!(
+            usage(&["--a\nb"]),
+            "unexpected argument '--a\\nb' found; to pass '--a\\nb' as a value, use '-- --a\\nb'"
+        );
+        assert_eq!(
+            usage(&["--once=x\ty"]),
+            "unexpected value 'x\\ty' for '--once' found; no more were expected"
         );
         let shown = Stop::Usage(usage(&["--json=yes"])).to_string();
         assert!(shown.ends_with("(see whenready --help)"), "{shown}");

@@ -268,10 +268,29 @@ proptest! {
         Just("-q".to_string()), Just("--".to_string()), "[0-9a-z.]{0,5}",
     ], 0..8)) {
         let argv = std::iter::once("whenready".to_string()).chain(args);
-        if let Ok(cli) = Cli::try_parse_from(argv) {
-            if let Err(e) = Config::from_cli(cli, &Env::default()) {
-                one_line(&e.0);
+        match Cli::try_parse_from(argv) {
+            Ok(cli) => {
+                if let Err(e) = Config::from_cli(cli, &Env::default()) {
+                    one_line(&e.0);
+                }
             }
+            Err(stop @ whenready::cli::Stop::Usage(_)) => one_line(&stop.to_string()),
+            Err(_) => {}
+        }
+    }
+
+    /// Any argument vector at all (options of every form, clusters, `=`, non-ASCII):
+    /// the parser ends in a command line, help, the version or a one-line usage error.
+    #[test]
+    fn arbitrary_command_lines_never_panic(args in prop::collection::vec(prop_oneof![
+        any::<String>(),
+        "-[a-zA-Z0-9=-]{0,4}",
+        "--[a-z\n\t-]{0,16}(=[a-z0-9\n-]{0,4})?",
+        "-[a-z\n]{1,3}",
+    ], 0..8)) {
+        let argv = std::iter::once("whenready".to_string()).chain(args);
+        if let Err(stop @ whenready::cli::Stop::Usage(_)) = Cli::try_parse_from(argv) {
+            one_line(&stop.to_string());
         }
     }
 
