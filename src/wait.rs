@@ -84,7 +84,7 @@ fn judge(result: Result<(), ProbeError>, settings: &Settings) -> Verdict {
         (false, Err(e)) => Verdict::Missed(e),
         (true, Ok(())) => Verdict::Missed(ProbeError::transient("still answers ready")),
         (true, Err(e)) if e.is_permanent() && !settings.retry_all => Verdict::Missed(e),
-        (true, Err(e)) => Verdict::Reached(Some(e.reason)),
+        (true, Err(e)) => Verdict::Reached(Some(e.reason.into_owned())),
     }
 }
 

@@ -76,7 +76,7 @@ pub async fn connect(ep: &Endpoint) -> Result<TcpStream, ProbeError> {
                 return Ok(stream);
             }
             Ok((addr, Err(e), permit)) => {
-                errors.push((addr, io_reason(&e)));
+                errors.push((addr, io_reason(&e).into_owned()));
                 // Its descriptor is free again: the next address takes it.
                 if let Some(next) = waiting.next() {
                     start(&mut attempts, next, permit);
