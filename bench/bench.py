@@ -528,7 +528,7 @@ def floor():
 def rusage_of(cmd, env=None):
     """Runs cmd under GNU time; returns (exit status, CPU seconds, peak RSS KiB,
     voluntary context switches, stderr). CPU comes from wait4 on GNU time, which
-    includes the command it waited for (GNU time's own start-up adds ~0.5 ms); the
+    includes the command it waited for (GNU time's own start adds ~1 ms here); the
     RSS is GNU time's figure for the command (a child forked from this Python
     process would report Python's own 20-odd MB, which survives exec)."""
     err = os.path.join(TMP, "stderr")
@@ -554,9 +554,25 @@ def connects(cmd, env=None):
     return 0
 
 
+def waitfloor():
+    """bench/waitfloor.c (the kernel's floor of waiting on whenready's schedule),
+    built here with the C compiler; None without one."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        return None
+    out = os.path.join(TMP, "waitfloor")
+    for flags in (["-static"], []):
+        if subprocess.run([cc, "-O2", *flags, "-o", out, "bench/waitfloor.c"], capture_output=True).returncode == 0:
+            return out
+    return None
+
+
 def cost():
-    """CPU and memory of waiting 10 s: one refused port, then 100 (wait4 rusage)."""
+    """CPU and memory of waiting 10 s: one refused port, then 100 (wait4 rusage).
+    The floor rows are a minimal C program making the same attempts on the same
+    backoff (bench/waitfloor.c): what the kernel charges for the schedule alone."""
     cw = compose_wait()
+    floor_bin = waitfloor()
     rows = []
     for n in (1, 100):
         ports = [free_port() for _ in range(n)]
@@ -564,20 +580,30 @@ def cost():
         waiters = [("whenready -t 10s", [WHENREADY, "-t", "10s"] + targets, None)]
         if os.environ.get("WHENREADY_BEFORE"):
             waiters.append(("before: whenready -t 10s", [os.environ["WHENREADY_BEFORE"], "-t", "10s"] + targets, None))
+        if floor_bin:
+            waiters.append(("floor: C loop, same backoff", [floor_bin, "10", "0"] + [str(p) for p in ports], None))
+            if n > 1:
+                waiters.append(("floor: C loop, same backoff and shared wake-ups",
+                                [floor_bin, "10", "1"] + [str(p) for p in ports], None))
         if cw:
             env = dict(os.environ, WAIT_HOSTS=",".join(targets), WAIT_TIMEOUT="10", WAIT_LOGGER_LEVEL="off")
             waiters.append(("docker-compose-wait, WAIT_TIMEOUT=10", [cw], env))
         for name, cmd, env in waiters:
-            code, cpu, rss, nvcsw, err = rusage_of(cmd, env)
+            # The run with the median CPU of three (a shared machine's noise).
+            runs = sorted((rusage_of(cmd, env) for _ in range(3)), key=lambda r: r[1])
+            code, cpu, rss, nvcsw, err = runs[1]
             if name.startswith(("whenready", "before")):
                 # The summary says how many attempts each target had.
                 attempts = sum(int(w.split("(")[-1].split()[0]) for w in err.splitlines() if w.endswith("attempts)"))
+            elif name.startswith("floor"):
+                attempts = int(err.split(" attempts")[0].split()[-1])
             else:
                 attempts = connects(cmd, env)
             per = f"{cpu * 1000 / attempts:.4f}" if attempts else "–"
             rows.append([n, name, code, f"{cpu * 1000:.1f}", attempts, per, f"{rss / 1024:.2f}", nvcsw])
-    table("Cost of waiting 10 s for refused ports (CPU user+system and peak RSS from wait4; attempts from the "
-          "final summary, or connect() calls under strace for docker-compose-wait)",
+    table("Cost of waiting 10 s for refused ports (the run with the median CPU of three; CPU user+system and "
+          "peak RSS from wait4 on GNU time, whose own start adds ~1 ms; attempts from the final summary, or "
+          "connect() calls under strace for docker-compose-wait)",
           ["targets", "waiter", "exit", "CPU ms", "attempts", "CPU ms per attempt", "peak RSS MiB",
            "voluntary context switches"], rows)
     missing_peers([] if cw else ["docker-compose-wait"])

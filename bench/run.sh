@@ -2,14 +2,16 @@
 # Benchmarks whenready against what users would otherwise run, on this machine, in one
 # run, and prints tables (medians, p90, ratios). Figures to publish, not pass/fail.
 #
-#   bash bench/run.sh            # all sections (about 12 minutes)
+#   bash bench/run.sh            # all sections (about 15 minutes)
 #   bash bench/run.sh oneshot    # one section: floor, oneshot, kinds, gate, pathgate, pggate, idle, cost,
 #                                # scale, size
 #
 # Peers that Debian lacks, measured when given: COMPOSE_WAIT_BIN (docker-compose-wait's
 # /wait) or COMPOSE_WAIT_SRC (its checkout, built here), WAIT_ON (npm install wait-on;
 # node_modules/.bin/wait-on), WHENREADY_BEFORE (an older whenready build); with
-# inotify-tools installed, pathgate measures inotifywait as the floor.
+# inotify-tools installed, pathgate measures inotifywait as the floor; with a C compiler
+# (cc), cost measures bench/waitfloor.c, the same attempts with nothing on top, as the
+# floor of waiting.
 #
 # Needs: hyperfine, nc (netcat-openbsd), pg_isready/psql, redis-cli, curl, strace,
 # /usr/bin/time, PostgreSQL 15 and redis-server (run `bash .ci/run` once, or apt-get);

@@ -204,25 +204,10 @@ fn run(plan: Plan) -> Exit {
             stable: config.stable,
         };
         reporter.begin();
-        // Time passes for the voice: live redraws, "still waiting" lines. Only a
-        // voice that asks for ticks gets a timer: a quiet, JSON or compat run wakes
-        // for its attempts alone (waiting costs less CPU).
-        let ticker = async {
-            let Some(period) = reporter.tick_every() else {
-                return std::future::pending().await;
-            };
-            let mut every = tokio::time::interval(period);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            loop {
-                every.tick().await;
-                reporter.tick();
-            }
-        };
+        // wait::run also tells the voice that time passes (live redraws, "still
+        // waiting" lines), on the same timer as the attempts.
         let count = config.targets.len();
-        let outcome = tokio::select! {
-            outcome = wait::run(count, probe, Some(changed), &settings, reporter.clone(), signals.recv()) => outcome,
-            never = ticker => never,
-        };
+        let outcome = wait::run(count, probe, Some(changed), &settings, reporter.clone(), signals.recv()).await;
         if outcome == wait::Outcome::Ready {
             if let Some(n) = pause(&reporter, &mut signals, after, false).await {
                 return Ended::Waited(wait::Outcome::Signal(n));

@@ -26,6 +26,12 @@ impl Backoff {
             rng: fastrand::Rng::with_seed(seed),
         }
     }
+
+    /// The ceiling d of the step that [`Iterator::next`] draws from next: that
+    /// pause will lie within [d/2, d].
+    pub fn ceiling(&self) -> Duration {
+        self.next
+    }
 }
 
 impl Iterator for Backoff {
@@ -64,6 +70,17 @@ mod tests {
         let a: Vec<_> = Backoff::new(cap, 1).take(10).collect();
         let b: Vec<_> = Backoff::new(cap, 2).take(10).collect();
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn each_pause_lies_within_the_ceiling_announced_for_it() {
+        let mut backoff = Backoff::new(Duration::from_millis(250), 11);
+        for _ in 0..20 {
+            let d = backoff.ceiling();
+            let p = backoff.next().unwrap();
+            assert!(p >= d / 2 && p <= d, "{p:?} outside [{:?}, {d:?}]", d / 2);
+        }
+        assert_eq!(backoff.ceiling(), Duration::from_millis(250));
     }
 
     #[test]

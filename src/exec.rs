@@ -19,7 +19,10 @@ pub fn replace_process(argv: &[OsString]) -> Exit {
     let (exit, why) = match err.kind() {
         ErrorKind::NotFound => (Exit::NotFound, "command not found".to_string()),
         ErrorKind::PermissionDenied => (Exit::CannotExecute, "permission denied".to_string()),
-        _ => (Exit::CannotExecute, crate::probe::error::io_reason(&err)),
+        _ => (
+            Exit::CannotExecute,
+            crate::probe::error::io_reason(&err).into_owned(),
+        ),
     };
     let _ = writeln!(std::io::stderr(), "whenready: cannot run {shown:?}: {why}");
     exit

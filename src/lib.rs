@@ -15,6 +15,7 @@ pub mod env;
 pub mod exec;
 pub mod exit;
 pub mod limits;
+pub mod pace;
 pub mod probe;
 pub mod report;
 pub mod signal;

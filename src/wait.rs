@@ -4,11 +4,13 @@
 
 use crate::backoff::Backoff;
 use crate::duration;
+use crate::pace::{Clock, Pacer};
 use crate::probe::ProbeError;
 use crate::report::Reporter;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -84,13 +86,24 @@ fn judge(result: Result<(), ProbeError>, settings: &Settings) -> Verdict {
         (false, Err(e)) => Verdict::Missed(e),
         (true, Ok(())) => Verdict::Missed(ProbeError::transient("still answers ready")),
         (true, Err(e)) if e.is_permanent() && !settings.retry_all => Verdict::Missed(e),
-        (true, Err(e)) => Verdict::Reached(Some(e.reason)),
+        (true, Err(e)) => Verdict::Reached(Some(e.reason.into_owned())),
     }
 }
 
+/// How late a pause may end, as a part of its backoff step's ceiling, when that
+/// lets it share a wake-up with another target's: an eighth (31 ms at the default
+/// 250 ms interval), and never past the ceiling itself, so every pause stays within
+/// the backoff's range [d/2, d].
+const PAUSE_SLACK: u32 = 8;
+
+/// How late a voice's tick may come to share a wake-up: an eighth of its period,
+/// at most this.
+const TICK_SLACK: Duration = Duration::from_millis(100);
+
 /// Waits for targets `0..count`, reporting progress, until they are all ready, the
 /// deadline passes, one fails permanently, or `signal` resolves. `changed`, when
-/// given, may end the pauses between attempts early.
+/// given, may end the pauses between attempts early. While waiting, the reporter
+/// hears every [`Reporter::tick_every`] that time passes.
 pub async fn run(
     count: usize,
     probe: ProbeFn,
@@ -99,31 +112,91 @@ pub async fn run(
     reporter: Arc<Reporter>,
     signal: impl Future<Output = i32>,
 ) -> Outcome {
+    // One attempt per target makes no pause: the runtime's timer, which costs no
+    // descriptor and no system call to set up, serves the deadline alone.
+    let clock = if settings.once {
+        Clock::Runtime
+    } else {
+        Clock::Kernel
+    };
+    run_on(clock, count, probe, changed, settings, reporter, signal).await
+}
+
+/// [`run`], with the pauses, ticks and deadline timed by `clock`.
+async fn run_on(
+    clock: Clock,
+    count: usize,
+    probe: ProbeFn,
+    changed: Option<ChangeFn>,
+    settings: &Settings,
+    reporter: Arc<Reporter>,
+    signal: impl Future<Output = i32>,
+) -> Outcome {
+    // Entries of the one timer: a pause per target, then the deadline and the tick.
+    let (deadline_id, tick_id) = (count, count + 1);
+    let pacer = Arc::new(Pacer::new(count + 2, clock));
+    // The timer and the voice's ticks run beside the targets, and stop with them.
+    let mut helpers = JoinSet::new();
+    helpers.spawn({
+        let pacer = pacer.clone();
+        async move { pacer.drive().await }
+    });
+    if let Some(period) = reporter.tick_every().filter(|p| !p.is_zero()) {
+        let (pacer, reporter) = (pacer.clone(), reporter.clone());
+        helpers.spawn(async move {
+            let slack = (period / 8).min(TICK_SLACK);
+            let mut next = Instant::now() + period;
+            loop {
+                pacer.pause(tick_id, next, next + slack).await;
+                reporter.tick();
+                // Ticks missed (a long stall) are skipped, not caught up.
+                let now = Instant::now();
+                next += period;
+                while next <= now {
+                    next += period;
+                }
+            }
+        });
+    }
     let mut watches = JoinSet::new();
-    let permits = Arc::new(tokio::sync::Semaphore::new(
-        settings
-            .max_in_flight
-            .min(tokio::sync::Semaphore::MAX_PERMITS),
-    ));
+    // Slots for attempts in flight, when the descriptor limit leaves fewer than
+    // one per target (otherwise none is ever waited for, and none is taken).
+    let permits = (count > settings.max_in_flight).then(|| {
+        Arc::new(tokio::sync::Semaphore::new(
+            settings
+                .max_in_flight
+                .min(tokio::sync::Semaphore::MAX_PERMITS),
+        ))
+    });
     // fastrand seeds itself from the OS; replicas started together differ.
     let seed = fastrand::u64(..);
     for i in 0..count {
-        let (probe, changed, settings, reporter, permits) = (
+        let (probe, changed, settings, reporter, permits, pacer) = (
             probe.clone(),
             changed.clone(),
             settings.clone(),
             reporter.clone(),
             permits.clone(),
+            pacer.clone(),
         );
         watches.spawn(async move {
             let seed = seed.wrapping_add(i as u64);
-            let watched = watch(i, probe, changed, &settings, &reporter, &permits, seed);
+            let watched = watch(
+                i,
+                probe,
+                changed,
+                &settings,
+                &reporter,
+                permits.as_deref(),
+                &pacer,
+                seed,
+            );
             (i, watched.await)
         });
     }
     let deadline = async {
         match settings.deadline {
-            Some(d) => tokio::time::sleep_until(d).await,
+            Some(d) => pacer.pause(deadline_id, d, d).await,
             None => std::future::pending().await,
         }
     };
@@ -152,18 +225,23 @@ pub async fn run(
 }
 
 /// Probes target `i` until it is ready or fails for good.
+#[allow(clippy::too_many_arguments)]
 async fn watch(
     i: usize,
     probe: ProbeFn,
     changed: Option<ChangeFn>,
     settings: &Settings,
     reporter: &Reporter,
-    permits: &tokio::sync::Semaphore,
+    permits: Option<&tokio::sync::Semaphore>,
+    pacer: &Pacer,
     seed: u64,
 ) -> End {
     let mut backoff = Backoff::new(settings.interval, seed);
     // When the goal started to hold without a break (for `--stable`).
     let mut since: Option<Instant> = None;
+    // What may end a pause early: made at the first pause and kept through the
+    // next ones until it resolves (for most kinds it never does).
+    let mut change = None;
     loop {
         let limit = match settings.deadline {
             Some(d) => settings
@@ -173,16 +251,28 @@ async fn watch(
         };
         // Waiting for a free slot does not count against the attempt's time. The
         // slot is held for the attempt only, not through the pause after it.
-        let Ok(permit) = permits.acquire().await else {
-            return End::Ready;
+        let permit = match permits {
+            Some(permits) => match permits.acquire().await {
+                Ok(permit) => Some(permit),
+                Err(_) => return End::Ready,
+            },
+            None => None,
         };
         reporter.attempt(i);
-        let result = match tokio::time::timeout(limit, probe(i)).await {
-            Ok(r) => r,
-            Err(_) => Err(ProbeError::transient(format!(
-                "no answer within {}",
-                duration::show(limit)
-            ))),
+        let start = Instant::now();
+        let mut attempt = probe(i);
+        // Many attempts end within their first poll (a refused local port): the
+        // attempt's timer is set only for one that has to wait.
+        let first = std::future::poll_fn(|cx| Poll::Ready(attempt.as_mut().poll(cx))).await;
+        let result = match first {
+            Poll::Ready(r) => r,
+            Poll::Pending => match tokio::time::timeout_at(start + limit, attempt).await {
+                Ok(r) => r,
+                Err(_) => Err(ProbeError::transient(format!(
+                    "no answer within {}",
+                    duration::show(limit)
+                ))),
+            },
         };
         drop(permit);
         match judge(result, settings) {
@@ -201,7 +291,8 @@ async fn watch(
                     duration::show(settings.stable)
                 ));
                 reporter.not_ready(i, &e, false);
-                tokio::time::sleep(settings.interval.min(settings.stable - held)).await;
+                let until = Instant::now() + settings.interval.min(settings.stable - held);
+                pacer.pause(i, until, until).await;
                 continue;
             }
             Verdict::Missed(e) => {
@@ -213,15 +304,24 @@ async fn watch(
                 }
             }
         }
+        let ceiling = backoff.ceiling();
         if let Some(pause) = backoff.next() {
+            // Due after `pause`; a little later when another target's pause ends
+            // then, within the backoff's step (see PAUSE_SLACK).
+            let now = Instant::now();
+            let slack = (ceiling / PAUSE_SLACK).min(ceiling.saturating_sub(pause));
+            let pause = pacer.pause(i, now + pause, now + pause + slack);
             match &changed {
                 // The kernel's word ends the pause early; the backoff stays the
                 // fallback for changes it does not report.
-                Some(changed) => tokio::select! {
-                    () = tokio::time::sleep(pause) => {}
-                    () = changed(i) => {}
-                },
-                None => tokio::time::sleep(pause).await,
+                Some(changed) => {
+                    let word = change.get_or_insert_with(|| changed(i));
+                    tokio::select! {
+                        () = pause => {}
+                        () = word => change = None,
+                    }
+                }
+                None => pause.await,
             }
         }
     }
@@ -257,6 +357,28 @@ mod tests {
 
     fn never() -> std::future::Pending<i32> {
         std::future::pending()
+    }
+
+    /// [`super::run`] on the runtime's timer, which follows the paused clock of
+    /// these tests (the kernel's timerfd would not).
+    async fn run(
+        count: usize,
+        probe: ProbeFn,
+        changed: Option<ChangeFn>,
+        settings: &Settings,
+        reporter: Arc<Reporter>,
+        signal: impl Future<Output = i32>,
+    ) -> Outcome {
+        run_on(
+            Clock::Runtime,
+            count,
+            probe,
+            changed,
+            settings,
+            reporter,
+            signal,
+        )
+        .await
     }
 
     #[tokio::test(start_paused = true)]
@@ -617,5 +739,139 @@ mod tests {
             Outcome::Ready
         );
         assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn attempts_in_flight_stay_within_the_slots() {
+        // Each attempt takes 30 ms; 6 targets share 2 slots.
+        let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (n, m) = (now.clone(), most.clone());
+        let probe: ProbeFn = Arc::new(move |_| {
+            let (n, m) = (n.clone(), m.clone());
+            Box::pin(async move {
+                let running = n.fetch_add(1, Ordering::SeqCst) + 1;
+                m.fetch_max(running, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                n.fetch_sub(1, Ordering::SeqCst);
+                Ok(())
+            })
+        });
+        let mut s = settings(Some(Duration::from_secs(10)));
+        s.max_in_flight = 2;
+        let start = Instant::now();
+        assert_eq!(
+            run(6, probe, None, &s, reporter(6), never()).await,
+            Outcome::Ready
+        );
+        assert_eq!(most.load(Ordering::SeqCst), 2);
+        // Three rounds of two.
+        assert_eq!(start.elapsed(), Duration::from_millis(90));
+    }
+
+    /// A voice that counts its ticks.
+    struct Ticks(Arc<AtomicUsize>, Duration);
+
+    impl crate::report::Voice for Ticks {
+        fn tick(&self, _r: &Reporter) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+        fn tick_every(&self) -> Option<Duration> {
+            Some(self.1)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_voice_hears_time_pass_while_waiting() {
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let voice = Ticks(ticks.clone(), Duration::from_millis(100));
+        let rep = Arc::new(Reporter::new(
+            vec!["t".into()],
+            Box::new(voice),
+            None,
+            false,
+        ));
+        let probe: ProbeFn =
+            Arc::new(|_| Box::pin(async { Err(ProbeError::transient("refused")) }));
+        let s = settings(Some(Duration::from_millis(1050)));
+        assert_eq!(
+            run(1, probe, None, &s, rep, never()).await,
+            Outcome::Deadline
+        );
+        // At 100, 200, ... 1000 ms (each at most 12.5 ms late).
+        assert_eq!(ticks.load(Ordering::SeqCst), 10);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn many_targets_share_wake_ups_without_leaving_the_backoff() {
+        // Every attempt's moment, per target: each pause must stay within its
+        // backoff step [d/2, d] even when put off to share a wake-up.
+        let times = Arc::new(std::sync::Mutex::new(vec![Vec::new(); 50]));
+        let t = times.clone();
+        let start = Instant::now();
+        let probe: ProbeFn = Arc::new(move |i| {
+            t.lock().unwrap()[i].push(start.elapsed());
+            Box::pin(async { Err(ProbeError::transient("refused")) })
+        });
+        let s = settings(Some(Duration::from_secs(5)));
+        assert_eq!(
+            run(50, probe, None, &s, reporter(50), never()).await,
+            Outcome::Deadline
+        );
+        let times = times.lock().unwrap();
+        let mut moments = std::collections::BTreeSet::new();
+        for attempts in times.iter() {
+            let mut d = crate::backoff::FIRST;
+            for pair in attempts.windows(2) {
+                let pause = pair[1] - pair[0];
+                assert!(
+                    pause >= d / 2 && pause <= d,
+                    "{pause:?} outside [{:?}, {d:?}]",
+                    d / 2
+                );
+                d = (d * 2).min(s.interval);
+            }
+            moments.extend(attempts.iter().copied());
+        }
+        let attempts: usize = times.iter().map(Vec::len).sum();
+        // 50 targets at ~5 attempts a second; shared wake-ups make fewer moments.
+        assert!(
+            moments.len() < attempts * 3 / 4,
+            "{} moments for {attempts} attempts",
+            moments.len()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_kernel_timer_runs_the_same_wait() {
+        // Real time, on the timerfd: the outcomes, not how long they took.
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        let probe: ProbeFn = Arc::new(move |_| {
+            let n = c.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                if n < 3 {
+                    Err(ProbeError::transient("refused"))
+                } else {
+                    Ok(())
+                }
+            })
+        });
+        let s = settings(Some(Duration::from_secs(30)));
+        let rep = reporter(1);
+        let start = Instant::now();
+        assert_eq!(
+            super::run(1, probe, None, &s, rep.clone(), never()).await,
+            Outcome::Ready
+        );
+        assert_eq!(rep.attempts(0), 4);
+        // Three pauses, none shorter than its backoff step allows (10, 20, 40 ms).
+        assert!(start.elapsed() >= Duration::from_millis(70));
+        let refused: ProbeFn =
+            Arc::new(|_| Box::pin(async { Err(ProbeError::transient("refused")) }));
+        let s = settings(Some(Duration::from_millis(300)));
+        assert_eq!(
+            super::run(2, refused, None, &s, reporter(2), never()).await,
+            Outcome::Deadline
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! The outcome of a failed attempt: a reason for the user and whether waiting can help.
 
+use std::borrow::Cow;
 use std::io;
 
 /// Whether waiting longer can make a failed target ready.
@@ -16,13 +17,14 @@ pub enum Transience {
 pub struct ProbeError {
     /// Whether waiting can help.
     pub transience: Transience,
-    /// A short lowercase reason, e.g. `connection refused`.
-    pub reason: String,
+    /// A short lowercase reason, e.g. `connection refused`: a fixed text costs no
+    /// allocation (most attempts that fail, fail the same way again).
+    pub reason: Cow<'static, str>,
 }
 
 impl ProbeError {
     /// A failure that waiting may fix.
-    pub fn transient(reason: impl Into<String>) -> Self {
+    pub fn transient(reason: impl Into<Cow<'static, str>>) -> Self {
         ProbeError {
             transience: Transience::Transient,
             reason: reason.into(),
@@ -30,7 +32,7 @@ impl ProbeError {
     }
 
     /// A failure that waiting cannot fix.
-    pub fn permanent(reason: impl Into<String>) -> Self {
+    pub fn permanent(reason: impl Into<Cow<'static, str>>) -> Self {
         ProbeError {
             transience: Transience::Permanent,
             reason: reason.into(),
@@ -50,7 +52,7 @@ impl std::fmt::Display for ProbeError {
 }
 
 /// A short reason for an I/O error, without the `(os error N)` noise.
-pub fn io_reason(e: &io::Error) -> String {
+pub fn io_reason(e: &io::Error) -> Cow<'static, str> {
     use io::ErrorKind::*;
     match e.kind() {
         ConnectionRefused => "connection refused".into(),
@@ -67,8 +69,8 @@ pub fn io_reason(e: &io::Error) -> String {
         _ => {
             let text = e.to_string();
             match text.find(" (os error") {
-                Some(i) => text[..i].to_lowercase(),
-                None => text,
+                Some(i) => text[..i].to_lowercase().into(),
+                None => text.into(),
             }
         }
     }

@@ -113,7 +113,7 @@ mod stat {
                     let watch = watch.clone();
                     tokio::task::spawn_blocking(move || {
                         watch.arm();
-                        let result = owned.try_exists().map_err(|e| io_reason(&e));
+                        let result = owned.try_exists().map_err(|e| io_reason(&e).into_owned());
                         let mut map = IN_FLIGHT.lock().unwrap_or_else(|p| p.into_inner());
                         if let Some(map) = map.as_mut() {
                             map.remove(&owned);

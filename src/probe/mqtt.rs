@@ -190,7 +190,7 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
         };
         let mut err = classify(t.version, code, len == 2);
         if let Some(r) = reason {
-            err.reason = format!("{} ({})", err.reason, r);
+            err.reason = format!("{} ({})", err.reason, r).into();
         }
         return Err(err);
     }

@@ -194,8 +194,10 @@ impl Reporter {
     pub fn not_ready(&self, i: usize, e: &crate::probe::ProbeError, last: bool) {
         let changed = self.with(|s| {
             s[i].in_flight = None;
-            let changed = s[i].reason.as_deref() != Some(e.reason.as_str());
-            s[i].reason = Some(e.reason.clone());
+            let changed = s[i].reason.as_deref() != Some(&*e.reason);
+            if changed {
+                s[i].reason = Some(String::from(&*e.reason));
+            }
             changed
         });
         if changed || last {

@@ -309,7 +309,7 @@ mod tests {
 
     fn permanent(f: Failure) -> String {
         match f {
-            Failure::Probe(e) if e.is_permanent() => e.reason,
+            Failure::Probe(e) if e.is_permanent() => e.reason.into_owned(),
             other => panic!("{other:?}"),
         }
     }
