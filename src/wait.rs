@@ -381,6 +381,22 @@ mod tests {
         .await
     }
 
+    /// A probe refused `failures` times, then ready.
+    fn ready_after(failures: usize) -> ProbeFn {
+        let calls = Arc::new(AtomicUsize::new(0));
+        Arc::new(move |_| {
+            let c = &calls;
+            let n = c.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                if n < failures {
+                    Err(ProbeError::transient("refused"))
+                } else {
+                    Ok(())
+                }
+            })
+        })
+    }
+
     #[tokio::test(start_paused = true)]
     async fn deadline_ends_a_hung_attempt_on_time() {
         let probe: ProbeFn = Arc::new(|_| Box::pin(std::future::pending()));
@@ -423,18 +439,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn ready_after_some_failures() {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let c = calls.clone();
-        let probe: ProbeFn = Arc::new(move |_| {
-            let n = c.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async move {
-                if n < 4 {
-                    Err(ProbeError::transient("refused"))
-                } else {
-                    Ok(())
-                }
-            })
-        });
+        let probe = ready_after(4);
         let start = Instant::now();
         let rep = reporter(1);
         let out = run(
@@ -531,18 +536,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn no_deadline_waits_until_ready() {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let c = calls.clone();
-        let probe: ProbeFn = Arc::new(move |_| {
-            let n = c.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async move {
-                if n < 2000 {
-                    Err(ProbeError::transient("refused"))
-                } else {
-                    Ok(())
-                }
-            })
-        });
+        let probe = ready_after(2000);
         assert_eq!(
             run(1, probe, None, &settings(None), reporter(1), never()).await,
             Outcome::Ready
@@ -844,18 +838,7 @@ mod tests {
     #[tokio::test]
     async fn the_kernel_timer_runs_the_same_wait() {
         // Real time, on the timerfd: the outcomes, not how long they took.
-        let calls = Arc::new(AtomicUsize::new(0));
-        let c = calls.clone();
-        let probe: ProbeFn = Arc::new(move |_| {
-            let n = c.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async move {
-                if n < 3 {
-                    Err(ProbeError::transient("refused"))
-                } else {
-                    Ok(())
-                }
-            })
-        });
+        let probe = ready_after(3);
         let s = settings(Some(Duration::from_secs(30)));
         let rep = reporter(1);
         let start = Instant::now();
