@@ -1,8 +1,10 @@
 //! The run of the whenready binary: pick the personality from argv[0] (whenready,
 //! or a drop-in name), parse the command line and environment into a [`Plan`]
-//! (usage errors exit at once), start a single-threaded runtime, install the signal
-//! handlers, probe every target concurrently under one deadline, then shut the
-//! runtime down and exec COMMAND.
+//! (usage errors exit at once), read what the targets need, make a first attempt at
+//! every target without a runtime where the kernel answers at once (a loopback
+//! port), and when that does not settle the run, start a single-threaded runtime,
+//! install the signal handlers, probe every target concurrently under one deadline,
+//! then shut the runtime down. Then exec COMMAND.
 
 use crate::compat::{self, Personality};
 use crate::config::{Config, UsageError};
@@ -104,12 +106,6 @@ fn fail_usage(e: &UsageError) -> Exit {
     Exit::Usage
 }
 
-/// What ended the wait, or a usage error found while preparing.
-enum Ended {
-    Waited(wait::Outcome),
-    Usage(UsageError),
-}
-
 /// A deliberate pause (WAIT_BEFORE / WAIT_AFTER) that a signal still ends; returns
 /// the signal's number if one came.
 async fn pause(
@@ -140,90 +136,62 @@ fn run(plan: Plan) -> Exit {
         after,
     } = plan;
     let (original_limit, max_in_flight) = limits::raise();
-    // One thread for everything but name resolution (getaddrinfo blocks); few
-    // resolver threads keep a thousand-name run modest in memory.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .max_blocking_threads(16)
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "whenready: cannot start: {e}");
-            return Exit::NotReady;
-        }
-    };
     let names = config.targets.iter().map(|t| t.shown.clone()).collect();
     let reporter = Arc::new(
         report::Reporter::new(names, voice, config.timeout, config.once).reversed(config.reverse),
     );
-    let ended = runtime.block_on(async {
-        // First of all: as PID 1, a signal without a handler would be dropped.
-        let mut signals = signal::Signals::install();
-        let ctx = match probe::Ctx::prepare(&config) {
-            Ok(ctx) => Arc::new(ctx),
-            Err(e) => return Ended::Usage(e),
-        };
-        if !config.json && !config.quiet {
-            for warning in &ctx.warnings {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "whenready: warning: {}",
-                    crate::report::clean_line(warning)
-                );
-            }
-        }
-        if config.insecure && !config.json {
-            let _ = writeln!(
-                std::io::stderr(),
-                "whenready: --insecure: certificates of https, rediss, nats, mqtts, amqps and grpcs targets are not verified"
-            );
-        }
-        if let Some(n) = pause(&reporter, &mut signals, before, true).await {
-            return Ended::Waited(wait::Outcome::Signal(n));
-        }
-        let targets = Arc::new(config.targets.clone());
-        let probed = targets.clone();
-        let probe: wait::ProbeFn = Arc::new(move |i| {
-            let (ctx, targets) = (ctx.clone(), probed.clone());
-            Box::pin(async move { targets[i].check.probe(&ctx).await })
-        });
-        // inotify for file:// and unix:// (src/probe/watch.rs) ends their pauses early.
-        let changed: wait::ChangeFn = Arc::new(move |i| {
-            let targets = targets.clone();
-            Box::pin(async move { targets[i].check.changed().await })
-        });
-        let settings = wait::Settings {
-            deadline: config.timeout.map(|t| tokio::time::Instant::now() + t),
-            interval: config.interval,
-            attempt_timeout: config.attempt_timeout,
-            once: config.once,
-            retry_all: config.retry_all,
-            max_in_flight,
-            reverse: config.reverse,
-            stable: config.stable,
-        };
-        reporter.begin();
-        // wait::run also tells the voice that time passes (live redraws, "still
-        // waiting" lines), on the same timer as the attempts.
-        let count = config.targets.len();
-        let outcome = wait::run(count, probe, Some(changed), &settings, reporter.clone(), signals.recv()).await;
-        if outcome == wait::Outcome::Ready {
-            if let Some(n) = pause(&reporter, &mut signals, after, false).await {
-                return Ended::Waited(wait::Outcome::Signal(n));
-            }
-        }
-        Ended::Waited(outcome)
-    });
-    // Every way out leaves now: a plain drop would wait for blocking work still
-    // running, such as a getaddrinfo stuck in an unanswering resolver.
-    runtime.shutdown_background();
-    let outcome = match ended {
-        Ended::Waited(o) => o,
-        Ended::Usage(e) => {
+    let ctx = match probe::Ctx::prepare(&config) {
+        Ok(ctx) => Arc::new(ctx),
+        Err(e) => {
             report::say(&format!("whenready: {e}"));
             return usage_exit;
         }
+    };
+    if !config.json && !config.quiet {
+        for warning in &ctx.warnings {
+            let _ = writeln!(
+                std::io::stderr(),
+                "whenready: warning: {}",
+                crate::report::clean_line(warning)
+            );
+        }
+    }
+    if config.insecure && !config.json {
+        let _ = writeln!(
+            std::io::stderr(),
+            "whenready: --insecure: certificates of https, rediss, nats, mqtts, amqps and grpcs targets are not verified"
+        );
+    }
+    let settings = wait::Settings {
+        deadline: config.timeout.map(|t| tokio::time::Instant::now() + t),
+        interval: config.interval,
+        attempt_timeout: config.attempt_timeout,
+        once: config.once,
+        retry_all: config.retry_all,
+        max_in_flight,
+        reverse: config.reverse,
+        stable: config.stable,
+    };
+    let count = config.targets.len();
+    // A check that one look at every target settles (an open or refused loopback
+    // port) ends without the runtime and without signal handlers: it lasts about as
+    // long as the start-up before them (README, Performance).
+    let now = if before.is_zero() && after.is_zero() {
+        wait::run_now(
+            count,
+            |i| config.targets[i].check.attempt_now(),
+            &settings,
+            &reporter,
+        )
+    } else {
+        None
+    };
+    let outcome = match now {
+        Some(outcome) => outcome,
+        None => match on_runtime(&config, ctx, &settings, &reporter, before, after) {
+            Some(outcome) => outcome,
+            None => return Exit::NotReady,
+        },
     };
     let interrupted = |n: i32| {
         reporter.signal(signal::name(n));
@@ -268,6 +236,72 @@ fn run(plan: Plan) -> Exit {
         }
         wait::Outcome::Signal(n) => interrupted(n),
     }
+}
+
+/// Waits on a single-threaded runtime, with the signal handlers installed; `None`
+/// when the runtime cannot start (said on stderr).
+fn on_runtime(
+    config: &Config,
+    ctx: Arc<probe::Ctx>,
+    settings: &wait::Settings,
+    reporter: &Arc<report::Reporter>,
+    before: Duration,
+    after: Duration,
+) -> Option<wait::Outcome> {
+    // One thread for everything but name resolution (getaddrinfo blocks); few
+    // resolver threads keep a thousand-name run modest in memory.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(16)
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "whenready: cannot start: {e}");
+            return None;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        // First of all: as PID 1, a signal without a handler would be dropped.
+        let mut signals = signal::Signals::install();
+        if let Some(n) = pause(reporter, &mut signals, before, true).await {
+            return wait::Outcome::Signal(n);
+        }
+        let targets = Arc::new(config.targets.clone());
+        let probed = targets.clone();
+        let probe: wait::ProbeFn = Arc::new(move |i| {
+            let (ctx, targets) = (ctx.clone(), probed.clone());
+            Box::pin(async move { targets[i].check.probe(&ctx).await })
+        });
+        // inotify for file:// and unix:// (src/probe/watch.rs) ends their pauses early.
+        let changed: wait::ChangeFn = Arc::new(move |i| {
+            let targets = targets.clone();
+            Box::pin(async move { targets[i].check.changed().await })
+        });
+        reporter.begin();
+        // wait::run also tells the voice that time passes (live redraws, "still
+        // waiting" lines), on the same timer as the attempts.
+        let count = config.targets.len();
+        let outcome = wait::run(
+            count,
+            probe,
+            Some(changed),
+            settings,
+            reporter.clone(),
+            signals.recv(),
+        )
+        .await;
+        if outcome == wait::Outcome::Ready {
+            if let Some(n) = pause(reporter, &mut signals, after, false).await {
+                return wait::Outcome::Signal(n);
+            }
+        }
+        outcome
+    });
+    // Every way out leaves now: a plain drop would wait for blocking work still
+    // running, such as a getaddrinfo stuck in an unanswering resolver.
+    runtime.shutdown_background();
+    Some(outcome)
 }
 
 /// Where Kubernetes reads a container's termination message (`kubectl describe pod`

@@ -90,6 +90,122 @@ fn judge(result: Result<(), ProbeError>, settings: &Settings) -> Verdict {
     }
 }
 
+/// Where one attempt leaves a target.
+enum Step {
+    /// The goal is reached and counts (with the reason the target is gone, under
+    /// `--reverse`).
+    Reached(Option<String>),
+    /// The goal holds, not yet for `--stable`'s whole period: look again at `.0`.
+    Holding(Instant),
+    /// Not there; `.1`: this was the last attempt (`--once`, or a permanent
+    /// failure without `--retry-all`).
+    Missed(ProbeError, bool),
+}
+
+impl Step {
+    /// Whether the target needs no further attempt.
+    fn is_final(&self) -> bool {
+        matches!(self, Step::Reached(_) | Step::Missed(_, true))
+    }
+}
+
+/// Where `verdict` leaves a target whose goal has held without a break since
+/// `since` (updated here).
+fn step(verdict: Verdict, settings: &Settings, since: &mut Option<Instant>) -> Step {
+    match verdict {
+        Verdict::Reached(why) => {
+            let now = Instant::now();
+            let held = now - *since.get_or_insert(now);
+            if held >= settings.stable {
+                Step::Reached(why)
+            } else {
+                Step::Holding(now + settings.interval.min(settings.stable - held))
+            }
+        }
+        Verdict::Missed(e) => {
+            *since = None;
+            let last = settings.once || (e.is_permanent() && !settings.retry_all);
+            Step::Missed(e, last)
+        }
+    }
+}
+
+/// What the wait does next with a target.
+enum Flow {
+    /// Nothing: it is done.
+    Done(End),
+    /// Look again at this instant (`--stable`).
+    Hold(Instant),
+    /// Try again after the backoff's pause.
+    Retry,
+}
+
+/// Reports `step` of target `i`; says what follows.
+fn tell(i: usize, step: Step, settings: &Settings, reporter: &Reporter) -> Flow {
+    match step {
+        Step::Reached(why) => {
+            reporter.ready(i, why);
+            Flow::Done(End::Ready)
+        }
+        Step::Holding(until) => {
+            let word = if settings.reverse { "gone" } else { "ready" };
+            let e = ProbeError::transient(format!(
+                "{word} for less than {} so far (--stable)",
+                duration::show(settings.stable)
+            ));
+            reporter.not_ready(i, &e, false);
+            Flow::Hold(until)
+        }
+        Step::Missed(e, last) => {
+            reporter.not_ready(i, &e, last);
+            if last {
+                Flow::Done(End::Failed(e))
+            } else {
+                Flow::Retry
+            }
+        }
+    }
+}
+
+/// The first attempt at every target, made at once without the runtime by
+/// `attempt_now` ([`crate::probe::Check::attempt_now`]), where it can make all of
+/// them. When those attempts settle the run (every target is ready, or `--once`),
+/// they are reported as [`run`] reports them and the outcome is returned: a check
+/// that ends there never starts the runtime. `None` when an attempt needs the
+/// runtime or a target needs another attempt; nothing was reported then, and the
+/// run starts over on the runtime (an extra connect to a loopback port, at most one
+/// per target).
+pub fn run_now(
+    count: usize,
+    attempt_now: impl Fn(usize) -> Option<Result<(), ProbeError>>,
+    settings: &Settings,
+    reporter: &Reporter,
+) -> Option<Outcome> {
+    let mut steps = Vec::with_capacity(count);
+    for i in 0..count {
+        let step = step(judge(attempt_now(i)?, settings), settings, &mut None);
+        if !step.is_final() {
+            return None;
+        }
+        steps.push(step);
+    }
+    reporter.begin();
+    let mut outcome = Outcome::Ready;
+    for (i, step) in steps.into_iter().enumerate() {
+        reporter.attempt(i);
+        if let Flow::Done(End::Failed(e)) = tell(i, step, settings, reporter) {
+            // As [`run`] ends: `--once` counts every target; otherwise the first
+            // permanent failure ends the run.
+            if settings.once {
+                outcome = Outcome::NotReady;
+            } else if e.is_permanent() && outcome == Outcome::Ready {
+                outcome = Outcome::Permanent(i);
+            }
+        }
+    }
+    Some(outcome)
+}
+
 /// How late a pause may end, as a part of its backoff step's ceiling, when that
 /// lets it share a wake-up with another target's: an eighth (31 ms at the default
 /// 250 ms interval), and never past the ceiling itself, so every pause stays within
@@ -275,34 +391,20 @@ async fn watch(
             },
         };
         drop(permit);
-        match judge(result, settings) {
-            Verdict::Reached(why) => {
-                let now = Instant::now();
-                let held = now - *since.get_or_insert(now);
-                if held >= settings.stable {
-                    reporter.ready(i, why);
-                    return End::Ready;
-                }
+        match tell(
+            i,
+            step(judge(result, settings), settings, &mut since),
+            settings,
+            reporter,
+        ) {
+            Flow::Done(end) => return end,
+            Flow::Hold(until) => {
                 // Reached, but not for long enough: look again at the interval, and
                 // exactly when the period is over.
-                let word = if settings.reverse { "gone" } else { "ready" };
-                let e = ProbeError::transient(format!(
-                    "{word} for less than {} so far (--stable)",
-                    duration::show(settings.stable)
-                ));
-                reporter.not_ready(i, &e, false);
-                let until = Instant::now() + settings.interval.min(settings.stable - held);
                 pacer.pause(i, until, until).await;
                 continue;
             }
-            Verdict::Missed(e) => {
-                since = None;
-                let stop = settings.once || (e.is_permanent() && !settings.retry_all);
-                reporter.not_ready(i, &e, stop);
-                if stop {
-                    return End::Failed(e);
-                }
-            }
+            Flow::Retry => {}
         }
         let ceiling = backoff.ceiling();
         if let Some(pause) = backoff.next() {
@@ -856,5 +958,47 @@ mod tests {
             super::run(2, refused, None, &s, reporter(2), never()).await,
             Outcome::Deadline
         );
+    }
+
+    #[test]
+    fn attempts_made_at_once_settle_a_check_without_the_runtime() {
+        let refused = || Some(Err(ProbeError::transient("connection refused")));
+        let mut s = settings(Some(Duration::from_secs(60)));
+        // Every target ready: the run is over, as the wait loop would report it.
+        let rep = reporter(2);
+        assert_eq!(run_now(2, |_| Some(Ok(())), &s, &rep), Some(Outcome::Ready));
+        assert_eq!((rep.attempts(0), rep.attempts(1)), (1, 1));
+        assert_eq!(rep.ready_after(1).map(|_| ()), Some(()));
+        // A refusal needs another attempt: nothing is reported, the runtime starts.
+        let rep = reporter(2);
+        let first = |i| if i == 0 { Some(Ok(())) } else { refused() };
+        assert_eq!(run_now(2, first, &s, &rep), None);
+        assert_eq!((rep.attempts(0), rep.attempts(1)), (0, 0));
+        // So does a target whose attempt needs the runtime.
+        let rep = reporter(2);
+        let calls = AtomicUsize::new(0);
+        let needs = |i| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            (i == 0).then_some(Ok(()))
+        };
+        assert_eq!(run_now(2, needs, &s, &rep), None);
+        assert_eq!((calls.load(Ordering::SeqCst), rep.attempts(0)), (2, 0));
+        // With --once, one attempt is the whole check: a refusal is its outcome.
+        s.once = true;
+        let rep = reporter(2);
+        assert_eq!(run_now(2, first, &s, &rep), Some(Outcome::NotReady));
+        assert_eq!(rep.attempts(1), 1);
+        assert_eq!(rep.last_reason(1).as_deref(), Some("connection refused"));
+        // --stable wants more than one look; --reverse counts a refusal as gone.
+        s.once = false;
+        s.stable = Duration::from_secs(1);
+        assert_eq!(run_now(1, |_| Some(Ok(())), &s, &reporter(1)), None);
+        s.stable = Duration::ZERO;
+        s.reverse = true;
+        assert_eq!(
+            run_now(1, |_| refused(), &s, &reporter(1)),
+            Some(Outcome::Ready)
+        );
+        assert_eq!(run_now(1, |_| Some(Ok(())), &s, &reporter(1)), None);
     }
 }

@@ -111,6 +111,13 @@ pub trait Check: Send + Sync {
     }
     /// Makes one attempt.
     fn probe<'a>(&'a self, ctx: &'a Ctx) -> Attempt<'a>;
+    /// Makes one attempt at once, without the runtime, where the kernel decides it
+    /// within a system call (a TCP connect to loopback: [`net::connect_now`]), so
+    /// that a check this attempt settles never starts the runtime. `None`: this
+    /// attempt needs the runtime; [`Check::probe`] makes it. The default is `None`.
+    fn attempt_now(&self) -> Option<Result<(), ProbeError>> {
+        None
+    }
     /// Requests sent to the target's server so far, for kinds whose attempts are
     /// not one request each (k8s watches across attempts); `--json` reports it.
     fn requests(&self) -> Option<u64> {

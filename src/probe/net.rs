@@ -7,6 +7,7 @@ use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
@@ -100,13 +101,11 @@ async fn connect_one(addr: SocketAddr) -> Result<TcpStream, ProbeError> {
     }
 }
 
-/// Opens a TCP connection to `addr`, as `TcpStream::connect` does, but looks at the
-/// socket's error right after `connect()` first: a port nobody listens on at a local
-/// address is refused within the call itself (loopback answers the SYN at once),
-/// and the socket is then closed without being registered with the runtime's epoll,
-/// which saves three system calls and a turn of the event loop per attempt. Any
-/// other connection is awaited as usual.
-async fn connect_to(addr: SocketAddr) -> io::Result<TcpStream> {
+/// Starts a non-blocking connect to `addr` and looks at the socket's error right
+/// after `connect()`: a port nobody listens on at a local address is refused within
+/// the call itself (loopback answers the SYN at once), which is returned as the
+/// error. Otherwise the handshake is under way, or already done.
+fn begin(addr: SocketAddr) -> io::Result<OwnedFd> {
     let family = match addr {
         SocketAddr::V4(_) => AddressFamily::INET,
         SocketAddr::V6(_) => AddressFamily::INET6,
@@ -118,13 +117,43 @@ async fn connect_to(addr: SocketAddr) -> io::Result<TcpStream> {
         Err(e) => return Err(e.into()),
     }
     // Reading the error clears it; none yet means the handshake is under way (or
-    // done), which the runtime then waits for.
+    // done).
     rustix::net::sockopt::socket_error(&fd)??;
-    let stream = TcpStream::from_std(std::net::TcpStream::from(fd))?;
+    Ok(fd)
+}
+
+/// Opens a TCP connection to `addr`, as `TcpStream::connect` does, but a refusal
+/// that [`begin`] already knows closes the socket without registering it with the
+/// runtime's epoll, which saves three system calls and a turn of the event loop
+/// per attempt. Any other connection is awaited as usual.
+async fn connect_to(addr: SocketAddr) -> io::Result<TcpStream> {
+    let stream = TcpStream::from_std(std::net::TcpStream::from(begin(addr)?))?;
     stream.writable().await?;
     match stream.take_error()? {
         Some(e) => Err(e),
         None => Ok(stream),
+    }
+}
+
+/// A connection to `ep` decided without waiting, where the kernel decides it
+/// within `connect()`: an address of this host's loopback (`127.0.0.0/8`, `::1`),
+/// where the SYN is answered inside the call, with a connection or a refusal.
+/// `None` for a name (resolving may block), another address (the answer takes a
+/// round trip), or a loopback handshake the call did not finish (a listener whose
+/// backlog is full); that attempt's socket is closed, and the caller makes the
+/// attempt again on the runtime. An established connection is returned open.
+pub fn connect_now(ep: &Endpoint) -> Option<Result<OwnedFd, ProbeError>> {
+    let Host::Ip(ip) = ep.host else {
+        return None;
+    };
+    if !ip.is_loopback() {
+        return None;
+    }
+    match begin(SocketAddr::new(ip, ep.port)) {
+        Err(e) => Some(Err(ProbeError::transient(io_reason(&e)))),
+        // A socket whose handshake is complete has a peer; one still in SYN_SENT
+        // has none (ENOTCONN).
+        Ok(fd) => rustix::net::getpeername(&fd).ok().map(|_| Ok(fd)),
     }
 }
 
@@ -167,6 +196,29 @@ mod tests {
             let addr = v6.local_addr().unwrap();
             assert_eq!(connect_to(addr).await.unwrap().peer_addr().unwrap(), addr);
         }
+    }
+
+    #[test]
+    fn a_loopback_connect_is_decided_at_once() {
+        let ep = |host: &str, port| Endpoint {
+            host: crate::target::parse_host(host).unwrap(),
+            port,
+        };
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let refused = free.local_addr().unwrap().port();
+        drop(free);
+        let e = connect_now(&ep("127.0.0.1", refused)).unwrap().unwrap_err();
+        assert_eq!(e.reason, "connection refused");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let fd = connect_now(&ep("127.0.0.1", port)).unwrap().unwrap();
+        let (_, from) = listener.accept().unwrap();
+        let stream = std::net::TcpStream::from(fd);
+        assert_eq!(stream.local_addr().unwrap(), from);
+        // A name is resolved on the runtime, and another address answers only
+        // after a round trip: neither is tried here (nothing is sent).
+        assert!(connect_now(&ep("localhost", port)).is_none());
+        assert!(connect_now(&ep("192.0.2.1", port)).is_none());
     }
 
     #[test]

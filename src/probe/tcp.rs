@@ -1,7 +1,7 @@
 //! `HOST:PORT`, `tcp://HOST:PORT`, `[IPV6]:PORT`: ready when a TCP connection is
 //! established; it is then closed cleanly (FIN, not RST).
 
-use super::{net, Attempt, Check, Ctx, Kind};
+use super::{net, Attempt, Check, Ctx, Kind, ProbeError};
 use crate::env::Env;
 use crate::target::{url_endpoint, Endpoint};
 use url::Url;
@@ -45,5 +45,9 @@ impl Check for TcpTarget {
             drop(stream);
             Ok(())
         })
+    }
+    fn attempt_now(&self) -> Option<Result<(), ProbeError>> {
+        // Dropping the connection closes it, as after `probe`.
+        net::connect_now(&self.0).map(|r| r.map(drop))
     }
 }

@@ -264,7 +264,11 @@ impl Reporter {
 /// Writes one line to stderr. Write errors (stderr closed) must never stop or crash
 /// the wait, so they are ignored.
 pub fn say(text: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{}", clean(text));
+    // One write per line: stderr is unbuffered, and `writeln!` would write the
+    // newline apart, where another process's line can come between.
+    let mut line = clean(text).into_owned();
+    line.push('\n');
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// The text with control characters other than newlines escaped (`\u{1b}`), so that
