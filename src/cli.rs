@@ -31,6 +31,20 @@ pub struct Opt {
     pub help: &'static str,
 }
 
+impl Opt {
+    /// Its `WHENREADY_*` variable, as its help names it (`[env: WHENREADY_TIMEOUT]`):
+    /// one place for the name, which `--help` shows and [`crate::config`] reads.
+    pub fn var(&self) -> Option<&'static str> {
+        let (_, tag) = self.help.rsplit_once("[env: ")?;
+        tag.strip_suffix(']')
+    }
+
+    /// The row of option `--long`.
+    pub fn named(long: &str) -> Option<&'static Opt> {
+        OPTIONS.iter().find(|o| o.long == long)
+    }
+}
+
 const fn switch(long: &'static str, short: Option<char>, help: &'static str) -> Opt {
     Opt {
         long,
@@ -484,6 +498,25 @@ mod tests {
             Err(Stop::Usage(why)) => why,
             other => panic!("{a:?}: {other:?}"),
         }
+    }
+
+    #[test]
+    fn every_option_names_its_variable_by_the_contracts_rule() {
+        for o in OPTIONS {
+            if matches!(o.long, "help" | "version") {
+                assert_eq!(o.var(), None, "--{}", o.long);
+                continue;
+            }
+            let rule = format!("WHENREADY_{}", o.long.to_uppercase().replace('-', "_"));
+            assert_eq!(o.var(), Some(rule.as_str()), "--{}", o.long);
+            let listed = EXIT_AND_ENVIRONMENT.split(|c: char| !c.is_ascii_uppercase() && c != '_');
+            assert!(
+                listed.clone().any(|w| w == rule),
+                "{rule} is not in the help's list"
+            );
+            assert!(std::ptr::eq(Opt::named(o.long).unwrap(), o));
+        }
+        assert!(Opt::named("timout").is_none());
     }
 
     #[test]

@@ -65,23 +65,19 @@ pub struct Config {
     pub command: Vec<OsString>,
 }
 
-/// Where a value came from, for error messages.
+/// Where a value came from, for error messages: the option and its variable.
 struct Source<'a> {
     flag: &'a str,
-    var: String,
+    var: &'static str,
 }
 
 impl Source<'_> {
+    /// The option `flag` (`--attempt-timeout`) and its variable, as the option's
+    /// row in [`crate::cli::OPTIONS`] names it (`WHENREADY_ATTEMPT_TIMEOUT`).
     fn new(flag: &str) -> Source<'_> {
-        // --attempt-timeout: WHENREADY_ATTEMPT_TIMEOUT (one pass, no formatting: this
-        // runs for every option at every start).
-        let name = flag.trim_start_matches('-');
-        let mut var = String::with_capacity("WHENREADY_".len() + name.len());
-        var.push_str("WHENREADY_");
-        var.extend(name.chars().map(|c| match c {
-            '-' => '_',
-            c => c.to_ascii_uppercase(),
-        }));
+        let var = crate::cli::Opt::named(flag.trim_start_matches('-'))
+            .and_then(crate::cli::Opt::var)
+            .unwrap_or_else(|| unreachable!("{flag} has no variable"));
         Source { flag, var }
     }
 }
@@ -97,7 +93,7 @@ fn pick(
         return Ok(Some((v, src.flag.to_string())));
     }
     match env.get(&src.var) {
-        Ok(Some(v)) => Ok(Some((v.to_string(), src.var.clone()))),
+        Ok(Some(v)) => Ok(Some((v.to_string(), src.var.to_string()))),
         Ok(None) => Ok(None),
         Err(e) => Err(UsageError(e)),
     }
@@ -126,7 +122,7 @@ fn switch(cli: bool, flag: &str, env: &Env) -> Result<bool, UsageError> {
         return Ok(true);
     }
     let src = Source::new(flag);
-    match env.get(&src.var).map_err(UsageError)? {
+    match env.get(src.var).map_err(UsageError)? {
         None => Ok(false),
         Some(v) => match v.trim().to_ascii_lowercase().as_str() {
             "1" | "true" | "yes" | "on" => Ok(true),
@@ -152,9 +148,9 @@ fn client_cert(
             }
             let var = Source::new(flag).var;
             Ok(env
-                .get(&var)
+                .get(var)
                 .map_err(UsageError)?
-                .map(|p| (PathBuf::from(p), var)))
+                .map(|p| (PathBuf::from(p), var.to_string())))
         };
     match (path(cert, "--cert")?, path(key, "--key")?) {
         (Some((c, _)), Some((k, _))) => Ok(Some((c, k))),
