@@ -418,15 +418,15 @@ fn dns_cell(fault: &str) -> Expect {
             (target, Guard::Thread(t), vec![])
         }
         "ready, then goes away" => {
-            // Ready at once, gone after 300 ms; a second target opens at 800 ms.
+            // Ready at once, gone after 1 s; a second target opens at 1.5 s.
             let d = Dnsmasq::started(&[DNS_RECORD]);
             let target = url("dns", &format!("127.0.0.1:{}", d.port));
             let t = thread::spawn(move || {
-                thread::sleep(Duration::from_millis(300));
+                thread::sleep(GONE_AFTER);
                 drop(d);
             });
             let late = free_port();
-            let opener = listen_late(late, Duration::from_millis(800));
+            let opener = listen_late(late, SECOND_AT);
             let _ = opener;
             (target, Guard::Thread(t), vec![format!("127.0.0.1:{late}")])
         }
@@ -494,7 +494,11 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
                             thread::sleep(Duration::from_millis(600));
                         }
                         let l = UnixListener::bind(&p).unwrap();
-                        thread::sleep(Duration::from_millis(if late { 3000 } else { 300 }));
+                        thread::sleep(if late {
+                            Duration::from_secs(3)
+                        } else {
+                            GONE_AFTER
+                        });
                         drop(l);
                     });
                     thread::sleep(Duration::from_millis(50));
@@ -696,14 +700,14 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
             }
         }
         ("ready, then goes away", _) => {
-            // Ready at once, gone after 300 ms; a second target opens at 800 ms.
+            // Ready at once, gone after 1 s; a second target opens at 1.5 s.
             // Readiness is latched: the run ends ready.
             let (target, guard) = match kind {
                 "postgres" => {
                     let pg = Pg::started();
                     let url = pg.url(PG_PASSWORD, "");
                     let t = thread::spawn(move || {
-                        thread::sleep(Duration::from_millis(300));
+                        thread::sleep(GONE_AFTER);
                         drop(pg);
                     });
                     (url, Guard::Thread(t))
@@ -712,17 +716,17 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
                     let r = Redis::started(&[]);
                     let url = format!("redis://127.0.0.1:{}", r.port);
                     let t = thread::spawn(move || {
-                        thread::sleep(Duration::from_millis(300));
+                        thread::sleep(GONE_AFTER);
                         drop(r);
                     });
                     (url, Guard::Thread(t))
                 }
                 "mysql" | "amqp" | "nats" | "mqtt" | "memcached" | "grpc" => {
-                    // A proxy to the real server, gone after 300 ms.
+                    // A proxy to the real server, gone after a second.
                     let f = slow_proxy(backend(kind), Duration::ZERO);
                     let url = url(kind, &f.addr());
                     let t = thread::spawn(move || {
-                        thread::sleep(Duration::from_millis(300));
+                        thread::sleep(GONE_AFTER);
                         drop(f);
                     });
                     (url, Guard::Thread(t))
@@ -742,14 +746,14 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
                         extra = vec!["--cacert".into(), shared().certs.ca.display().to_string()];
                     }
                     let handle = thread::spawn(move || {
-                        thread::sleep(Duration::from_millis(300));
+                        thread::sleep(GONE_AFTER);
                         drop(f);
                     });
                     (t, Guard::Thread(handle))
                 }
             };
             let late = free_port();
-            let opener = listen_late(late, Duration::from_millis(800));
+            let opener = listen_late(late, SECOND_AT);
             extra.push(format!("127.0.0.1:{late}"));
             let _ = opener;
             (target, guard)
@@ -763,6 +767,12 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
     }
     outcome(fault, kind, &extra, &target)
 }
+
+/// "Ready, then goes away": how long the target stays ready (long enough for a
+/// debug build's first login on a loaded machine; 300 ms was not), and when the
+/// second target, which ends the run, opens (after the first is gone).
+const GONE_AFTER: Duration = Duration::from_secs(1);
+const SECOND_AT: Duration = Duration::from_millis(1500);
 
 /// Runs whenready on one cell's target.
 fn outcome(fault: &str, kind: &str, extra: &[String], target: &str) -> Expect {
