@@ -92,7 +92,7 @@ fn pick(
     if let Some(v) = cli {
         return Ok(Some((v, src.flag.to_string())));
     }
-    match env.get(&src.var) {
+    match env.get(src.var) {
         Ok(Some(v)) => Ok(Some((v.to_string(), src.var.to_string()))),
         Ok(None) => Ok(None),
         Err(e) => Err(UsageError(e)),
