@@ -235,6 +235,13 @@ pub fn parse_host(host: &str) -> Result<Host, String> {
     if host.is_empty() {
         return Err("missing host".into());
     }
+    // Plain dotted decimal, the usual form, without the URL standard's host
+    // processing (IDNA mapping first, then its IPv4 parser): std accepts no form that
+    // the URL standard would read as another address (no leading zeros, no hex, no
+    // short forms), so the result is the same, for a tenth of the work.
+    if let Ok(a) = host.parse::<std::net::Ipv4Addr>() {
+        return Ok(Host::Ip(IpAddr::V4(a)));
+    }
     match url::Host::parse(host) {
         Ok(url::Host::Ipv4(a)) => Ok(Host::Ip(IpAddr::V4(a))),
         Ok(url::Host::Ipv6(a)) => Ok(Host::Ip(IpAddr::V6(a))),
@@ -389,6 +396,41 @@ mod tests {
         url_endpoint(&Url::parse(text).unwrap(), None).unwrap()
     }
 
+    #[test]
+    fn dotted_decimal_hosts_parse_as_the_url_standard_reads_them() {
+        for text in [
+            "127.0.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.1.2.3",
+            "192.168.0.10",
+        ] {
+            let Ok(url::Host::Ipv4(expected)) = url::Host::parse(text) else {
+                panic!("{text}");
+            };
+            assert_eq!(
+                parse_host(text),
+                Ok(Host::Ip(IpAddr::V4(expected))),
+                "{text}"
+            );
+        }
+        // Forms only the URL standard reads as addresses still go its way.
+        for (text, expected) in [
+            ("010.0.0.1", [8, 0, 0, 1]),
+            ("0x7f.1", [127, 0, 0, 1]),
+            ("127.1", [127, 0, 0, 1]),
+        ] {
+            assert_eq!(
+                parse_host(text),
+                Ok(Host::Ip(IpAddr::from(expected))),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            parse_host("256.0.0.1").map(|_| ()),
+            Err("invalid host \"256.0.0.1\": invalid IPv4 address".into())
+        );
+    }
     #[test]
     fn host_port_forms() {
         let name = |n: &str| Host::Name(n.into());
