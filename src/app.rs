@@ -135,7 +135,6 @@ fn run(plan: Plan) -> Exit {
         before,
         after,
     } = plan;
-    let (original_limit, max_in_flight) = limits::raise();
     let names = config.targets.iter().map(|t| t.shown.clone()).collect();
     let reporter = Arc::new(
         report::Reporter::new(names, voice, config.timeout, config.once).reversed(config.reverse),
@@ -168,7 +167,9 @@ fn run(plan: Plan) -> Exit {
         attempt_timeout: config.attempt_timeout,
         once: config.once,
         retry_all: config.retry_all,
-        max_in_flight,
+        // As `run_now` makes its attempts: one after the other. The runtime's wait
+        // gets what the descriptor limit allows, below.
+        max_in_flight: 1,
         reverse: config.reverse,
         stable: config.stable,
     };
@@ -186,19 +187,32 @@ fn run(plan: Plan) -> Exit {
     } else {
         None
     };
+    // The soft limit on descriptors is raised for the runtime's wait only, which may
+    // have an attempt in flight at every target at once.
+    let mut original_limit = None;
     let outcome = match now {
         Some(outcome) => outcome,
-        None => match on_runtime(&config, ctx, &settings, &reporter, before, after) {
-            Some(outcome) => outcome,
-            None => return Exit::NotReady,
-        },
+        None => {
+            let (original, max_in_flight) = limits::raise();
+            original_limit = Some(original);
+            let settings = wait::Settings {
+                max_in_flight,
+                ..settings
+            };
+            match on_runtime(&config, ctx, &settings, &reporter, before, after) {
+                Some(outcome) => outcome,
+                None => return Exit::NotReady,
+            }
+        }
     };
     let interrupted = |n: i32| {
         reporter.signal(signal::name(n));
         Exit::Signal(n)
     };
     let become_command = || {
-        limits::restore(original_limit);
+        if let Some(original) = original_limit {
+            limits::restore(original);
+        }
         // A signal that came after the wait ended (the runtime no longer listens)
         // must not be lost: COMMAND would start after SIGTERM.
         if let Some(n) = signal::caught() {
@@ -239,7 +253,10 @@ fn run(plan: Plan) -> Exit {
 }
 
 /// Waits on a single-threaded runtime, with the signal handlers installed; `None`
-/// when the runtime cannot start (said on stderr).
+/// when the runtime cannot start (said on stderr). Never inlined: the runtime and
+/// its future take kilobytes of stack, which a check settled without them would
+/// otherwise reserve (and fault in) too.
+#[inline(never)]
 fn on_runtime(
     config: &Config,
     ctx: Arc<probe::Ctx>,
