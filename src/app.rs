@@ -175,12 +175,20 @@ fn run(plan: Plan) -> Exit {
     };
     let count = config.targets.len();
     // A check that one look at every target settles (an open or refused loopback
-    // port) ends without the runtime and without signal handlers: it lasts about as
-    // long as the start-up before them (README, Performance).
+    // port) ends without the runtime, and without signal handlers unless COMMAND
+    // follows: it lasts about as long as the start-up before them (README,
+    // Performance).
     let now = if before.is_zero() && after.is_zero() {
         wait::run_now(
             count,
             |i| config.targets[i].check.attempt_now(),
+            // COMMAND starts after the lines are written, which a full pipe can
+            // hold up: a signal meanwhile must still stop it (src/signal.rs).
+            || {
+                if !config.command.is_empty() {
+                    signal::install_flag();
+                }
+            },
             &settings,
             &reporter,
         )

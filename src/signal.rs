@@ -73,14 +73,30 @@ pub fn caught() -> Option<i32> {
     }
 }
 
+/// The signals to handle: SIGTERM and SIGINT, but none inherited as ignored.
+fn wanted() -> Vec<i32> {
+    let ign = ignored();
+    [SIGTERM, SIGINT]
+        .into_iter()
+        .filter(|n| ign & (1 << (n - 1)) == 0)
+        .collect()
+}
+
+/// Installs only the handlers that set [`caught`], for a run that its first
+/// attempts settled without the runtime ([`crate::wait::run_now`]) and that still
+/// has COMMAND to start: a signal that comes while its lines are written (a full
+/// pipe blocks the write) then still ends whenready with 128 + n before exec, also
+/// as PID 1, instead of being lost.
+pub fn install_flag() {
+    for n in wanted() {
+        let _ = signal_hook::flag::register_usize(n, &CAUGHT, n as usize);
+    }
+}
+
 impl Signals {
     /// Installs the handlers; must run inside the runtime, before any probe.
     pub fn install() -> Signals {
-        let ign = ignored();
-        let wanted: Vec<i32> = [SIGTERM, SIGINT]
-            .into_iter()
-            .filter(|n| ign & (1 << (n - 1)) == 0)
-            .collect();
+        let wanted = wanted();
         if wanted.is_empty() {
             return Signals { wake: None };
         }

@@ -174,10 +174,12 @@ fn tell(i: usize, step: Step, settings: &Settings, reporter: &Reporter) -> Flow 
 /// that ends there never starts the runtime. `None` when an attempt needs the
 /// runtime or a target needs another attempt; nothing was reported then, and the
 /// run starts over on the runtime (an extra connect to a loopback port, at most one
-/// per target).
+/// per target). `settled` runs once the attempts settle the run, before anything
+/// is reported.
 pub fn run_now(
     count: usize,
     attempt_now: impl Fn(usize) -> Option<Result<(), ProbeError>>,
+    settled: impl FnOnce(),
     settings: &Settings,
     reporter: &Reporter,
 ) -> Option<Outcome> {
@@ -189,6 +191,7 @@ pub fn run_now(
         }
         steps.push(step);
     }
+    settled();
     reporter.begin();
     let mut outcome = Outcome::Ready;
     for (i, step) in steps.into_iter().enumerate() {
@@ -963,16 +966,31 @@ mod tests {
     #[test]
     fn attempts_made_at_once_settle_a_check_without_the_runtime() {
         let refused = || Some(Err(ProbeError::transient("connection refused")));
+        let settled = std::cell::Cell::new(0);
         let mut s = settings(Some(Duration::from_secs(60)));
         // Every target ready: the run is over, as the wait loop would report it.
         let rep = reporter(2);
-        assert_eq!(run_now(2, |_| Some(Ok(())), &s, &rep), Some(Outcome::Ready));
+        assert_eq!(
+            run_now(
+                2,
+                |_| Some(Ok(())),
+                || settled.set(settled.get() + 1),
+                &s,
+                &rep
+            ),
+            Some(Outcome::Ready)
+        );
         assert_eq!((rep.attempts(0), rep.attempts(1)), (1, 1));
         assert_eq!(rep.ready_after(1).map(|_| ()), Some(()));
         // A refusal needs another attempt: nothing is reported, the runtime starts.
         let rep = reporter(2);
         let first = |i| if i == 0 { Some(Ok(())) } else { refused() };
-        assert_eq!(run_now(2, first, &s, &rep), None);
+        assert_eq!(
+            run_now(2, first, || settled.set(settled.get() + 1), &s, &rep),
+            None
+        );
+        // Told before reporting, and only when the run is settled.
+        assert_eq!(settled.get(), 1);
         assert_eq!((rep.attempts(0), rep.attempts(1)), (0, 0));
         // So does a target whose attempt needs the runtime.
         let rep = reporter(2);
@@ -981,24 +999,24 @@ mod tests {
             calls.fetch_add(1, Ordering::SeqCst);
             (i == 0).then_some(Ok(()))
         };
-        assert_eq!(run_now(2, needs, &s, &rep), None);
+        assert_eq!(run_now(2, needs, || (), &s, &rep), None);
         assert_eq!((calls.load(Ordering::SeqCst), rep.attempts(0)), (2, 0));
         // With --once, one attempt is the whole check: a refusal is its outcome.
         s.once = true;
         let rep = reporter(2);
-        assert_eq!(run_now(2, first, &s, &rep), Some(Outcome::NotReady));
+        assert_eq!(run_now(2, first, || (), &s, &rep), Some(Outcome::NotReady));
         assert_eq!(rep.attempts(1), 1);
         assert_eq!(rep.last_reason(1).as_deref(), Some("connection refused"));
         // --stable wants more than one look; --reverse counts a refusal as gone.
         s.once = false;
         s.stable = Duration::from_secs(1);
-        assert_eq!(run_now(1, |_| Some(Ok(())), &s, &reporter(1)), None);
+        assert_eq!(run_now(1, |_| Some(Ok(())), || (), &s, &reporter(1)), None);
         s.stable = Duration::ZERO;
         s.reverse = true;
         assert_eq!(
-            run_now(1, |_| refused(), &s, &reporter(1)),
+            run_now(1, |_| refused(), || (), &s, &reporter(1)),
             Some(Outcome::Ready)
         );
-        assert_eq!(run_now(1, |_| Some(Ok(())), &s, &reporter(1)), None);
+        assert_eq!(run_now(1, |_| Some(Ok(())), || (), &s, &reporter(1)), None);
     }
 }

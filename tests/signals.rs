@@ -111,12 +111,30 @@ fn wchan(pid: u32) -> String {
 fn sigterm_after_the_last_target_is_ready_but_before_exec_exits_143() {
     let dir = TempDir::new("ready-then-sigterm");
     let target = format!("file://{}", dir.0.display());
+    sigterm_while_the_last_line_is_written(&dir, &target);
+}
+
+#[test]
+fn sigterm_before_exec_exits_143_when_the_first_look_settled_the_wait() {
+    // An open loopback port: the first attempt settles the wait without the
+    // runtime (src/wait.rs, run_now), so only the flag handler stands between the
+    // signal and COMMAND. (The kernel completes the handshakes; nobody accepts.)
+    let dir = TempDir::new("settled-then-sigterm");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    sigterm_while_the_last_line_is_written(&dir, &target);
+}
+
+/// Runs whenready on `target` (ready at once) with a COMMAND, stops it with SIGTERM
+/// while it is blocked writing its last line before exec, and checks that it exits
+/// 143 without running COMMAND.
+fn sigterm_while_the_last_line_is_written(dir: &TempDir, target: &str) {
     let marker = dir.join("command-ran");
     let command = format!("echo ran > '{}'", marker.display());
-    let args = ["-t", "30s", &target, "--", "sh", "-c", &command];
+    let args = ["-t", "30s", target, "--", "sh", "-c", &command];
     // What whenready writes before its last line ("... ready after ...; starting sh"):
     // the headline and the target's ready line, measured on a run without a command.
-    let before_last = wr(&["-t", "30s", &target]);
+    let before_last = wr(&["-t", "30s", target]);
     assert_exited(&before_last, 0);
     let room = before_last.stderr.len() + 8;
     // stderr is a one-page pipe, filled so that exactly that much fits: whenready
