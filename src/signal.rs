@@ -89,8 +89,14 @@ fn wanted() -> Vec<i32> {
 /// as PID 1, instead of being lost.
 pub fn install_flag() {
     for n in wanted() {
-        let _ = signal_hook::flag::register_usize(n, &CAUGHT, n as usize);
+        register_flag(n);
     }
+}
+
+/// Registers the handler that records signal `n` in [`CAUGHT`] (what [`caught`]
+/// reads), the one both ways of installing share.
+fn register_flag(n: i32) {
+    let _ = signal_hook::flag::register_usize(n, &CAUGHT, n as usize);
 }
 
 impl Signals {
@@ -106,7 +112,7 @@ impl Signals {
         for n in wanted {
             // The flag first: the handlers run in the order they were registered,
             // so the flag is set when the byte wakes the runtime.
-            let _ = signal_hook::flag::register_usize(n, &CAUGHT, n as usize);
+            register_flag(n);
             if let Ok(w) = write.try_clone() {
                 let _ = signal_hook::low_level::pipe::register(n, w);
             }
