@@ -581,10 +581,14 @@ def cost():
         if os.environ.get("WHENREADY_BEFORE"):
             waiters.append(("before: whenready -t 10s", [os.environ["WHENREADY_BEFORE"], "-t", "10s"] + targets, None))
         if floor_bin:
-            waiters.append(("floor: C loop, same backoff", [floor_bin, "10", "0"] + [str(p) for p in ports], None))
+            numbers = [str(p) for p in ports]
+            waiters.append(("floor: C loop, same backoff, a fresh socket per attempt",
+                            [floor_bin, "10", "0", "0"] + numbers, None))
+            waiters.append(("floor: C loop, same backoff, the refused socket reused",
+                            [floor_bin, "10", "0", "1"] + numbers, None))
             if n > 1:
-                waiters.append(("floor: C loop, same backoff and shared wake-ups",
-                                [floor_bin, "10", "1"] + [str(p) for p in ports], None))
+                waiters.append(("floor: C loop, same backoff, socket reused and shared wake-ups",
+                                [floor_bin, "10", "1", "1"] + numbers, None))
         if cw:
             env = dict(os.environ, WAIT_HOSTS=",".join(targets), WAIT_TIMEOUT="10", WAIT_LOGGER_LEVEL="off")
             waiters.append(("docker-compose-wait, WAIT_TIMEOUT=10", [cw], env))

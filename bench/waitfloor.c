@@ -5,12 +5,16 @@
  * 250 ms) with a fresh non-blocking socket (socket, connect, SO_ERROR, close), and
  * the process sleeps in one epoll_pwait2 per wake-up, until SECONDS have passed.
  * With SHARE set, a wake-up is put off (by at most d/8, never past d) when that lets
- * it serve another port's attempt too, as whenready does (src/pace.rs).
+ * it serve another port's attempt too, as whenready does (src/pace.rs). With REUSE
+ * set, a socket whose connect was refused is disconnected (connect to AF_UNSPEC) and
+ * kept for the next attempt instead of closed, as whenready does (src/probe/net.rs);
+ * without it, every attempt has a fresh socket, as other waiters do.
  *
- *   waitfloor SECONDS SHARE PORT...      prints "N attempts, W wake-ups" on stderr
+ *   waitfloor SECONDS SHARE REUSE PORT...    prints "N attempts, W wake-ups" on stderr
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,13 +30,15 @@ static double now(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 4) {
-        fprintf(stderr, "usage: waitfloor SECONDS SHARE PORT...\n");
+    if (argc < 5) {
+        fprintf(stderr, "usage: waitfloor SECONDS SHARE REUSE PORT...\n");
         return 2;
     }
     double secs = atof(argv[1]);
     int share = atoi(argv[2]);
-    int n = argc - 3;
+    int reuse = atoi(argv[3]);
+    int idle = -1;
+    int n = argc - 4;
     double *soft = calloc(n, sizeof *soft), *hard = calloc(n, sizeof *hard);
     double *ceiling = calloc(n, sizeof *ceiling);
     int *port = calloc(n, sizeof *port);
@@ -41,7 +47,7 @@ int main(int argc, char **argv) {
     long attempts = 0, wakes = 0;
     srand48(getpid());
     for (int i = 0; i < n; i++) {
-        port[i] = atoi(argv[3 + i]);
+        port[i] = atoi(argv[4 + i]);
         soft[i] = hard[i] = start;
         ceiling[i] = 0.020;
     }
@@ -54,12 +60,17 @@ int main(int argc, char **argv) {
                 continue;
             struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port[i])};
             a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+            int s = idle >= 0 ? idle : socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+            idle = -1;
             connect(s, (struct sockaddr *)&a, sizeof a);
             int e = 0;
             socklen_t l = sizeof e;
             getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &l);
-            close(s);
+            struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+            if (reuse && e == ECONNREFUSED && connect(s, &unspec, sizeof unspec) == 0)
+                idle = s;
+            else
+                close(s);
             attempts++;
             double d = ceiling[i], p = d / 2 + drand48() * d / 2;
             ceiling[i] = d * 2 > 0.250 ? 0.250 : d * 2;
