@@ -493,7 +493,8 @@ def missing_peers(names):
 
 def floor():
     """One-shot TCP check against the cost of starting a process, in interleaved
-    rounds: whenready --once and the gate form against /bin/true and /wait."""
+    rounds: whenready --once and the gate form against /bin/true and /wait (its
+    one-shot, and its gate form with WAIT_COMMAND)."""
     tcp = Listener()
     target = f"127.0.0.1:{tcp.port}"
     commands = [("/bin/true (the floor)", "/bin/true")]
@@ -507,16 +508,22 @@ def floor():
         commands += [("before: whenready --once HOST:PORT", f"{before} --once {target}"),
                      ("before: whenready -q -t 30 HOST:PORT -- true", f"{before} -q -t 30 {target} -- /bin/true")]
     env = dict(os.environ, WAIT_HOSTS=target, WAIT_LOGGER_LEVEL="off")
+    # /wait's gate form runs WAIT_COMMAND, which its one-shot row must not see: its own
+    # hyperfine call in each round, with the variable set.
+    gates = [("docker-compose-wait /wait with WAIT_COMMAND=/bin/true", cw)] if cw else []
+    gate_env = dict(env, WAIT_COMMAND="/bin/true")
     rounds, per_round = 10, 40
-    times = {name: [] for name, _ in commands}
+    times = {name: [] for name, _ in commands + gates}
     for _ in range(rounds):
-        order = commands[:]
-        random.shuffle(order)
-        for (name, _), (_, t) in zip(order, hyperfine(order, runs=per_round, warmup=5, env=env)):
-            times[name] += t
+        calls = [(commands[:], env)] + ([(gates, gate_env)] if gates else [])
+        random.shuffle(calls)
+        for order, call_env in calls:
+            random.shuffle(order)
+            for (name, _), (_, t) in zip(order, hyperfine(order, runs=per_round, warmup=5, env=call_env)):
+                times[name] += t
     floor_med = statistics.median(times[commands[0][0]])
     rows = []
-    for name, _ in commands:
+    for name, _ in commands + gates:
         med = statistics.median(times[name])
         rows.append([f"`{name}`", f"{med * 1000:.3f}", f"{pct(times[name], 0.9) * 1000:.3f}",
                      f"{med / floor_med:.2f}x"])
@@ -542,6 +549,20 @@ def rusage_of(cmd, env=None):
     with open(err, errors="replace") as f:
         text = f.read()
     return int(code), ru.ru_utime + ru.ru_stime, int(rss), int(nvcsw), text
+
+
+def cpu_of(cmd, env=None):
+    """Runs cmd (posix_spawn: no fork of this process's memory, nothing of GNU time's
+    own start); returns (exit status, CPU seconds user + system from wait4, stderr)."""
+    err = os.path.join(TMP, "stderr")
+    with open(err, "wb") as f, open(os.devnull, "wb") as null:
+        pid = os.posix_spawnp(cmd[0], cmd, env if env is not None else os.environ,
+                              file_actions=[(os.POSIX_SPAWN_DUP2, null.fileno(), 1),
+                                            (os.POSIX_SPAWN_DUP2, f.fileno(), 2)])
+        _, status, ru = os.wait4(pid, 0)
+    with open(err, errors="replace") as f:
+        text = f.read()
+    return os.waitstatus_to_exitcode(status), ru.ru_utime + ru.ru_stime, text
 
 
 def connects(cmd, env=None):
@@ -593,9 +614,11 @@ def cost():
             env = dict(os.environ, WAIT_HOSTS=",".join(targets), WAIT_TIMEOUT="10", WAIT_LOGGER_LEVEL="off")
             waiters.append(("docker-compose-wait, WAIT_TIMEOUT=10", [cw], env))
         for name, cmd, env in waiters:
-            # The run with the median CPU of three (a shared machine's noise).
-            runs = sorted((rusage_of(cmd, env) for _ in range(3)), key=lambda r: r[1])
-            code, cpu, rss, nvcsw, err = runs[1]
+            # The run with the median CPU of three (a shared machine's noise); peak RSS
+            # and context switches from a fourth run under GNU time.
+            runs = sorted((cpu_of(cmd, env) for _ in range(3)), key=lambda r: r[1])
+            code, cpu, err = runs[1]
+            _, _, rss, nvcsw, _ = rusage_of(cmd, env)
             if name.startswith(("whenready", "before")):
                 # The summary says how many attempts each target had.
                 attempts = sum(int(w.split("(")[-1].split()[0]) for w in err.splitlines() if w.endswith("attempts)"))
@@ -605,9 +628,9 @@ def cost():
                 attempts = connects(cmd, env)
             per = f"{cpu * 1000 / attempts:.4f}" if attempts else "–"
             rows.append([n, name, code, f"{cpu * 1000:.1f}", attempts, per, f"{rss / 1024:.2f}", nvcsw])
-    table("Cost of waiting 10 s for refused ports (the run with the median CPU of three; CPU user+system and "
-          "peak RSS from wait4 on GNU time, whose own start adds ~1 ms; attempts from the final summary, or "
-          "connect() calls under strace for docker-compose-wait)",
+    table("Cost of waiting 10 s for refused ports (the run with the median CPU of three; CPU user+system from "
+          "wait4 on the waiter itself; peak RSS and voluntary context switches from a fourth run under GNU "
+          "time; attempts from the final summary, or connect() calls under strace for docker-compose-wait)",
           ["targets", "waiter", "exit", "CPU ms", "attempts", "CPU ms per attempt", "peak RSS MiB",
            "voluntary context switches"], rows)
     missing_peers([] if cw else ["docker-compose-wait"])
