@@ -23,6 +23,10 @@
 //!
 //! Without a timerfd (or under tokio's paused clock, in unit tests) the same queue
 //! runs on the runtime's timer instead ([`Clock::Runtime`]).
+//!
+//! The queue itself ([`Queue`]: the entries and when to wake up for them) is plain
+//! arithmetic: the wait without the runtime (`wait::run_now`) uses it between its
+//! blocking sleeps, so both ways share their wake-ups alike.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -54,32 +58,139 @@ pub struct Pacer {
     state: Mutex<State>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Not pending.
-    Idle,
-    /// In the queue.
-    Queued,
-    /// Served, not yet seen by its pause.
-    Fired,
+/// Timed entries and when to wake up for them: the pacer's arithmetic, without a
+/// timer. [`Pacer`] runs it on the runtime; the wait without the runtime
+/// (`wait::run_now`) runs it between blocking sleeps. Entries are identified by a
+/// number below the count given to [`Queue::new`]; each has at most one pending.
+pub struct Queue {
+    /// Pending entries, earliest `soft` first (with cancelled ones, dropped when
+    /// they come first).
+    heap: BinaryHeap<Entry>,
+    marks: Vec<Mark>,
+    /// Entries taken out while looking for the wake-up time (kept to reuse its
+    /// allocation).
+    scratch: Vec<Entry>,
 }
 
-struct Slot {
-    phase: Phase,
-    /// Which of its pauses is the current one (the queue may still hold older
-    /// ones, cancelled: they are dropped when they come first).
+/// Where one entry stands.
+#[derive(Clone, Copy)]
+struct Mark {
+    queued: bool,
+    /// Which of its entries is the current one (the heap may still hold older
+    /// ones, cancelled).
     generation: u64,
+    soft: Instant,
     /// The latest moment to serve it.
     hard: Instant,
+}
+
+/// A queued entry: when it is due, whose it is, which of its entries.
+type Entry = Reverse<(Instant, usize, u64)>;
+
+impl Queue {
+    /// An empty queue for entries `0..ids`.
+    pub fn new(ids: usize) -> Queue {
+        let far = Instant::now();
+        Queue {
+            heap: BinaryHeap::with_capacity(ids),
+            marks: vec![
+                Mark {
+                    queued: false,
+                    generation: 0,
+                    soft: far,
+                    hard: far,
+                };
+                ids
+            ],
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Queues entry `id`, due at `soft` and to be served by `hard` (`hard` before
+    /// `soft` counts as `soft`), in place of its pending one, if any.
+    pub fn push(&mut self, id: usize, soft: Instant, hard: Instant) {
+        let mark = &mut self.marks[id];
+        mark.queued = true;
+        mark.generation += 1;
+        mark.soft = soft;
+        mark.hard = hard.max(soft);
+        self.heap.push(Reverse((soft, id, mark.generation)));
+    }
+
+    /// Takes entry `id` out, if it is pending.
+    pub fn cancel(&mut self, id: usize) {
+        self.marks[id].queued = false;
+    }
+
+    /// When entry `id` is due and by when it is to be served, if it is pending.
+    pub fn pending(&self, id: usize) -> Option<(Instant, Instant)> {
+        let mark = &self.marks[id];
+        mark.queued.then_some((mark.soft, mark.hard))
+    }
+
+    /// Whether a queued entry is still the current one of its id.
+    fn live(&self, &Reverse((_, id, generation)): &Entry) -> bool {
+        let mark = &self.marks[id];
+        mark.queued && mark.generation == generation
+    }
+
+    /// The earliest pending entry, dropping cancelled ones on the way.
+    fn first(&mut self) -> Option<(Instant, usize)> {
+        while let Some(entry) = self.heap.peek() {
+            let Reverse((soft, id, _)) = *entry;
+            if self.live(entry) {
+                return Some((soft, id));
+            }
+            self.heap.pop();
+        }
+        None
+    }
+
+    /// Takes out the earliest entry due by `now`, if any.
+    pub fn pop_due(&mut self, now: Instant) -> Option<usize> {
+        let (soft, id) = self.first()?;
+        if soft > now {
+            return None;
+        }
+        self.heap.pop();
+        self.marks[id].queued = false;
+        Some(id)
+    }
+
+    /// When to wake up for the queue: the earliest entry's time, put off to the
+    /// time of each following entry as long as no entry before it would be late.
+    pub fn wake_at(&mut self) -> Option<Instant> {
+        let (mut at, id) = self.first()?;
+        let mut latest = self.marks[id].hard;
+        let mut taken = std::mem::take(&mut self.scratch);
+        while let Some(entry) = self.heap.pop() {
+            let Reverse((soft, id, _)) = entry;
+            if !self.live(&entry) {
+                continue;
+            }
+            let go_on = soft <= latest;
+            taken.push(entry);
+            if !go_on {
+                break;
+            }
+            at = soft;
+            latest = latest.min(self.marks[id].hard);
+        }
+        self.heap.extend(taken.drain(..));
+        self.scratch = taken;
+        Some(at)
+    }
+}
+
+/// The pacer's side of one entry.
+struct Slot {
+    /// Served, not yet seen by its pause.
+    fired: bool,
     waker: Option<Waker>,
 }
 
-/// A queued pause: when it is due, whose it is, which of its pauses.
-type Entry = Reverse<(Instant, usize, u64)>;
-
 struct State {
-    /// Pending entries, earliest `soft` first.
-    queue: BinaryHeap<Entry>,
+    queue: Queue,
     slots: Vec<Slot>,
     /// When the timer is set to go off, if it is.
     armed: Option<Instant>,
@@ -92,52 +203,6 @@ struct State {
     driver: Option<Waker>,
     /// Wakers being woken (kept to reuse its allocation).
     woken: Vec<Waker>,
-    /// Entries taken out while looking for the wake-up time (likewise).
-    scratch: Vec<Entry>,
-}
-
-impl State {
-    /// Whether a queued entry is still the current pause of its slot.
-    fn live(&self, &Reverse((_, id, generation)): &Entry) -> bool {
-        let slot = &self.slots[id];
-        slot.phase == Phase::Queued && slot.generation == generation
-    }
-
-    /// The earliest live entry, dropping cancelled ones on the way.
-    fn first(&mut self) -> Option<(Instant, usize)> {
-        while let Some(entry) = self.queue.peek() {
-            let Reverse((soft, id, _)) = *entry;
-            if self.live(entry) {
-                return Some((soft, id));
-            }
-            self.queue.pop();
-        }
-        None
-    }
-
-    /// When to wake up for the queue: the earliest entry's time, put off to the
-    /// time of each following entry as long as no entry before it would be late.
-    fn wake_at(&mut self) -> Option<Instant> {
-        let (mut at, id) = self.first()?;
-        let mut latest = self.slots[id].hard;
-        let mut taken = std::mem::take(&mut self.scratch);
-        while let Some(entry) = self.queue.pop() {
-            let Reverse((soft, id, _)) = entry;
-            if !self.live(&entry) {
-                continue;
-            }
-            let go_on = soft <= latest;
-            taken.push(entry);
-            if !go_on {
-                break;
-            }
-            at = soft;
-            latest = latest.min(self.slots[id].hard);
-        }
-        self.queue.extend(taken.drain(..));
-        self.scratch = taken;
-        Some(at)
-    }
 }
 
 impl Pacer {
@@ -149,15 +214,12 @@ impl Pacer {
             Clock::Kernel => timerfd(),
             Clock::Runtime => None,
         };
-        let far = Instant::now();
         Pacer {
             state: Mutex::new(State {
-                queue: BinaryHeap::with_capacity(ids),
+                queue: Queue::new(ids),
                 slots: (0..ids)
                     .map(|_| Slot {
-                        phase: Phase::Idle,
-                        generation: 0,
-                        hard: far,
+                        fired: false,
                         waker: None,
                     })
                     .collect(),
@@ -166,7 +228,6 @@ impl Pacer {
                 dirty: false,
                 driver: None,
                 woken: Vec::new(),
-                scratch: Vec::new(),
             }),
             fd,
         }
@@ -193,7 +254,7 @@ impl Pacer {
     /// Sets the timer for the queue as it is now, if that moved (the driver only).
     fn settle(&self, st: &mut State) {
         st.dirty = false;
-        let Some(at) = st.wake_at() else {
+        let Some(at) = st.queue.wake_at() else {
             return;
         };
         if st.armed == Some(at) {
@@ -231,13 +292,9 @@ impl Pacer {
             st.armed = None;
             st.dirty = true;
             let mut woken = std::mem::take(&mut st.woken);
-            while let Some((soft, id)) = st.first() {
-                if soft > now {
-                    break;
-                }
-                st.queue.pop();
+            while let Some(id) = st.queue.pop_due(now) {
                 let slot = &mut st.slots[id];
-                slot.phase = Phase::Fired;
+                slot.fired = true;
                 woken.extend(slot.waker.take());
             }
             woken
@@ -360,13 +417,8 @@ impl Future for Pause<'_> {
                 return Poll::Pending;
             }
             let (id, soft, hard) = (self.id, self.soft, self.hard);
-            let slot = &mut st.slots[id];
-            slot.phase = Phase::Queued;
-            slot.generation += 1;
-            slot.hard = hard;
-            slot.waker = Some(cx.waker().clone());
-            let generation = slot.generation;
-            st.queue.push(Reverse((soft, id, generation)));
+            st.queue.push(id, soft, hard);
+            st.slots[id].waker = Some(cx.waker().clone());
             self.queued = true;
             if !st.dirty {
                 // The driver runs after the tasks that run now, and sets the timer.
@@ -378,8 +430,8 @@ impl Future for Pause<'_> {
             return Poll::Pending;
         }
         let slot = &mut st.slots[self.id];
-        if slot.phase == Phase::Fired {
-            slot.phase = Phase::Idle;
+        if slot.fired {
+            slot.fired = false;
             self.queued = false;
             self.yielded = true;
             return Poll::Ready(());
@@ -398,8 +450,9 @@ impl Drop for Pause<'_> {
         }
         // Its entry stays queued, dead, until it comes first.
         let mut st = self.pacer.lock();
+        st.queue.cancel(self.id);
         let slot = &mut st.slots[self.id];
-        slot.phase = Phase::Idle;
+        slot.fired = false;
         slot.waker = None;
     }
 }
