@@ -174,40 +174,43 @@ fn run(plan: Plan) -> Exit {
         stable: config.stable,
     };
     let count = config.targets.len();
-    // A check that one look at every target settles (an open or refused loopback
-    // port) ends without the runtime, and without signal handlers unless COMMAND
-    // follows: it lasts about as long as the start-up before them (README,
-    // Performance).
+    // A wait whose every attempt the kernel decides inside connect() (open or
+    // refused loopback ports) runs without the runtime: a check that one look
+    // settles lasts about as long as the start-up before it, without signal
+    // handlers unless COMMAND follows, and each pause of a longer wait is one
+    // wake-up of a few system calls (README, Performance).
+    let mut rest = Rest {
+        command: !config.command.is_empty(),
+        signals: None,
+    };
     let now = if before.is_zero() && after.is_zero() {
         wait::run_now(
             count,
             |i| config.targets[i].check.attempt_now(),
-            // COMMAND starts after the lines are written, which a full pipe can
-            // hold up: a signal meanwhile must still stop it (src/signal.rs).
-            || {
-                if !config.command.is_empty() {
-                    signal::install_flag();
-                }
-            },
+            &mut rest,
             &settings,
             &reporter,
         )
     } else {
-        None
+        wait::Now::Runtime(None)
     };
     // The soft limit on descriptors is raised for the runtime's wait only, which may
     // have an attempt in flight at every target at once.
     let mut original_limit = None;
     let outcome = match now {
-        Some(outcome) => outcome,
-        None => {
+        wait::Now::Over(outcome) => outcome,
+        wait::Now::Runtime(resume) => {
             let (original, max_in_flight) = limits::raise();
             original_limit = Some(original);
             let settings = wait::Settings {
                 max_in_flight,
                 ..settings
             };
-            match on_runtime(&config, ctx, &settings, &reporter, before, after) {
+            let on = Resumed {
+                signals: rest.signals,
+                resume,
+            };
+            match on_runtime(&config, ctx, &settings, &reporter, before, after, on) {
                 Some(outcome) => outcome,
                 None => return Exit::NotReady,
             }
@@ -260,6 +263,42 @@ fn run(plan: Plan) -> Exit {
     }
 }
 
+/// The signal handlers of a wait without the runtime ([`wait::run_now`]), kept for
+/// the runtime if the wait moves there.
+struct Rest {
+    /// COMMAND follows the wait.
+    command: bool,
+    signals: Option<signal::Signals>,
+}
+
+impl wait::Rest for Rest {
+    fn begin(&mut self, more: bool) {
+        if more {
+            // A wait with pauses: every handler, and the socket pair that ends a
+            // sleep (as PID 1, a signal without a handler would be dropped).
+            self.signals = Some(signal::Signals::install());
+        } else if self.command {
+            // COMMAND starts after the lines are written, which a full pipe can
+            // hold up: a signal meanwhile must still stop it (src/signal.rs).
+            signal::install_flag();
+        }
+    }
+
+    fn sleep(&mut self, time: Option<Duration>) -> Option<i32> {
+        self.signals
+            .get_or_insert_with(signal::Signals::install)
+            .sleep(time)
+    }
+}
+
+/// What a wait moving to the runtime brings from [`wait::run_now`].
+struct Resumed {
+    /// The handlers it installed, if it did.
+    signals: Option<signal::Signals>,
+    /// Where it stands, if it reported anything.
+    resume: Option<wait::Resume>,
+}
+
 /// Waits on a single-threaded runtime, with the signal handlers installed; `None`
 /// when the runtime cannot start (said on stderr). Never inlined: the runtime and
 /// its future take kilobytes of stack, which a check settled without them would
@@ -272,6 +311,7 @@ fn on_runtime(
     reporter: &Arc<report::Reporter>,
     before: Duration,
     after: Duration,
+    on: Resumed,
 ) -> Option<wait::Outcome> {
     // One thread for everything but name resolution (getaddrinfo blocks); few
     // resolver threads keep a thousand-name run modest in memory.
@@ -288,7 +328,7 @@ fn on_runtime(
     };
     let outcome = runtime.block_on(async {
         // First of all: as PID 1, a signal without a handler would be dropped.
-        let mut signals = signal::Signals::install();
+        let mut signals = on.signals.unwrap_or_else(signal::Signals::install);
         if let Some(n) = pause(reporter, &mut signals, before, true).await {
             return wait::Outcome::Signal(n);
         }
@@ -303,7 +343,10 @@ fn on_runtime(
             let targets = targets.clone();
             Box::pin(async move { targets[i].check.changed().await })
         });
-        reporter.begin();
+        // A wait moved here from run_now has begun already.
+        if on.resume.is_none() {
+            reporter.begin();
+        }
         // wait::run also tells the voice that time passes (live redraws, "still
         // waiting" lines), on the same timer as the attempts.
         let count = config.targets.len();
@@ -314,6 +357,7 @@ fn on_runtime(
             settings,
             reporter.clone(),
             signals.recv(),
+            on.resume,
         )
         .await;
         if outcome == wait::Outcome::Ready {

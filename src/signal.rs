@@ -25,7 +25,17 @@ pub const SIGTERM: i32 = 15;
 /// The installed handlers: the end of the socket pair they write to, if any handler
 /// could be installed.
 pub struct Signals {
-    wake: Option<tokio::net::UnixStream>,
+    wake: Wake,
+}
+
+/// The end of the socket pair the handlers write to.
+enum Wake {
+    /// No handler (both signals inherited as ignored, or no socket pair).
+    None,
+    /// Not yet registered with a runtime.
+    Std(UnixStream),
+    /// Registered with the runtime that [`Signals::recv`] first ran on.
+    Runtime(tokio::net::UnixStream),
 }
 
 /// The set of signals this process inherited as ignored, from /proc/self/status
@@ -100,14 +110,14 @@ fn register_flag(n: i32) {
 }
 
 impl Signals {
-    /// Installs the handlers; must run inside the runtime, before any probe.
+    /// Installs the handlers, before any pause (the runtime is not needed).
     pub fn install() -> Signals {
         let wanted = wanted();
         if wanted.is_empty() {
-            return Signals { wake: None };
+            return Signals { wake: Wake::None };
         }
         let Ok((read, write)) = UnixStream::pair() else {
-            return Signals { wake: None };
+            return Signals { wake: Wake::None };
         };
         for n in wanted {
             // The flag first: the handlers run in the order they were registered,
@@ -117,16 +127,55 @@ impl Signals {
                 let _ = signal_hook::low_level::pipe::register(n, w);
             }
         }
-        let wake = read
-            .set_nonblocking(true)
-            .ok()
-            .and_then(|()| tokio::net::UnixStream::from_std(read).ok());
-        Signals { wake }
+        match read.set_nonblocking(true) {
+            Ok(()) => Signals {
+                wake: Wake::Std(read),
+            },
+            Err(_) => Signals { wake: Wake::None },
+        }
     }
 
-    /// Resolves with the number of the first signal received.
+    /// Sleeps for `time` (without end: `None`), or until a signal comes; returns
+    /// the number of the signal received, if any, also one that came before. A
+    /// blocking `ppoll` on the socket pair: a signal between the look at the flag
+    /// and the sleep has left its byte, so it ends the sleep at once.
+    pub fn sleep(&mut self, time: Option<std::time::Duration>) -> Option<i32> {
+        if let Some(n) = caught() {
+            return Some(n);
+        }
+        let timeout = time.map(|t| rustix::time::Timespec {
+            tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(t.subsec_nanos()),
+        });
+        match &mut self.wake {
+            Wake::Std(read) => {
+                let mut fds = [rustix::event::PollFd::new(
+                    &*read,
+                    rustix::event::PollFlags::IN,
+                )];
+                // EINTR (the handler ran) ends the sleep as the byte would.
+                if matches!(rustix::event::poll(&mut fds, timeout.as_ref()), Ok(n) if n > 0) {
+                    let mut buf = [0u8; 16];
+                    while matches!(read.read(&mut buf), Ok(n) if n > 0) {}
+                }
+            }
+            // Only ignored signals, or nothing to watch: a plain sleep.
+            _ => {
+                let _ = rustix::event::poll(&mut [], timeout.as_ref());
+            }
+        }
+        caught()
+    }
+
+    /// Resolves with the number of the first signal received (on the runtime).
     pub async fn recv(&mut self) -> i32 {
-        let Some(wake) = &self.wake else {
+        self.wake = match std::mem::replace(&mut self.wake, Wake::None) {
+            Wake::Std(read) => {
+                tokio::net::UnixStream::from_std(read).map_or(Wake::None, Wake::Runtime)
+            }
+            other => other,
+        };
+        let Wake::Runtime(wake) = &self.wake else {
             return std::future::pending().await;
         };
         loop {

@@ -1,10 +1,17 @@
 //! Waiting: every target probed concurrently, each with its own backoff, all under one
 //! deadline. The main loop races the targets against the deadline and the signals,
 //! so a hung attempt can hold whenready past neither.
+//!
+//! Two ways to run the same wait. [`run`] is the runtime's: a task per target. While
+//! the kernel decides every attempt inside `connect()` (open or refused loopback
+//! ports), [`run_now`] runs it without the runtime: one loop of attempts and
+//! blocking sleeps, which costs a wake-up a few system calls and hands the wait to
+//! [`run`] as it stands when an attempt needs more. Both judge, report and pace
+//! with the same functions ([`Track`], `Tally`, [`Queue`]).
 
 use crate::backoff::Backoff;
 use crate::duration;
-use crate::pace::{Clock, Pacer};
+use crate::pace::{Clock, Pacer, Queue};
 use crate::probe::ProbeError;
 use crate::report::Reporter;
 use std::future::Future;
@@ -167,46 +174,272 @@ fn tell(i: usize, step: Step, settings: &Settings, reporter: &Reporter) -> Flow 
     }
 }
 
-/// The first attempt at every target, made at once without the runtime by
-/// `attempt_now` ([`crate::probe::Check::attempt_now`]), where it can make all of
-/// them. When those attempts settle the run (every target is ready, or `--once`),
-/// they are reported as [`run`] reports them and the outcome is returned: a check
-/// that ends there never starts the runtime. `None` when an attempt needs the
-/// runtime or a target needs another attempt; nothing was reported then, and the
-/// run starts over on the runtime (an extra connect to a loopback port, at most one
-/// per target). `settled` runs once the attempts settle the run, before anything
-/// is reported.
-pub fn run_now(
-    count: usize,
-    attempt_now: impl Fn(usize) -> Option<Result<(), ProbeError>>,
-    settled: impl FnOnce(),
-    settings: &Settings,
-    reporter: &Reporter,
-) -> Option<Outcome> {
-    let mut steps = Vec::with_capacity(count);
-    for i in 0..count {
-        let step = step(judge(attempt_now(i)?, settings), settings, &mut None);
-        if !step.is_final() {
-            return None;
+/// One target's course through the wait: its backoff, and since when its goal has
+/// held without a break (for `--stable`).
+pub struct Track {
+    backoff: Backoff,
+    since: Option<Instant>,
+}
+
+/// The pause before the next attempt at a target.
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    /// When it ends.
+    soft: Instant,
+    /// How late it may end, to share a wake-up with another.
+    hard: Instant,
+    /// A change the kernel reports may end it early (every pause but a
+    /// `--stable` look).
+    early: bool,
+}
+
+/// What follows an attempt at a target.
+enum Next {
+    Done(End),
+    Pause(Due),
+}
+
+impl Track {
+    /// A target's course from its first attempt; `seed` draws its jitter.
+    fn new(settings: &Settings, seed: u64) -> Track {
+        Track {
+            backoff: Backoff::new(settings.interval, seed),
+            since: None,
         }
-        steps.push(step);
     }
-    settled();
-    reporter.begin();
-    let mut outcome = Outcome::Ready;
-    for (i, step) in steps.into_iter().enumerate() {
-        reporter.attempt(i);
-        if let Flow::Done(End::Failed(e)) = tell(i, step, settings, reporter) {
-            // As [`run`] ends: `--once` counts every target; otherwise the first
-            // permanent failure ends the run.
-            if settings.once {
-                outcome = Outcome::NotReady;
-            } else if e.is_permanent() && outcome == Outcome::Ready {
-                outcome = Outcome::Permanent(i);
+
+    /// Judges and reports the result of an attempt at target `i`; says what follows.
+    fn after(
+        &mut self,
+        i: usize,
+        result: Result<(), ProbeError>,
+        settings: &Settings,
+        reporter: &Reporter,
+    ) -> Next {
+        let step = step(judge(result, settings), settings, &mut self.since);
+        self.next(tell(i, step, settings, reporter))
+    }
+
+    /// What follows a reported attempt whose step was `flow`.
+    fn next(&mut self, flow: Flow) -> Next {
+        match flow {
+            Flow::Done(end) => Next::Done(end),
+            // Reached, but not for long enough: look again at the interval, and
+            // exactly when the period is over.
+            Flow::Hold(until) => Next::Pause(Due {
+                soft: until,
+                hard: until,
+                early: false,
+            }),
+            Flow::Retry => {
+                // Due after the backoff's pause; a little later when another
+                // target's pause ends then, within the backoff's step (see
+                // PAUSE_SLACK).
+                let ceiling = self.backoff.ceiling();
+                let pause = self.backoff.next().unwrap_or(ceiling);
+                let now = Instant::now();
+                let slack = (ceiling / PAUSE_SLACK).min(ceiling.saturating_sub(pause));
+                Next::Pause(Due {
+                    soft: now + pause,
+                    hard: now + pause + slack,
+                    early: true,
+                })
             }
         }
     }
-    Some(outcome)
+}
+
+/// How the targets that are done end the run.
+#[derive(Default)]
+struct Tally {
+    /// A target is not ready (`--once`), or its watch failed unexpectedly.
+    not_ready: bool,
+    /// The first target that failed for good.
+    permanent: Option<usize>,
+}
+
+impl Tally {
+    /// Counts the end of target `i`.
+    fn count(&mut self, i: usize, end: End, settings: &Settings) {
+        if let End::Failed(e) = end {
+            // `--once` counts every target; otherwise the first permanent failure
+            // ends the run.
+            if settings.once {
+                self.not_ready = true;
+            } else if e.is_permanent() {
+                self.permanent.get_or_insert(i);
+            }
+        }
+    }
+
+    /// Whether a target failed for good, which ends the run at once.
+    fn stops(&self) -> bool {
+        self.permanent.is_some()
+    }
+
+    /// The outcome, once every target is done or [`Tally::stops`].
+    fn outcome(&self) -> Outcome {
+        match self.permanent {
+            Some(i) => Outcome::Permanent(i),
+            None if self.not_ready => Outcome::NotReady,
+            None => Outcome::Ready,
+        }
+    }
+}
+
+/// The tick after the one due at `next`: ticks missed (a long stall) are skipped,
+/// not caught up.
+fn next_tick(mut next: Instant, period: Duration) -> Instant {
+    let now = Instant::now();
+    next += period;
+    while next <= now {
+        next += period;
+    }
+    next
+}
+
+/// How late a tick of `period` may come, to share a wake-up.
+fn tick_slack(period: Duration) -> Duration {
+    (period / 8).min(TICK_SLACK)
+}
+
+/// What a wait without the runtime ([`run_now`]) needs of its caller: the signal
+/// handlers, and a sleep that a signal ends (src/app.rs).
+pub trait Rest {
+    /// The first attempts are made and about to be reported; `more`: the wait goes
+    /// on, with pauses.
+    fn begin(&mut self, more: bool);
+    /// Sleeps for `time` (`None`: without end), or until a signal comes; returns
+    /// the signal's number, also for one that came earlier.
+    fn sleep(&mut self, time: Option<Duration>) -> Option<i32>;
+}
+
+/// A wait begun without the runtime, for the runtime to go on with ([`run`]).
+pub struct Resume {
+    /// Per target: `None` when it is done; else its course and the pause before its
+    /// next attempt (`None`: at once).
+    targets: Vec<Option<(Track, Option<Due>)>>,
+    /// When the voice's next tick is due.
+    tick: Option<Instant>,
+}
+
+/// How far a wait without the runtime went.
+pub enum Now {
+    /// To its end.
+    Over(Outcome),
+    /// An attempt needs the runtime: the wait starts on it from the beginning
+    /// (`None`: nothing was reported), or goes on from where it stands.
+    Runtime(Option<Resume>),
+}
+
+/// Waits without the runtime for as long as every attempt is decided at once by
+/// `attempt_now` ([`crate::probe::Check::attempt_now`]: an open or refused loopback
+/// port), sleeping between them in `rest`, a blocking sleep that a signal ends. A
+/// wait that ends there never starts the runtime: a one-shot check costs what
+/// starting costs, and each pause one wake-up of a few system calls. It reports,
+/// paces (the same backoff and shared wake-ups, [`Queue`]), ticks and ends (the
+/// deadline, a signal, `--once`, `--stable`, `--reverse`) as [`run`] does, with the
+/// same functions. The first attempts are made before anything is reported: when
+/// one of them needs the runtime, `Now::Runtime(None)` starts the wait there from
+/// the beginning (an extra connect to a loopback port, at most one per target).
+/// One that needs it later hands the wait over as it stands, and the runtime makes
+/// that attempt again at once.
+pub fn run_now(
+    count: usize,
+    attempt_now: impl Fn(usize) -> Option<Result<(), ProbeError>>,
+    rest: &mut impl Rest,
+    settings: &Settings,
+    reporter: &Reporter,
+) -> Now {
+    // fastrand seeds itself from the OS; replicas started together differ.
+    let seed = fastrand::u64(..);
+    let mut tracks: Vec<Track> = (0..count)
+        .map(|i| Track::new(settings, seed.wrapping_add(i as u64)))
+        .collect();
+    let mut steps = Vec::with_capacity(count);
+    for (i, track) in tracks.iter_mut().enumerate() {
+        let Some(result) = attempt_now(i) else {
+            return Now::Runtime(None);
+        };
+        steps.push(step(judge(result, settings), settings, &mut track.since));
+    }
+    rest.begin(!steps.iter().all(Step::is_final));
+    reporter.begin();
+    // Entries of the queue: a pause per target, then the deadline and the tick.
+    let (deadline_id, tick_id) = (count, count + 1);
+    let mut queue = Queue::new(count + 2);
+    let mut dues: Vec<Option<Due>> = vec![None; count];
+    let mut tally = Tally::default();
+    let mut left = 0;
+    for (i, step) in steps.into_iter().enumerate() {
+        reporter.attempt(i);
+        let flow = tell(i, step, settings, reporter);
+        match tracks[i].next(flow) {
+            Next::Done(end) => tally.count(i, end, settings),
+            Next::Pause(due) => {
+                queue.push(i, due.soft, due.hard);
+                dues[i] = Some(due);
+                left += 1;
+            }
+        }
+    }
+    if left == 0 || tally.stops() {
+        return Now::Over(tally.outcome());
+    }
+    if let Some(d) = settings.deadline {
+        queue.push(deadline_id, d, d);
+    }
+    let period = reporter.tick_every().filter(|p| !p.is_zero());
+    let mut tick = period.map(|period| Instant::now() + period);
+    if let (Some(period), Some(next)) = (period, tick) {
+        queue.push(tick_id, next, next + tick_slack(period));
+    }
+    loop {
+        let time = queue
+            .wake_at()
+            .map(|at| at.saturating_duration_since(Instant::now()));
+        if let Some(n) = rest.sleep(time) {
+            return Now::Over(Outcome::Signal(n));
+        }
+        let now = Instant::now();
+        while let Some(id) = queue.pop_due(now) {
+            if id == deadline_id {
+                return Now::Over(Outcome::Deadline);
+            }
+            if let (true, Some(period), Some(due)) = (id == tick_id, period, tick) {
+                reporter.tick();
+                let next = next_tick(due, period);
+                tick = Some(next);
+                queue.push(tick_id, next, next + tick_slack(period));
+                continue;
+            }
+            dues[id] = None;
+            let Some(result) = attempt_now(id) else {
+                // The runtime goes on from here, with this attempt made again.
+                let targets = tracks
+                    .into_iter()
+                    .zip(dues)
+                    .enumerate()
+                    .map(|(i, (track, due))| (i == id || due.is_some()).then_some((track, due)))
+                    .collect();
+                return Now::Runtime(Some(Resume { targets, tick }));
+            };
+            reporter.attempt(id);
+            match tracks[id].after(id, result, settings, reporter) {
+                Next::Done(end) => {
+                    tally.count(id, end, settings);
+                    left -= 1;
+                    if left == 0 || tally.stops() {
+                        return Now::Over(tally.outcome());
+                    }
+                }
+                Next::Pause(due) => {
+                    queue.push(id, due.soft, due.hard);
+                    dues[id] = Some(due);
+                }
+            }
+        }
+    }
 }
 
 /// How late a pause may end, as a part of its backoff step's ceiling, when that
@@ -230,6 +463,7 @@ pub async fn run(
     settings: &Settings,
     reporter: Arc<Reporter>,
     signal: impl Future<Output = i32>,
+    resume: Option<Resume>,
 ) -> Outcome {
     // One attempt per target makes no pause: the runtime's timer, which costs no
     // descriptor and no system call to set up, serves the deadline alone.
@@ -238,10 +472,14 @@ pub async fn run(
     } else {
         Clock::Kernel
     };
-    run_on(clock, count, probe, changed, settings, reporter, signal).await
+    run_on(
+        clock, count, probe, changed, settings, reporter, signal, resume,
+    )
+    .await
 }
 
 /// [`run`], with the pauses, ticks and deadline timed by `clock`.
+#[allow(clippy::too_many_arguments)]
 async fn run_on(
     clock: Clock,
     count: usize,
@@ -250,7 +488,20 @@ async fn run_on(
     settings: &Settings,
     reporter: Arc<Reporter>,
     signal: impl Future<Output = i32>,
+    resume: Option<Resume>,
 ) -> Outcome {
+    // Where each target starts, and the voice's first tick.
+    let (starts, tick) = match resume {
+        Some(resume) => (resume.targets, resume.tick),
+        None => {
+            // fastrand seeds itself from the OS; replicas started together differ.
+            let seed = fastrand::u64(..);
+            let starts = (0..count)
+                .map(|i| Some((Track::new(settings, seed.wrapping_add(i as u64)), None)))
+                .collect();
+            (starts, None)
+        }
+    };
     // Entries of the one timer: a pause per target, then the deadline and the tick.
     let (deadline_id, tick_id) = (count, count + 1);
     let pacer = Arc::new(Pacer::new(count + 2, clock));
@@ -263,17 +514,11 @@ async fn run_on(
     if let Some(period) = reporter.tick_every().filter(|p| !p.is_zero()) {
         let (pacer, reporter) = (pacer.clone(), reporter.clone());
         helpers.spawn(async move {
-            let slack = (period / 8).min(TICK_SLACK);
-            let mut next = Instant::now() + period;
+            let mut next = tick.unwrap_or_else(|| Instant::now() + period);
             loop {
-                pacer.pause(tick_id, next, next + slack).await;
+                pacer.pause(tick_id, next, next + tick_slack(period)).await;
                 reporter.tick();
-                // Ticks missed (a long stall) are skipped, not caught up.
-                let now = Instant::now();
-                next += period;
-                while next <= now {
-                    next += period;
-                }
+                next = next_tick(next, period);
             }
         });
     }
@@ -287,9 +532,10 @@ async fn run_on(
                 .min(tokio::sync::Semaphore::MAX_PERMITS),
         ))
     });
-    // fastrand seeds itself from the OS; replicas started together differ.
-    let seed = fastrand::u64(..);
-    for i in 0..count {
+    for (i, start) in starts.into_iter().enumerate() {
+        let Some((track, due)) = start else {
+            continue;
+        };
         let (probe, changed, settings, reporter, permits, pacer) = (
             probe.clone(),
             changed.clone(),
@@ -299,16 +545,16 @@ async fn run_on(
             pacer.clone(),
         );
         watches.spawn(async move {
-            let seed = seed.wrapping_add(i as u64);
             let watched = watch(
                 i,
+                track,
+                due,
                 probe,
                 changed,
                 &settings,
                 &reporter,
                 permits.as_deref(),
                 &pacer,
-                seed,
             );
             (i, watched.await)
         });
@@ -320,48 +566,60 @@ async fn run_on(
         }
     };
     tokio::pin!(deadline, signal);
-    let mut not_ready = false;
+    let mut tally = Tally::default();
     loop {
         tokio::select! {
             biased;
             n = &mut signal => return Outcome::Signal(n),
             () = &mut deadline => return Outcome::Deadline,
             joined = watches.join_next() => match joined {
-                None => return if not_ready { Outcome::NotReady } else { Outcome::Ready },
-                Some(Ok((_, End::Ready))) => {}
-                Some(Ok((i, End::Failed(e)))) => {
-                    if settings.once {
-                        not_ready = true;
-                    } else if e.is_permanent() {
-                        return Outcome::Permanent(i);
+                None => return tally.outcome(),
+                Some(Ok((i, end))) => {
+                    tally.count(i, end, settings);
+                    if tally.stops() {
+                        return tally.outcome();
                     }
                 }
                 // A probe panicked: never expected; report it as not ready.
-                Some(Err(_)) => not_ready = true,
+                Some(Err(_)) => tally.not_ready = true,
             },
         }
     }
 }
 
-/// Probes target `i` until it is ready or fails for good.
+/// Probes target `i` until it is ready or fails for good: `track` is its course so
+/// far, `due` the pause before its first attempt here (none: at once).
 #[allow(clippy::too_many_arguments)]
 async fn watch(
     i: usize,
+    mut track: Track,
+    mut due: Option<Due>,
     probe: ProbeFn,
     changed: Option<ChangeFn>,
     settings: &Settings,
     reporter: &Reporter,
     permits: Option<&tokio::sync::Semaphore>,
     pacer: &Pacer,
-    seed: u64,
 ) -> End {
-    let mut backoff = Backoff::new(settings.interval, seed);
-    // When the goal started to hold without a break (for `--stable`).
-    let mut since: Option<Instant> = None;
     // What may end a pause early: made at the first pause and kept through the
     // next ones until it resolves (for most kinds it never does).
     let mut change = None;
     loop {
+        if let Some(due) = due.take() {
+            let pause = pacer.pause(i, due.soft, due.hard);
+            match (&changed, due.early) {
+                // The kernel's word ends the pause early; the backoff stays the
+                // fallback for changes it does not report.
+                (Some(changed), true) => {
+                    let word = change.get_or_insert_with(|| changed(i));
+                    tokio::select! {
+                        () = pause => {}
+                        () = word => change = None,
+                    }
+                }
+                _ => pause.await,
+            }
+        }
         let limit = match settings.deadline {
             Some(d) => settings
                 .attempt_timeout
@@ -394,40 +652,9 @@ async fn watch(
             },
         };
         drop(permit);
-        match tell(
-            i,
-            step(judge(result, settings), settings, &mut since),
-            settings,
-            reporter,
-        ) {
-            Flow::Done(end) => return end,
-            Flow::Hold(until) => {
-                // Reached, but not for long enough: look again at the interval, and
-                // exactly when the period is over.
-                pacer.pause(i, until, until).await;
-                continue;
-            }
-            Flow::Retry => {}
-        }
-        let ceiling = backoff.ceiling();
-        if let Some(pause) = backoff.next() {
-            // Due after `pause`; a little later when another target's pause ends
-            // then, within the backoff's step (see PAUSE_SLACK).
-            let now = Instant::now();
-            let slack = (ceiling / PAUSE_SLACK).min(ceiling.saturating_sub(pause));
-            let pause = pacer.pause(i, now + pause, now + pause + slack);
-            match &changed {
-                // The kernel's word ends the pause early; the backoff stays the
-                // fallback for changes it does not report.
-                Some(changed) => {
-                    let word = change.get_or_insert_with(|| changed(i));
-                    tokio::select! {
-                        () = pause => {}
-                        () = word => change = None,
-                    }
-                }
-                None => pause.await,
-            }
+        match track.after(i, result, settings, reporter) {
+            Next::Done(end) => return end,
+            Next::Pause(next) => due = Some(next),
         }
     }
 }
@@ -482,6 +709,7 @@ mod tests {
             settings,
             reporter,
             signal,
+            None,
         )
         .await
     }
@@ -948,7 +1176,7 @@ mod tests {
         let rep = reporter(1);
         let start = Instant::now();
         assert_eq!(
-            super::run(1, probe, None, &s, rep.clone(), never()).await,
+            super::run(1, probe, None, &s, rep.clone(), never(), None).await,
             Outcome::Ready
         );
         assert_eq!(rep.attempts(0), 4);
@@ -958,65 +1186,273 @@ mod tests {
             Arc::new(|_| Box::pin(async { Err(ProbeError::transient("refused")) }));
         let s = settings(Some(Duration::from_millis(300)));
         assert_eq!(
-            super::run(2, refused, None, &s, reporter(2), never()).await,
+            super::run(2, refused, None, &s, reporter(2), never(), None).await,
             Outcome::Deadline
         );
     }
 
+    /// A [`Rest`] that sleeps for real (never without end: these waits have a
+    /// deadline), and says a SIGTERM came at sleep number `signal_at`.
+    #[derive(Default)]
+    struct Nap {
+        begun: Vec<bool>,
+        sleeps: Vec<Duration>,
+        signal_at: Option<usize>,
+    }
+
+    impl Rest for Nap {
+        fn begin(&mut self, more: bool) {
+            self.begun.push(more);
+        }
+        fn sleep(&mut self, time: Option<Duration>) -> Option<i32> {
+            let time = time.expect("a sleep without end");
+            self.sleeps.push(time);
+            if self.signal_at == Some(self.sleeps.len()) {
+                return Some(crate::signal::SIGTERM);
+            }
+            std::thread::sleep(time);
+            None
+        }
+    }
+
+    fn refused() -> Option<Result<(), ProbeError>> {
+        Some(Err(ProbeError::transient("connection refused")))
+    }
+
+    /// An attempt_now whose `n`th call (from 1) at each target gives `at(i, n)`.
+    fn scripted<'a>(
+        count: usize,
+        at: impl Fn(usize, usize) -> Option<Result<(), ProbeError>> + 'a,
+    ) -> impl Fn(usize) -> Option<Result<(), ProbeError>> + 'a {
+        let calls: Vec<AtomicUsize> = (0..count).map(|_| AtomicUsize::new(0)).collect();
+        move |i| at(i, calls[i].fetch_add(1, Ordering::SeqCst) + 1)
+    }
+
+    fn over(now: Now) -> Outcome {
+        match now {
+            Now::Over(outcome) => outcome,
+            Now::Runtime(r) => panic!("moved to the runtime (resumed: {})", r.is_some()),
+        }
+    }
+
     #[test]
     fn attempts_made_at_once_settle_a_check_without_the_runtime() {
-        let refused = || Some(Err(ProbeError::transient("connection refused")));
-        let settled = std::cell::Cell::new(0);
         let mut s = settings(Some(Duration::from_secs(60)));
-        // Every target ready: the run is over, as the wait loop would report it.
+        // Every target ready: the run is over, as the wait loop would report it,
+        // and the caller heard that no pause follows.
         let rep = reporter(2);
+        let mut nap = Nap::default();
         assert_eq!(
-            run_now(
-                2,
-                |_| Some(Ok(())),
-                || settled.set(settled.get() + 1),
-                &s,
-                &rep
-            ),
-            Some(Outcome::Ready)
+            over(run_now(2, |_| Some(Ok(())), &mut nap, &s, &rep)),
+            Outcome::Ready
         );
+        assert_eq!(nap.begun, [false]);
+        assert!(nap.sleeps.is_empty());
         assert_eq!((rep.attempts(0), rep.attempts(1)), (1, 1));
         assert_eq!(rep.ready_after(1).map(|_| ()), Some(()));
-        // A refusal needs another attempt: nothing is reported, the runtime starts.
-        let rep = reporter(2);
-        let first = |i| if i == 0 { Some(Ok(())) } else { refused() };
-        assert_eq!(
-            run_now(2, first, || settled.set(settled.get() + 1), &s, &rep),
-            None
-        );
-        // Told before reporting, and only when the run is settled.
-        assert_eq!(settled.get(), 1);
-        assert_eq!((rep.attempts(0), rep.attempts(1)), (0, 0));
-        // So does a target whose attempt needs the runtime.
+        // A target whose first attempt needs the runtime: nothing is reported and
+        // nothing begun; the runtime starts from the beginning.
         let rep = reporter(2);
         let calls = AtomicUsize::new(0);
         let needs = |i| {
             calls.fetch_add(1, Ordering::SeqCst);
             (i == 0).then_some(Ok(()))
         };
-        assert_eq!(run_now(2, needs, || (), &s, &rep), None);
+        let mut nap = Nap::default();
+        assert!(matches!(
+            run_now(2, needs, &mut nap, &s, &rep),
+            Now::Runtime(None)
+        ));
         assert_eq!((calls.load(Ordering::SeqCst), rep.attempts(0)), (2, 0));
+        assert!(nap.begun.is_empty());
         // With --once, one attempt is the whole check: a refusal is its outcome.
         s.once = true;
         let rep = reporter(2);
-        assert_eq!(run_now(2, first, || (), &s, &rep), Some(Outcome::NotReady));
+        let first = |i| if i == 0 { Some(Ok(())) } else { refused() };
+        let mut nap = Nap::default();
+        assert_eq!(
+            over(run_now(2, first, &mut nap, &s, &rep)),
+            Outcome::NotReady
+        );
+        assert_eq!((nap.begun.as_slice(), nap.sleeps.len()), (&[false][..], 0));
         assert_eq!(rep.attempts(1), 1);
         assert_eq!(rep.last_reason(1).as_deref(), Some("connection refused"));
-        // --stable wants more than one look; --reverse counts a refusal as gone.
+        // --reverse counts a refusal as gone.
         s.once = false;
-        s.stable = Duration::from_secs(1);
-        assert_eq!(run_now(1, |_| Some(Ok(())), || (), &s, &reporter(1)), None);
-        s.stable = Duration::ZERO;
         s.reverse = true;
         assert_eq!(
-            run_now(1, |_| refused(), || (), &s, &reporter(1)),
-            Some(Outcome::Ready)
+            over(run_now(
+                1,
+                |_| refused(),
+                &mut Nap::default(),
+                &s,
+                &reporter(1)
+            )),
+            Outcome::Ready
         );
-        assert_eq!(run_now(1, |_| Some(Ok(())), || (), &s, &reporter(1)), None);
+    }
+
+    #[test]
+    fn a_wait_without_the_runtime_backs_off_until_ready() {
+        let mut s = settings(Some(Duration::from_secs(60)));
+        s.interval = Duration::from_millis(40);
+        // Target 0 is refused four times, target 1 is ready at once.
+        let attempt = scripted(2, |i, n| {
+            if i == 0 && n <= 4 {
+                refused()
+            } else {
+                Some(Ok(()))
+            }
+        });
+        let rep = reporter(2);
+        let mut nap = Nap::default();
+        assert_eq!(
+            over(run_now(2, attempt, &mut nap, &s, &rep)),
+            Outcome::Ready
+        );
+        assert_eq!(nap.begun, [true]);
+        assert_eq!((rep.attempts(0), rep.attempts(1)), (5, 1));
+        // One sleep per pause (nothing else is queued before the deadline), each
+        // within its backoff step: 20 ms, then 40 (the interval).
+        assert_eq!(nap.sleeps.len(), 4, "{:?}", nap.sleeps);
+        assert!(
+            nap.sleeps[0] <= Duration::from_millis(20),
+            "{:?}",
+            nap.sleeps
+        );
+        for sleep in &nap.sleeps {
+            assert!(*sleep <= s.interval, "{:?}", nap.sleeps);
+        }
+        assert!(rep.ready_after(0).is_some() && rep.ready_after(1).is_some());
+    }
+
+    #[test]
+    fn a_wait_without_the_runtime_ends_at_the_deadline_at_a_signal_or_for_good() {
+        let mut s = settings(Some(Duration::from_millis(150)));
+        s.interval = Duration::from_millis(40);
+        let rep = reporter(1);
+        assert_eq!(
+            over(run_now(1, |_| refused(), &mut Nap::default(), &s, &rep)),
+            Outcome::Deadline
+        );
+        assert!(rep.attempts(0) >= 3, "{}", rep.attempts(0));
+        // A signal ends the sleep it comes in.
+        let s = settings(Some(Duration::from_secs(60)));
+        let mut nap = Nap {
+            signal_at: Some(3),
+            ..Nap::default()
+        };
+        let rep = reporter(1);
+        assert_eq!(
+            over(run_now(1, |_| refused(), &mut nap, &s, &rep)),
+            Outcome::Signal(crate::signal::SIGTERM)
+        );
+        assert_eq!((nap.sleeps.len(), rep.attempts(0)), (3, 3));
+        // A rejected password at the third attempt ends the run, though the other
+        // target still waits.
+        let attempt = scripted(2, |i, n| match (i, n) {
+            (0, 3) => Some(Err(ProbeError::permanent("password rejected"))),
+            _ => refused(),
+        });
+        let rep = reporter(2);
+        assert_eq!(
+            over(run_now(2, attempt, &mut Nap::default(), &s, &rep)),
+            Outcome::Permanent(0)
+        );
+        assert_eq!(rep.last_reason(0).as_deref(), Some("password rejected"));
+        // --stable: the goal must hold for the whole period, looked at again.
+        let mut s = settings(Some(Duration::from_secs(60)));
+        s.stable = Duration::from_millis(60);
+        s.interval = Duration::from_millis(25);
+        let rep = reporter(1);
+        let mut nap = Nap::default();
+        assert_eq!(
+            over(run_now(1, |_| Some(Ok(())), &mut nap, &s, &rep)),
+            Outcome::Ready
+        );
+        assert!(rep.attempts(0) >= 3, "{}", rep.attempts(0));
+    }
+
+    #[test]
+    fn the_voice_hears_time_pass_in_a_wait_without_the_runtime() {
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let voice = Ticks(ticks.clone(), Duration::from_millis(50));
+        let rep = Reporter::new(vec!["t".into()], Box::new(voice), None, false);
+        let s = settings(Some(Duration::from_millis(280)));
+        assert_eq!(
+            over(run_now(1, |_| refused(), &mut Nap::default(), &s, &rep)),
+            Outcome::Deadline
+        );
+        // Every 50 ms until 250, each at most 6.25 ms late; a loaded machine may
+        // sleep longer than asked, and hear fewer.
+        let heard = ticks.load(Ordering::SeqCst);
+        assert!((1..=5).contains(&heard), "{heard} ticks");
+    }
+
+    #[test]
+    fn an_attempt_that_needs_the_runtime_hands_the_wait_over_as_it_stands() {
+        let mut s = settings(Some(Duration::from_secs(60)));
+        s.interval = Duration::from_millis(40);
+        // Target 0 is refused twice, then its attempt needs the runtime; target 1
+        // is ready at once.
+        let attempt = scripted(2, |i, n| match (i, n) {
+            (0, 1 | 2) => refused(),
+            (0, _) => None,
+            _ => Some(Ok(())),
+        });
+        let rep = reporter(2);
+        let mut nap = Nap::default();
+        let Now::Runtime(Some(resume)) = run_now(2, attempt, &mut nap, &s, &rep) else {
+            panic!("not handed over");
+        };
+        assert_eq!((rep.attempts(0), rep.attempts(1)), (2, 1));
+        // Target 1 is done; target 0 is tried again at once.
+        assert!(resume.targets[1].is_none());
+        assert!(matches!(resume.targets[0], Some((_, None))));
+        // The runtime goes on: only target 0 is probed, and nothing twice.
+        let probed = Arc::new(AtomicUsize::new(0));
+        let seen = probed.clone();
+        let probe: ProbeFn = Arc::new(move |i| {
+            assert_eq!(i, 0, "target 1 was ready");
+            seen.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(()) })
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let outcome = runtime.block_on(super::run(
+            2,
+            probe,
+            None,
+            &s,
+            rep.clone(),
+            never(),
+            Some(resume),
+        ));
+        assert_eq!(outcome, Outcome::Ready);
+        assert_eq!(probed.load(Ordering::SeqCst), 1);
+        assert_eq!((rep.attempts(0), rep.attempts(1)), (3, 1));
+    }
+
+    #[test]
+    fn a_hand_over_keeps_the_pauses_still_running() {
+        let mut s = settings(Some(Duration::from_secs(60)));
+        s.interval = Duration::from_millis(40);
+        // Target 1 needs the runtime at its second attempt, while target 0 (always
+        // refused) is in a pause: that pause is handed over, not restarted.
+        let attempt = scripted(2, |i, n| match (i, n) {
+            (1, 2) => None,
+            _ => refused(),
+        });
+        let rep = reporter(2);
+        let Now::Runtime(Some(resume)) = run_now(2, attempt, &mut Nap::default(), &s, &rep) else {
+            panic!("not handed over");
+        };
+        let Some((_, Some(due))) = &resume.targets[0] else {
+            panic!("target 0 has no pause");
+        };
+        assert!(due.early && due.soft <= due.hard);
+        assert!(matches!(resume.targets[1], Some((_, None))));
     }
 }
