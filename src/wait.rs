@@ -351,20 +351,57 @@ pub fn run_now(
     settings: &Settings,
     reporter: &Reporter,
 ) -> Now {
-    // fastrand seeds itself from the OS; replicas started together differ.
-    let seed = fastrand::u64(..);
-    let mut tracks: Vec<Track> = (0..count)
-        .map(|i| Track::new(settings, seed.wrapping_add(i as u64)))
-        .collect();
+    let mut since = vec![None; count];
     let mut steps = Vec::with_capacity(count);
-    for (i, track) in tracks.iter_mut().enumerate() {
+    for (i, since) in since.iter_mut().enumerate() {
         let Some(result) = attempt_now(i) else {
             return Now::Runtime(None);
         };
-        steps.push(step(judge(result, settings), settings, &mut track.since));
+        steps.push(step(judge(result, settings), settings, since));
     }
-    rest.begin(!steps.iter().all(Step::is_final));
+    let more = !steps.iter().all(Step::is_final);
+    rest.begin(more);
     reporter.begin();
+    if !more {
+        // Settled by one look: no backoff, queue or sleep.
+        let mut tally = Tally::default();
+        for (i, step) in steps.into_iter().enumerate() {
+            reporter.attempt(i);
+            if let Flow::Done(end) = tell(i, step, settings, reporter) {
+                tally.count(i, end, settings);
+            }
+        }
+        return Now::Over(tally.outcome());
+    }
+    paced(since, steps, attempt_now, rest, settings, reporter)
+}
+
+/// The rest of [`run_now`] once a pause follows the first attempts (`since` and
+/// `steps`: theirs). Never inlined: a one-shot check runs [`run_now`]'s code, which
+/// this would make half again as large (a 64 KB window of code more to fault in, and
+/// a page of stack for the queue).
+#[inline(never)]
+fn paced(
+    since: Vec<Option<Instant>>,
+    steps: Vec<Step>,
+    attempt_now: impl Fn(usize) -> Option<Result<(), ProbeError>>,
+    rest: &mut impl Rest,
+    settings: &Settings,
+    reporter: &Reporter,
+) -> Now {
+    let count = since.len();
+    // fastrand seeds itself from the OS (replicas started together differ) through
+    // std's handle of the thread: an allocation by musl's malloc and five page faults
+    // that a check settled at once does without.
+    let seed = fastrand::u64(..);
+    let mut tracks: Vec<Track> = since
+        .into_iter()
+        .enumerate()
+        .map(|(i, since)| Track {
+            backoff: Backoff::new(settings.interval, seed.wrapping_add(i as u64)),
+            since,
+        })
+        .collect();
     // Entries of the queue: a pause per target, then the deadline and the tick.
     let (deadline_id, tick_id) = (count, count + 1);
     let mut queue = Queue::new(count + 2);
