@@ -728,7 +728,13 @@ def gate():
     if compose_wait():
         tools.append(("docker-compose-wait (defaults)", ["env", "WAIT_HOSTS=127.0.0.1:PORT", "WAIT_LOGGER_LEVEL=off",
                                                          "WAIT_COMMAND=date +%s.%N", compose_wait()]))
-    trials = 20
+    if os.environ.get("WHENREADY_BEFORE"):
+        tools.insert(1, ("before: whenready (defaults)",
+                         [os.environ["WHENREADY_BEFORE"], "-q", "127.0.0.1:PORT", "--", "date", "+%s.%N"]))
+    # At the default 250 ms interval the pauses lie in [125, 250] ms, so the port opens
+    # 95 ms before the next attempt in the median (p90 181 ms, standard deviation 59 ms,
+    # by simulation): the median of 20 trials varies by 19 ms between runs, of 40 by 14.
+    trials = int(os.environ.get("GATE_TRIALS", "40"))
     rows = []
     for name, cmd in tools:
         lat = [gate_trial(cmd) for _ in range(trials)]

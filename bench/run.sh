@@ -8,7 +8,8 @@
 #
 # Peers that Debian lacks, measured when given: COMPOSE_WAIT_BIN (docker-compose-wait's
 # /wait) or COMPOSE_WAIT_SRC (its checkout, built here), WAIT_ON (npm install wait-on;
-# node_modules/.bin/wait-on), WHENREADY_BEFORE (an older whenready build); with
+# node_modules/.bin/wait-on), WHENREADY_BEFORE (an older whenready build), GATE_TRIALS
+# (trials per waiter in gate, 40 by default); with
 # inotify-tools installed, pathgate measures inotifywait as the floor; with a C compiler
 # (cc), cost measures bench/waitfloor.c, the same attempts with nothing on top, as the
 # floor of waiting.
