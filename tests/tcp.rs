@@ -283,3 +283,63 @@ fn json_events_are_one_object_per_line() {
     assert!(r.stderr.contains("\"event\":\"ready\""), "{r:?}");
     assert!(r.stderr.contains("\"event\":\"timeout\""), "{r:?}");
 }
+
+#[test]
+fn a_full_listen_queue_in_mid_wait_moves_the_wait_to_the_runtime() {
+    // The wait begins without the runtime (a refused loopback port). Then a listener
+    // appears whose accept queue is full: the kernel drops whenready's SYN, connect()
+    // cannot finish within the call, and the wait moves to the runtime as it stands.
+    // Once the queue is drained, the SYN's retransmission or the next attempt gets in.
+    use rustix::net::{AddressFamily, SocketType};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let port = free_port();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let done = Arc::new(AtomicBool::new(false));
+    let done_opener = done.clone();
+    let opener = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(300));
+        let fd = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+        rustix::net::sockopt::set_socket_reuseaddr(&fd, true).unwrap();
+        rustix::net::bind(&fd, &addr).unwrap();
+        // A backlog of 0 holds one connection: the filler's. Every SYN after it is
+        // dropped until it is accepted.
+        rustix::net::listen(&fd, 0).unwrap();
+        // (Should an attempt of whenready's take the one place first, in the
+        // microseconds between listen and this, it is ready at once and the filler's
+        // connect times out: the run still passes, without a move.)
+        let filler = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2));
+        // Long enough for several attempts at the 250 ms interval to meet the full queue.
+        thread::sleep(Duration::from_millis(1500));
+        let listener = TcpListener::from(fd);
+        drop(filler);
+        listener.set_nonblocking(true).unwrap();
+        while !done_opener.load(Ordering::Relaxed) {
+            match listener.accept() {
+                Ok((stream, _)) => drop(stream),
+                Err(_) => thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    });
+    let r = wr(&[
+        "-t",
+        "10s",
+        &format!("127.0.0.1:{port}"),
+        "--",
+        "sh",
+        "-c",
+        "echo ran",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, "ran\n", "{r:?}");
+    assert!(r.stderr.contains("ready after"), "{r:?}");
+    // The runtime goes on with the wait that was begun: nothing is said twice.
+    assert_eq!(r.stderr.matches("waiting up to").count(), 1, "{r:?}");
+    assert_eq!(
+        r.stderr.matches("not ready: connection refused").count(),
+        1,
+        "{r:?}"
+    );
+    done.store(true, Ordering::Relaxed);
+    opener.join().unwrap();
+}
