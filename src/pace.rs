@@ -79,7 +79,6 @@ struct Mark {
     /// Which of its entries is the current one (the heap may still hold older
     /// ones, cancelled).
     generation: u64,
-    soft: Instant,
     /// The latest moment to serve it.
     hard: Instant,
 }
@@ -97,7 +96,6 @@ impl Queue {
                 Mark {
                     queued: false,
                     generation: 0,
-                    soft: far,
                     hard: far,
                 };
                 ids
@@ -112,7 +110,6 @@ impl Queue {
         let mark = &mut self.marks[id];
         mark.queued = true;
         mark.generation += 1;
-        mark.soft = soft;
         mark.hard = hard.max(soft);
         self.heap.push(Reverse((soft, id, mark.generation)));
     }
@@ -120,12 +117,6 @@ impl Queue {
     /// Takes entry `id` out, if it is pending.
     pub fn cancel(&mut self, id: usize) {
         self.marks[id].queued = false;
-    }
-
-    /// When entry `id` is due and by when it is to be served, if it is pending.
-    pub fn pending(&self, id: usize) -> Option<(Instant, Instant)> {
-        let mark = &self.marks[id];
-        mark.queued.then_some((mark.soft, mark.hard))
     }
 
     /// Whether a queued entry is still the current one of its id.

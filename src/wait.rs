@@ -398,8 +398,8 @@ fn paced(
         .into_iter()
         .enumerate()
         .map(|(i, since)| Track {
-            backoff: Backoff::new(settings.interval, seed.wrapping_add(i as u64)),
             since,
+            ..Track::new(settings, seed.wrapping_add(i as u64))
         })
         .collect();
     // Entries of the queue: a pause per target, then the deadline and the tick.
