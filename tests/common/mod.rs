@@ -9,6 +9,7 @@
 
 pub mod dnsmasq;
 pub mod grpc;
+pub mod hostile;
 pub mod mariadb;
 pub mod memcached;
 pub mod mosquitto;

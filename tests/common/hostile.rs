@@ -1,0 +1,105 @@
+//! Runs against hostile peers: whenready's own peak memory while it runs (`VmHWM`
+//! from /proc, polled; `wait4`'s figure would include what the test process had
+//! before exec), its exit time, and what it printed, in plain and `--json` output.
+
+use super::{finish, Run, SpawnPiped};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The most one target's attempt may use (the contract's "Hostile peers").
+pub const ATTEMPT_MEMORY_KIB: u64 = 16 * 1024;
+
+/// A finished run and whenready's peak resident memory while it ran.
+pub struct Measured {
+    /// How it ended and what it printed.
+    pub run: Run,
+    /// The highest `VmHWM` seen, in KiB (0 if the process ended before the first look).
+    pub peak_kib: u64,
+}
+
+/// `VmHWM` of a live process, in KiB.
+pub fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Runs `cmd` (stdout and stderr piped) to completion, polling its peak memory every
+/// few milliseconds; kills it and fails the test after `limit`.
+pub fn run_measured(cmd: &mut Command, limit: Duration) -> Measured {
+    let start = Instant::now();
+    let child = cmd.spawn_piped();
+    let pid = child.id();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (s, p) = (stop.clone(), peak.clone());
+    let poller = std::thread::spawn(move || {
+        use std::sync::atomic::Ordering::SeqCst;
+        while !s.load(SeqCst) {
+            match vm_hwm_kib(pid) {
+                Some(kib) => {
+                    p.fetch_max(kib, SeqCst);
+                }
+                // Gone (or a zombie, whose status has no VmHWM).
+                None if start.elapsed() > Duration::from_millis(50) => break,
+                None => {}
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    });
+    let run = finish(child, start, limit);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = poller.join();
+    Measured {
+        run,
+        peak_kib: peak.load(std::sync::atomic::Ordering::SeqCst),
+    }
+}
+
+/// Asserts that the run stayed under the per-attempt memory bound.
+pub fn assert_bounded_memory(m: &Measured) {
+    assert!(
+        m.peak_kib > 0,
+        "the peak memory was never read (the run ended within 2 ms?): {:?}",
+        m.run
+    );
+    assert!(
+        m.peak_kib < ATTEMPT_MEMORY_KIB,
+        "peak RSS {} KiB is over {} KiB: {:?}",
+        m.peak_kib,
+        ATTEMPT_MEMORY_KIB,
+        m.run
+    );
+}
+
+/// Asserts that a run with `-t timeout` ended within the deadline's slack (the contract's 100 ms
+/// and 500 ms more for a loaded test machine and a debug build): never held by the peer.
+pub fn assert_within_deadline(run: &Run, timeout: Duration) {
+    let slack = Duration::from_millis(600);
+    assert!(
+        run.elapsed < timeout + slack,
+        "ended after {:?}, deadline {:?}: {run:?}",
+        run.elapsed,
+        timeout
+    );
+}
+
+/// Asserts that every line whenready printed is one of its own: no line a peer could
+/// have forged (`forged` is the text a hostile peer tried to smuggle in as a line of
+/// its own), and no line over `max` bytes.
+pub fn assert_no_forged_line(run: &Run, forged: &str, max: usize) {
+    for line in run.stderr.lines() {
+        assert!(
+            !line.starts_with(forged),
+            "a peer forged a line: {line:?}\n{run:?}"
+        );
+        assert!(
+            line.len() <= max,
+            "a line of {} bytes (over {max}): {:?}…",
+            line.len(),
+            &line[..line.len().min(200)]
+        );
+    }
+}
