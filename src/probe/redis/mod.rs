@@ -1,20 +1,24 @@
 //! `redis://…`, `rediss://…`: AUTH and SELECT where the URL asks for them, then PING
 //! must answer PONG. REDISCLI_AUTH is the password when the URL has none.
 //!
-//! The connection is ours (every address tried, our TLS settings); the redis crate
-//! encodes the commands and parses the replies. All commands go out in one write and
-//! the replies are read in order, so a probe costs one round trip.
+//! The connection is ours (every address tried, our TLS settings), and so is the
+//! protocol: [`resp`] encodes the commands and reads the replies through limits
+//! (a line 64 KiB, a bulk string 512 KiB, a reply 1 MiB), so that no peer can make
+//! an attempt hold more. All commands go out in one write and the replies are read
+//! in order, so a probe costs one round trip.
 
 use super::error::{io_reason, tls_failure, ProbeError};
 use super::tls::{self, Tls};
 use super::{net, Attempt, Check, Ctx, Kind};
 use crate::env::Env;
 use crate::target::{decode, url_endpoint, Endpoint};
-use redis::Value;
+use resp::{ReadError, Reader, Reply};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use url::Url;
+
+pub mod resp;
 
 /// The Redis kind.
 pub struct Redis;
@@ -150,79 +154,105 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
     let mut commands = Vec::new();
     let mut expect = Vec::new();
     if let Some(password) = &target.password {
-        let mut auth = redis::cmd("AUTH");
-        if let Some(user) = &target.username {
-            auth.arg(user);
+        match &target.username {
+            Some(user) => resp::command(
+                &mut commands,
+                &[b"AUTH", user.as_bytes(), password.as_bytes()],
+            ),
+            None => resp::command(&mut commands, &[b"AUTH", password.as_bytes()]),
         }
-        auth.arg(password);
-        commands.extend(auth.get_packed_command());
         expect.push("AUTH");
     }
     if let Some(db) = target.db {
-        commands.extend(redis::cmd("SELECT").arg(db).get_packed_command());
+        resp::command(&mut commands, &[b"SELECT", db.to_string().as_bytes()]);
         expect.push("SELECT");
     }
-    commands.extend(redis::cmd("PING").get_packed_command());
+    resp::command(&mut commands, &[b"PING"]);
     expect.push("PING");
-    stream
-        .write_all(&commands)
-        .await
-        .map_err(|e| ProbeError::transient(io_reason(&e)))?;
-    stream
-        .flush()
-        .await
-        .map_err(|e| ProbeError::transient(io_reason(&e)))?;
+    let sent = async {
+        stream.write_all(&commands).await?;
+        stream.flush().await
+    };
+    sent.await.map_err(|e| write_failure(&e))?;
+    drop(commands);
 
-    let mut decoder = combine::stream::Decoder::new();
+    // A server may echo what it was sent: no reason shows the password.
+    let secret = target.password.as_deref().filter(|p| !p.is_empty());
+    let mut reader = Reader::new(stream);
     for command in expect {
-        let value = redis::parse_redis_value_async(&mut decoder, &mut stream)
+        let reply = reader
+            .reply()
             .await
-            .map_err(|e| read_failure(command, &e))?;
-        check(command, value)?;
+            .map_err(|e| masked(read_failure(command, e), secret))?;
+        check(command, reply, secret).map_err(|e| masked(e, secret))?;
     }
-    let _ = stream.shutdown().await;
+    let _ = reader.get_mut().shutdown().await;
     Ok(())
 }
 
-fn read_failure(command: &str, e: &redis::RedisError) -> ProbeError {
-    if e.is_io_error() || e.is_connection_dropped() {
-        if let Some(tls) = tls_failure(e) {
-            return tls;
-        }
-        let why = e.to_string().to_lowercase();
-        if why.contains("eof") || why.contains("closed") || why.contains("broken pipe") {
-            return ProbeError::transient(format!(
-                "connection closed before the reply to {command}"
-            ));
-        }
-        return ProbeError::transient(format!("no reply to {command}: {why}"));
-    }
-    ProbeError::transient(format!(
-        "not a Redis reply to {command} (garbage from the peer)"
-    ))
+fn write_failure(e: &std::io::Error) -> ProbeError {
+    tls_failure(e).unwrap_or_else(|| ProbeError::transient(io_reason(e)))
 }
 
-/// Checks one reply. Server errors are classified by their code.
-fn check(command: &str, value: Value) -> Result<(), ProbeError> {
-    match value {
-        Value::ServerError(e) => {
-            let code = e.code().to_string();
-            let detail = e.details().unwrap_or("").to_string();
-            Err(classify(command, &code, &detail))
+fn read_failure(command: &str, e: ReadError) -> ProbeError {
+    match e {
+        ReadError::Closed => {
+            ProbeError::transient(format!("connection closed before the reply to {command}"))
         }
-        Value::Okay if command != "PING" => Ok(()),
-        Value::SimpleString(s) if command == "PING" && s == "PONG" => Ok(()),
-        Value::SimpleString(s) if command != "PING" && s == "OK" => Ok(()),
+        ReadError::Io(e) => {
+            if let Some(tls) = tls_failure(&e) {
+                return tls;
+            }
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                return read_failure(command, ReadError::Closed);
+            }
+            ProbeError::transient(format!("no reply to {command}: {}", io_reason(&e)))
+        }
+        ReadError::Garbage(what) => {
+            ProbeError::transient(format!("not a Redis reply to {command}: {what}"))
+        }
+    }
+}
+
+/// The reason with every occurrence of `secret` replaced by `***`.
+fn masked(mut e: ProbeError, secret: Option<&str>) -> ProbeError {
+    if let Some(secret) = secret.filter(|s| e.reason.contains(s)) {
+        e.reason = e.reason.replace(secret, "***").into();
+    }
+    e
+}
+
+/// The most of a server's error message a reason shows.
+const SHOWN_ERROR: usize = 300;
+
+/// Checks one reply. Server errors are classified by their code; `secret` is
+/// masked in a message before it is cut to [`SHOWN_ERROR`] characters.
+fn check(command: &str, reply: Reply, secret: Option<&str>) -> Result<(), ProbeError> {
+    match reply {
+        Reply::Error(line) => {
+            let mut text = String::from_utf8_lossy(&line);
+            if let Some(secret) = secret.filter(|s| text.contains(s)) {
+                text = text.replace(secret, "***").into();
+            }
+            let text = match text.char_indices().nth(SHOWN_ERROR) {
+                Some((i, _)) => format!("{}…", &text[..i]),
+                None => text.into_owned(),
+            };
+            let (code, detail) = text.split_once(' ').unwrap_or((&text, ""));
+            if code.is_empty() && detail.is_empty() {
+                return Err(ProbeError::transient(format!(
+                    "an empty error reply to {command}"
+                )));
+            }
+            Err(classify(command, code, detail))
+        }
+        Reply::Simple(s) if command == "PING" && s == b"PONG" => Ok(()),
+        Reply::Simple(s) if command != "PING" && s == b"OK" => Ok(()),
         other => Err(ProbeError::transient(format!(
             "unexpected reply to {command}: {}",
-            short(&other)
+            other.describe()
         ))),
     }
-}
-
-fn short(v: &Value) -> String {
-    let text = format!("{v:?}");
-    text.chars().take(60).collect()
 }
 
 /// The classification table: which Redis error codes waiting can fix.
@@ -352,9 +382,58 @@ mod tests {
 
     #[test]
     fn pong_and_ok_are_accepted() {
-        assert!(check("PING", Value::SimpleString("PONG".into())).is_ok());
-        assert!(check("AUTH", Value::Okay).is_ok());
-        assert!(check("PING", Value::Okay).is_err());
-        assert!(check("PING", Value::Int(1)).is_err());
+        let simple = |s: &str| Reply::Simple(s.as_bytes().to_vec());
+        assert!(check("PING", simple("PONG"), None).is_ok());
+        assert!(check("AUTH", simple("OK"), None).is_ok());
+        assert!(check("SELECT", simple("OK"), None).is_ok());
+        let e = check("PING", simple("OK"), None).unwrap_err();
+        assert_eq!(e.reason, "unexpected reply to PING: +\"OK\"");
+        let e = check("PING", Reply::Integer(1), None).unwrap_err();
+        assert_eq!(e.reason, "unexpected reply to PING: the integer 1");
+        assert!(check("AUTH", simple("PONG"), None).is_err());
+    }
+
+    #[test]
+    fn error_replies_are_split_and_capped() {
+        let error = |s: &str| check("PING", Reply::Error(s.as_bytes().to_vec()), None).unwrap_err();
+        let e = error("LOADING Redis is loading the dataset in memory");
+        assert_eq!(
+            (e.transience, &*e.reason),
+            (Transient, "LOADING Redis is loading the dataset in memory")
+        );
+        let e = error("NOAUTH");
+        assert_eq!((e.transience, &*e.reason), (Permanent, "NOAUTH"));
+        assert_eq!(error("").reason, "an empty error reply to PING");
+        let e = error(&format!("ERR {}", "é".repeat(10_000)));
+        assert_eq!(e.reason.chars().count(), SHOWN_ERROR + 1);
+        assert!(e.reason.ends_with('…'));
+    }
+
+    #[test]
+    fn an_echoed_password_is_masked() {
+        let pw = Some("s3cret");
+        let long = format!("ERR {}s3cret", "x".repeat(SHOWN_ERROR - 7));
+        let e = check("AUTH", Reply::Error(long.into_bytes()), pw).unwrap_err();
+        assert!(!e.reason.contains("s3c"), "{}", e.reason);
+        let e = check("PING", Reply::Simple(b"s3cret".to_vec()), pw).unwrap_err();
+        let e = masked(e, pw);
+        assert_eq!(e.reason, "unexpected reply to PING: +\"***\"");
+    }
+
+    #[test]
+    fn read_failures_name_the_command() {
+        let r = |e| read_failure("AUTH", e).reason;
+        assert_eq!(
+            r(ReadError::Closed),
+            "connection closed before the reply to AUTH"
+        );
+        assert_eq!(
+            r(ReadError::Io(std::io::ErrorKind::ConnectionReset.into())),
+            "no reply to AUTH: connection reset"
+        );
+        assert_eq!(
+            r(ReadError::Garbage("a line over 64 KiB".into())),
+            "not a Redis reply to AUTH: a line over 64 KiB"
+        );
     }
 }
