@@ -155,6 +155,7 @@ impl Target {
         };
         kind.check_raw(text).map_err(invalid)?;
         let url = Url::parse(text).map_err(|e| invalid(e.to_string()))?;
+        register_secrets(&url, kind);
         if url.fragment().is_some() && !kind.takes_fragment() {
             return Err(invalid(format!(
                 "a {} target takes no #fragment (only http targets read #expectations)",
@@ -182,6 +183,31 @@ impl Target {
         Target {
             check: Arc::new(FileTarget::new(path)),
             shown,
+        }
+    }
+}
+
+/// Registers the secrets a URL carries ([`crate::secret`]), as written and decoded:
+/// its password, a user part that the kind reads as a token, and the values of the
+/// kind's secret query parameters.
+fn register_secrets(url: &Url, kind: &dyn Kind) {
+    let both = |raw: &str| {
+        crate::secret::register(raw);
+        crate::secret::register(&decode(raw));
+    };
+    match url.password() {
+        Some(password) => both(password),
+        None if kind.user_is_token() => both(url.username()),
+        None => {}
+    }
+    let secret = kind.secret_params();
+    for pair in url.query().unwrap_or("").split('&') {
+        if let Some((key, value)) = pair.split_once('=') {
+            if secret.contains(&decode(key).to_ascii_lowercase().as_str()) {
+                both(value);
+                // Form encoding: '+' is a space (as `query_pairs` reads it).
+                both(&value.replace('+', " "));
+            }
         }
     }
 }
@@ -516,6 +542,20 @@ mod tests {
             !err.contains("s3cret") && err.contains("secret on the command line"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn parsing_registers_the_secrets_a_url_carries() {
+        use crate::secret::mask;
+        parse("postgres://app:Ab%2Fpw-reg-1@db/app").unwrap();
+        assert_eq!(mask("Ab/pw-reg-1 Ab%2Fpw-reg-1"), "*** ***");
+        parse("postgresql://app@db/app?sslmode=disable&password=Qp+pw-reg-2").unwrap();
+        assert_eq!(mask("Qp pw-reg-2 Qp+pw-reg-2"), "*** ***");
+        parse("nats://Tk-nats-reg-3@broker").unwrap();
+        assert_eq!(mask("token Tk-nats-reg-3"), "token ***");
+        // A user name is no secret.
+        parse("redis://cacheuser-reg-4:Pw-reg-4@cache").unwrap();
+        assert_eq!(mask("cacheuser-reg-4"), "cacheuser-reg-4");
     }
 
     #[test]

@@ -86,6 +86,7 @@ pub fn parse(url: &Url, env: &Env) -> Result<RedisTarget, String> {
         Some(p) => Some(p),
         None => env.get("REDISCLI_AUTH")?.map(str::to_string),
     };
+    password.iter().for_each(|p| crate::secret::register(p));
     let path = url.path().trim_start_matches('/');
     let db = if path.is_empty() {
         None
@@ -222,7 +223,7 @@ fn check(command: &str, value: Value) -> Result<(), ProbeError> {
 
 fn short(v: &Value) -> String {
     let text = format!("{v:?}");
-    text.chars().take(60).collect()
+    crate::secret::excerpt(&text, 60)
 }
 
 /// The classification table: which Redis error codes waiting can fix.
