@@ -30,9 +30,14 @@ static SECRETS: RwLock<Vec<Box<str>>> = RwLock::new(Vec::new());
 
 /// Registers a value whenready sends as a secret, so that it is masked wherever it
 /// would be shown: the value, trimmed, and the forms it takes once escaped (as a
-/// JSON string, or with its control characters written out). Empty values are
-/// ignored; registering a value again costs a look-up.
+/// JSON string, or with its control characters written out). Empty and blank
+/// values are ignored; registering a value again costs a look-up.
 pub fn register(value: &str) {
+    // White space alone would mask the gaps between words (and its escaped forms
+    // every escaped tab).
+    if value.trim().is_empty() {
+        return;
+    }
     let mut forms: Vec<String> = Vec::new();
     for base in [value, value.trim()] {
         forms.push(base.to_string());
@@ -42,8 +47,9 @@ pub fn register(value: &str) {
     }
     let mut all = SECRETS.write().unwrap_or_else(|p| p.into_inner());
     for form in forms {
-        // "***" masked as "***" changes nothing, and would loop nowhere but waste.
-        if form.is_empty() || form.bytes().all(|b| b == b'*') || all.iter().any(|s| **s == *form) {
+        // "***" masked as "***" changes nothing.
+        let blank = form.trim().is_empty() || form.bytes().all(|b| b == b'*');
+        if blank || all.iter().any(|s| **s == *form) {
             continue;
         }
         let at = all.partition_point(|s| s.len() >= form.len());
@@ -251,6 +257,10 @@ mod tests {
         register("");
         register("***");
         register("   ");
-        assert_eq!(mask("a *** b"), "a *** b");
+        register("\t\n");
+        assert_eq!(
+            mask("a ***   b\t\nc \\u{9}\\u{a}"),
+            "a ***   b\t\nc \\u{9}\\u{a}"
+        );
     }
 }
