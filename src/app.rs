@@ -1,4 +1,4 @@
-//! The run of the whenready binary: pick the personality from argv[0] (whenready,
+//! The run of the whenready binary: pick the personality from `argv[0]` (whenready,
 //! or a drop-in name), parse the command line and environment into a [`Plan`]
 //! (usage errors exit at once), read what the targets need, make a first attempt at
 //! every target without a runtime where the kernel answers at once (a loopback

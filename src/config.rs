@@ -238,9 +238,9 @@ impl Config {
             .get("WHENREADY_TARGETS")
             .map_err(UsageError)?
             .unwrap_or("");
-        let env_targets = from_env
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|s| !s.is_empty());
+        // White space and commas separate targets, but not a comma in a URL's user
+        // info (a password): target::split_list.
+        let env_targets = crate::target::split_list(from_env).into_iter();
         for (text, origin) in cli
             .targets
             .iter()

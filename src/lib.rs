@@ -18,6 +18,8 @@ pub mod limits;
 pub mod pace;
 pub mod probe;
 pub mod report;
+pub mod secret;
 pub mod signal;
 pub mod target;
+pub mod text;
 pub mod wait;

@@ -123,7 +123,7 @@ impl Target {
                 let (scheme, _) = text.split_once(':').unwrap_or_default();
                 return Err(ParseError::NotAbsolute {
                     scheme: scheme.into(),
-                    text: text.into(),
+                    text: mask_raw(text),
                 });
             }
             let invalid = |why: String| ParseError::Invalid {
@@ -131,10 +131,10 @@ impl Target {
                 why,
             };
             if text.contains('@') {
-                // USER:PASSWORD@HOST:PORT: mask it as the authority it looks like.
-                let masked = mask_raw(&format!("x://{text}"));
+                // USER:PASSWORD@HOST:PORT, or the end of a password that white
+                // space cut off its URL: everything before the '@' is masked.
                 return Err(ParseError::Invalid {
-                    shown: masked.trim_start_matches("x://").to_string(),
+                    shown: mask_raw(text),
                     why: "credentials need a URL, e.g. postgres://USER:PASSWORD@HOST".into(),
                 });
             }
@@ -155,6 +155,7 @@ impl Target {
         };
         kind.check_raw(text).map_err(invalid)?;
         let url = Url::parse(text).map_err(|e| invalid(e.to_string()))?;
+        register_secrets(&url, kind);
         if url.fragment().is_some() && !kind.takes_fragment() {
             return Err(invalid(format!(
                 "a {} target takes no #fragment (only http targets read #expectations)",
@@ -184,6 +185,73 @@ impl Target {
             shown,
         }
     }
+}
+
+/// Registers the secrets a URL carries ([`crate::secret`]), as written and decoded:
+/// its password, a user part that the kind reads as a token, and the values of the
+/// kind's secret query parameters.
+fn register_secrets(url: &Url, kind: &dyn Kind) {
+    let both = |raw: &str| {
+        crate::secret::register(raw);
+        crate::secret::register(&decode(raw));
+    };
+    match url.password() {
+        Some(password) => both(password),
+        None if kind.user_is_token() => both(url.username()),
+        None => {}
+    }
+    let secret = kind.secret_params();
+    for pair in url.query().unwrap_or("").split('&') {
+        if let Some((key, value)) = pair.split_once('=') {
+            if secret.contains(&decode(key).to_ascii_lowercase().as_str()) {
+                both(value);
+                // Form encoding: '+' is a space (as `query_pairs` reads it).
+                both(&value.replace('+', " "));
+            }
+        }
+    }
+}
+
+/// Splits a list of targets (`WHENREADY_TARGETS`) at white space and at commas,
+/// except a comma that belongs to a URL: one in its user info
+/// (`postgres://u:pa,ss@db`: no '/', '?' or '#' between "://" and the comma, and
+/// an '@' after it before the next of them), or anywhere in the authority of a
+/// kind whose authority is a list of hosts ([`Kind::authority_is_host_list`]).
+/// So `redis://cache:6379,db:5432` is two targets.
+pub fn split_list(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for word in text.split(char::is_whitespace) {
+        let (mut start, mut from) = (0, 0);
+        while let Some(i) = word[from..].find(',') {
+            let comma = from + i;
+            if !comma_belongs_to_url(&word[start..], comma - start) {
+                out.push(&word[start..comma]);
+                start = comma + 1;
+            }
+            from = comma + 1;
+        }
+        out.push(&word[start..]);
+    }
+    out.retain(|t| !t.is_empty());
+    out
+}
+
+/// Whether the comma at `comma` of `piece` (a list's entry so far) is part of a URL
+/// that `piece` begins.
+fn comma_belongs_to_url(piece: &str, comma: usize) -> bool {
+    let Some(sep) = piece.find("://") else {
+        return false;
+    };
+    let start = sep + 3;
+    let end = piece[start..]
+        .find(['/', '?', '#'])
+        .map_or(piece.len(), |i| start + i);
+    if comma < start || comma >= end {
+        return false;
+    }
+    let host_list = crate::probe::kind_of(&piece[..sep].to_ascii_lowercase())
+        .is_some_and(|k| k.authority_is_host_list());
+    host_list || piece[comma + 1..end].contains('@')
 }
 
 /// Whether a query parameter (lowercase) holds a secret for some kind.
@@ -328,10 +396,17 @@ pub fn mask_url(url: &Url, kind: &dyn Kind) -> String {
     url.to_string().replace("%2A%2A%2A", "***")
 }
 
-/// Masks secrets in text that did not parse as a URL: the password of the userinfo
-/// and the values of every kind's secret query parameters.
+/// Masks secrets in text that did not parse as a URL, or that a kind refused: the
+/// password of the user info and the values of every kind's secret query
+/// parameters. Where the text leaves it unsure what is a password, more is masked:
+/// an authority whose port is no number (`postgres://u:Sec`, the start of a password
+/// that white space or a comma cut off) is masked from its colon on, or, when an
+/// '@' follows later (`postgres://u:pa/ss@db`), from "://" to that '@'; text
+/// without "://" that has an '@' is masked up to it.
 pub fn mask_raw(text: &str) -> String {
     let mut out = text.to_string();
+    // Where a user info written without a URL, or cut loose, could end.
+    let last_at = |s: &str| s[..s.find('#').unwrap_or(s.len())].rfind('@');
     if let Some(start) = out.find("://").map(|i| i + 3) {
         let authority_end = out[start..]
             .find(['/', '?', '#'])
@@ -343,7 +418,14 @@ pub fn mask_raw(text: &str) -> String {
             } else if crate::probe::kind_of(&scheme).is_some_and(|k| k.user_is_token()) {
                 out.replace_range(start..at, "***");
             }
+        } else if let Some(colon) = unsure_port(&out[start..authority_end]).map(|i| start + i) {
+            match last_at(&out[authority_end..]).map(|i| authority_end + i) {
+                Some(at) => out.replace_range(start..at, "***"),
+                None => out.replace_range(colon + 1..authority_end, "***"),
+            }
         }
+    } else if let Some(at) = last_at(&out) {
+        out.replace_range(..at, "***");
     }
     // A secret header written into an http fragment is refused, but the refusal
     // quotes the target: its value is masked too.
@@ -381,6 +463,27 @@ pub fn mask_raw(text: &str) -> String {
         out.push_str(&masked.join("&"));
     }
     out
+}
+
+/// In an authority without user info, the colon before a port that is no number
+/// (perhaps a piece of a password), if there is one. A list of hosts with ports
+/// (`a:1,b:2`) is sure.
+fn unsure_port(authority: &str) -> Option<usize> {
+    // The colons of an IPv6 literal are no port's.
+    let host_end = match authority.strip_prefix('[') {
+        Some(rest) => rest.find(']').map_or(authority.len(), |i| i + 2),
+        None => 0,
+    };
+    let colon = host_end + authority[host_end..].find(':')?;
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let sure = authority[colon + 1..]
+        .split(',')
+        .enumerate()
+        .all(|(n, item)| match n {
+            0 => digits(item),
+            _ => digits(item.rsplit_once(':').map_or("", |(_, port)| port)),
+        });
+    (!sure).then_some(colon)
 }
 
 #[cfg(test)]
@@ -516,6 +619,83 @@ mod tests {
             !err.contains("s3cret") && err.contains("secret on the command line"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn lists_split_at_white_space_and_commas_outside_user_info() {
+        for (text, parts) in [
+            ("a:1,b:2 \n c:3", &["a:1", "b:2", "c:3"][..]),
+            (" , ,, ", &[][..]),
+            (
+                "redis://cache:6379,db:5432",
+                &["redis://cache:6379", "db:5432"],
+            ),
+            (
+                "postgres://u:Sec,retPw@db/app,db:1",
+                &["postgres://u:Sec,retPw@db/app", "db:1"],
+            ),
+            ("postgres://u:a,b,c@db", &["postgres://u:a,b,c@db"]),
+            (
+                "postgres://u:p@db/app,x=1,y@z:1",
+                &["postgres://u:p@db/app", "x=1", "y@z:1"],
+            ),
+            (
+                "redis://cache:6379,postgres://u:p,w@db/app",
+                &["redis://cache:6379", "postgres://u:p,w@db/app"],
+            ),
+            (
+                "http://h/?a=1,2#json=/s:green,yellow",
+                &["http://h/?a=1", "2#json=/s:green", "yellow"],
+            ),
+            ("tcp://h:1,u@h:2", &["tcp://h:1,u@h:2"]),
+            ("postgres://a:1,b:2/db", &["postgres://a:1", "b:2/db"]),
+        ] {
+            assert_eq!(split_list(text), parts, "{text}");
+        }
+    }
+
+    #[test]
+    fn unsure_text_never_shows_a_piece_of_a_password() {
+        for (text, shown) in [
+            ("postgres://u:Sec", "postgres://u:***"),
+            ("postgres://u:Sec,ret", "postgres://u:***"),
+            ("postgres://u:Se/c@db/app", "postgres://***@db/app"),
+            ("postgres://u:Se?c@db/app", "postgres://***@db/app"),
+            ("retPw@db/app", "***@db/app"),
+            ("app:s3cret@db:5432", "***@db:5432"),
+            ("postgres://a:1,b:2/db", "postgres://a:1,b:2/db"),
+            ("tcp://[::1]:80", "tcp://[::1]:80"),
+            ("tcp://[::1]:x", "tcp://[::1]:***"),
+            ("redis://cache:6379/0", "redis://cache:6379/0"),
+            ("http://h/p@x", "http://h/p@x"),
+        ] {
+            assert_eq!(mask_raw(text), shown, "{text}");
+        }
+        for text in [
+            "postgres://u:Sec",
+            "postgres://u:Se/c@db/app",
+            "retPw@db/app",
+            "file:u:Sec@x",
+        ] {
+            let err = parse(text).unwrap_err();
+            for piece in ["Sec", "Se/c", "retPw"] {
+                assert!(!err.contains(piece), "{text}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn parsing_registers_the_secrets_a_url_carries() {
+        use crate::secret::mask;
+        parse("postgres://app:Ab%2Fpw-reg-1@db/app").unwrap();
+        assert_eq!(mask("Ab/pw-reg-1 Ab%2Fpw-reg-1"), "*** ***");
+        parse("postgresql://app@db/app?sslmode=disable&password=Qp+pw-reg-2").unwrap();
+        assert_eq!(mask("Qp pw-reg-2 Qp+pw-reg-2"), "*** ***");
+        parse("nats://Tk-nats-reg-3@broker").unwrap();
+        assert_eq!(mask("token Tk-nats-reg-3"), "token ***");
+        // A user name is no secret.
+        parse("redis://cacheuser-reg-4:Pw-reg-4@cache").unwrap();
+        assert_eq!(mask("cacheuser-reg-4"), "cacheuser-reg-4");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! A canary password never reaches any output: the live view on a terminal, default,
 //! quiet, JSON, usage errors, permanent failures, timeouts; from URLs, query
-//! parameters, variables and HTTP secret headers.
+//! parameters, variables and HTTP secret headers. Every run must also end as
+//! expected (its exit status and the line that says so) and show the target,
+//! masked: a run that printed nothing would pass for one that hid the canary.
 
 mod common;
 use common::*;
@@ -8,12 +10,18 @@ use std::time::Duration;
 
 const CANARY: &str = "Zq8-canary-pw";
 
-fn modes() -> [&'static [&'static str]; 3] {
-    [&[], &["-q"], &["--json"]]
+/// How a run's output is read: on a terminal (the live view), or on a pipe (plain,
+/// `-q`, `--json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Live,
+    Plain,
+    Quiet,
+    Json,
 }
 
 /// Runs whenready on a pseudo-terminal (util-linux `script`), so that the live view
-/// draws; returns what the terminal received.
+/// draws; returns what the terminal received as its stderr.
 fn on_terminal(args: &[&str], env: &[(&str, &str)]) -> Run {
     require("script", "util-linux");
     let mut command = format!("stty rows 30 cols 200; {}", env!("CARGO_BIN_EXE_whenready"));
@@ -29,25 +37,55 @@ fn on_terminal(args: &[&str], env: &[(&str, &str)]) -> Run {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    run(&mut cmd, Duration::from_secs(20))
+    let mut r = run(&mut cmd, Duration::from_secs(20));
+    r.stderr = std::mem::take(&mut r.stdout) + &r.stderr;
+    r
 }
 
-fn check(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let live = on_terminal(args, env);
-    assert!(!live.stdout.contains(CANARY), "live view: {live:?}");
-    assert_no_secret(&live, CANARY);
-    let mut last = None;
-    for mode in modes() {
-        let mut cmd = whenready();
-        cmd.args(mode).args(args);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let r = run(&mut cmd, Duration::from_secs(20));
+/// Runs `args` in every mode and asserts, in each: the exit `code`, the line that
+/// says how the run ended (the deadline, `--once`, a permanent failure or a usage
+/// error), each of `shown` (the targets as they must be shown, masked) printed, and
+/// the canary nowhere.
+fn check(args: &[&str], env: &[(&str, &str)], code: i32, shown: &[&str]) {
+    for mode in [Mode::Live, Mode::Plain, Mode::Quiet, Mode::Json] {
+        let r = match mode {
+            Mode::Live => on_terminal(args, env),
+            _ => {
+                let mut cmd = whenready();
+                match mode {
+                    Mode::Quiet => cmd.arg("-q"),
+                    Mode::Json => cmd.arg("--json"),
+                    _ => &mut cmd,
+                };
+                cmd.args(args);
+                for (k, v) in env {
+                    cmd.env(k, v);
+                }
+                run(&mut cmd, Duration::from_secs(20))
+            }
+        };
         assert_no_secret(&r, CANARY);
-        last = Some(r);
+        assert_exited(&r, code);
+        let json = mode == Mode::Json;
+        let ending = match code {
+            2 => "whenready: ",
+            3 if json => "\"event\":\"permanent\"",
+            3 => "failed permanently: ",
+            _ if args.contains(&"--once") && json => "\"event\":\"not_ready_once\"",
+            _ if args.contains(&"--once") => " not ready:",
+            _ if json => "\"event\":\"timeout\"",
+            _ => "timed out after ",
+        };
+        assert!(r.stderr.contains(ending), "{mode:?}: no {ending:?}: {r:?}");
+        for s in shown {
+            assert!(r.stderr.contains(s), "{mode:?}: {s} not shown: {r:?}");
+        }
     }
-    last.unwrap()
+}
+
+/// The text as whenready must show it: the canary masked.
+fn masked(text: &str) -> String {
+    text.replace(CANARY, "***")
 }
 
 #[test]
@@ -68,10 +106,8 @@ fn url_passwords_never_print() {
         format!("memcached://user:{CANARY}@127.0.0.1:{port}"),
         format!("https://user:{CANARY}@127.0.0.1:{port}/?password={CANARY}"),
     ] {
-        let r = check(&["-t", "200ms", &url], &[]);
-        assert_eq!(r.code, 1, "{r:?}");
-        let r = check(&["--once", &url], &[]);
-        assert_eq!(r.code, 1, "{r:?}");
+        check(&["-t", "200ms", &url], &[], 1, &[&masked(&url)]);
+        check(&["--once", &url], &[], 1, &[&masked(&url)]);
     }
 }
 
@@ -100,57 +136,52 @@ fn usage_errors_do_not_print_the_password() {
         format!("http://u:{CANARY}@[::1/"),
         format!("postgres://app:{CANARY}@a:1,b:2/db"),
     ] {
-        let r = check(&[&bad], &[]);
-        assert_eq!(r.code, 2, "{bad}: {r:?}");
-        assert!(r.stderr.contains("***"), "the masked form is shown: {r:?}");
+        check(&[&bad], &[], 2, &[&masked(&bad)]);
     }
 }
 
 #[test]
 fn environment_passwords_never_print() {
     let port = free_port();
-    let r = check(
-        &[
-            "-t",
-            "200ms",
-            &format!("postgres://app@127.0.0.1:{port}/db"),
-            &format!("redis://127.0.0.1:{port}"),
-            &format!("mysql://app@127.0.0.1:{port}/db"),
-        ],
+    let targets = [
+        format!("postgres://app@127.0.0.1:{port}/db"),
+        format!("redis://127.0.0.1:{port}"),
+        format!("mysql://app@127.0.0.1:{port}/db"),
+    ];
+    let mut args = vec!["-t", "200ms"];
+    args.extend(targets.iter().map(String::as_str));
+    let shown: Vec<&str> = targets.iter().map(String::as_str).collect();
+    check(
+        &args,
         &[
             ("PGPASSWORD", CANARY),
             ("REDISCLI_AUTH", CANARY),
             ("MYSQL_PWD", CANARY),
         ],
+        1,
+        &shown,
     );
-    assert_eq!(r.code, 1, "{r:?}");
-    let r = check(
+    let url = format!("postgres://u:{CANARY}@127.0.0.1:{port}/d");
+    check(
         &["-t", "200ms"],
-        &[(
-            "WHENREADY_TARGETS",
-            &format!("postgres://u:{CANARY}@127.0.0.1:{port}/d"),
-        )],
+        &[("WHENREADY_TARGETS", &url)],
+        1,
+        &[&masked(&url)],
     );
-    assert_eq!(r.code, 1, "{r:?}");
-    let r = check(
+    let url = format!("postgres://u:{CANARY}@h:0/d");
+    check(
         &[],
-        &[("WHENREADY_TARGETS", &format!("postgres://u:{CANARY}@h:0/d"))],
+        &[("WHENREADY_TARGETS", &url)],
+        2,
+        &[&masked(&url), "WHENREADY_TARGETS"],
     );
-    assert_eq!(r.code, 2, "{r:?}");
 }
 
 #[test]
 fn permanent_failures_do_not_print_the_password() {
     let srv = Redis::started(&["--requirepass", "the-right-one"]);
-    let r = check(
-        &[
-            "-t",
-            "20s",
-            &format!("redis://:{CANARY}@127.0.0.1:{}", srv.port),
-        ],
-        &[],
-    );
-    assert_eq!(r.code, 3, "{r:?}");
+    let url = format!("redis://:{CANARY}@127.0.0.1:{}", srv.port);
+    check(&["-t", "20s", &url], &[], 3, &[&masked(&url)]);
 }
 
 #[test]
@@ -168,25 +199,21 @@ fn http_secret_headers_never_print() {
             file.display()
         ),
     ] {
-        let r = check(&["-t", "200ms", &url], &[("TOKEN", CANARY)]);
-        assert_eq!(r.code, 1, "{r:?}");
-        let r = check(&["--once", &url], &[("TOKEN", CANARY)]);
-        assert_eq!(r.code, 1, "{r:?}");
+        check(&["-t", "200ms", &url], &[("TOKEN", CANARY)], 1, &[&url]);
+        check(&["--once", &url], &[("TOKEN", CANARY)], 1, &[&url]);
     }
     // Written on the command line, a secret header is refused, and masked in the
     // refusal.
     for name in ["Authorization", "cookie", "Proxy-Authorization"] {
         let url =
             format!("http://127.0.0.1:{port}/#send-header={name}:Bearer%20{CANARY}&status=200");
-        let r = check(&[&url], &[]);
-        assert_eq!(r.code, 2, "{r:?}");
-        assert!(r.stderr.contains(&format!("{name}:***")), "{r:?}");
+        check(&[&url], &[], 2, &[&format!("{name}:***")]);
     }
     // A variable that is not a valid header value: a usage error that does not quote it.
-    let r = check(
+    check(
         &[&format!("http://127.0.0.1:{port}/#bearer-env=TOKEN")],
         &[("TOKEN", &format!("{CANARY}\u{7f}x"))],
+        2,
+        &["the variable TOKEN (bearer-env=) does not hold a valid header value"],
     );
-    assert_eq!(r.code, 2, "{r:?}");
-    assert!(r.stderr.contains("TOKEN"), "{r:?}");
 }

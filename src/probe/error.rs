@@ -12,7 +12,9 @@ pub enum Transience {
     Permanent,
 }
 
-/// Why one attempt at a target failed. The reason never contains a secret.
+/// Why one attempt at a target failed. A reason may quote a peer (an error message,
+/// a body): the reporter masks secrets in it, keeps it to one line and caps it
+/// (`crate::report::safe_reason`) before anything shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeError {
     /// Whether waiting can help.

@@ -67,6 +67,9 @@ impl Kind for Http {
             None
         };
         let spec = Spec::parse(url.fragment().unwrap_or(""), env)?;
+        if let Some(basic) = basic_authorization(url) {
+            crate::secret::register_header(&basic);
+        }
         let mut url = url.clone();
         url.set_fragment(None);
         Ok(Box::new(HttpTarget {
@@ -119,13 +122,14 @@ impl Check for HttpTarget {
                     io_reason(&e)
                 )
             })?;
-            let value =
-                HeaderValue::try_from(format!("{prefix}{}", text.trim())).map_err(|_| {
-                    format!(
-                        "{} (for {name} of {shown}) does not hold a valid header value",
-                        path.display()
-                    )
-                })?;
+            let text = format!("{prefix}{}", text.trim());
+            crate::secret::register_header(&text);
+            let value = HeaderValue::try_from(text).map_err(|_| {
+                format!(
+                    "{} (for {name} of {shown}) does not hold a valid header value",
+                    path.display()
+                )
+            })?;
             headers.push((name.clone(), secret(value)));
         }
         let _ = self.file_headers.set(headers);
@@ -361,12 +365,11 @@ impl Spec {
                     let value = env.get(&var)?.ok_or_else(|| {
                         format!("{key}= names the variable {var:?}, which is not set")
                     })?;
-                    let value = HeaderValue::try_from(format!("{prefix}{}", value.trim()))
-                        .map_err(|_| {
-                            format!(
-                                "the variable {var} ({key}=) does not hold a valid header value"
-                            )
-                        })?;
+                    let value = format!("{prefix}{}", value.trim());
+                    crate::secret::register_header(&value);
+                    let value = HeaderValue::try_from(value).map_err(|_| {
+                        format!("the variable {var} ({key}=) does not hold a valid header value")
+                    })?;
                     spec.headers.push((name, secret(value)));
                 }
                 "send-header-file" | "bearer-file" => {
@@ -694,10 +697,13 @@ fn expectations(spec: &Spec, answer: &Answer) -> Result<(), ProbeError> {
 }
 
 /// What a message shows of a body or a value: one line, white space collapsed,
-/// at most 80 characters, control characters escaped.
+/// at most 80 characters, control characters escaped, secrets masked before the
+/// cut (which never falls inside one: a server may echo a token).
 fn seen(bytes: &[u8]) -> String {
     const MAX: usize = 80;
-    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(4 * MAX)]);
+    let window = bytes.len().min(4 * MAX + crate::secret::longest());
+    let text = String::from_utf8_lossy(&bytes[..window]);
+    let text = crate::secret::masked_prefix(&text, 4 * MAX);
     let words: Vec<&str> = text.split_whitespace().collect();
     let one_line = words.join(" ");
     if one_line.is_empty() {
@@ -707,7 +713,7 @@ fn seen(bytes: &[u8]) -> String {
     if shown.len() < one_line.len() || bytes.len() > 4 * MAX {
         shown.push('…');
     }
-    crate::report::clean_line(&shown).into_owned()
+    crate::text::clean_line(&shown).into_owned()
 }
 
 fn status_reason(status: u16) -> String {
@@ -843,14 +849,8 @@ fn build(request: &Request<'_>) -> Result<hyper::Request<Full<Bytes>>, hyper::ht
         )
         .header(hyper::header::ACCEPT, "*/*")
         .header(hyper::header::CONNECTION, "close");
-    if !url.username().is_empty() || url.password().is_some() {
-        let pair = format!(
-            "{}:{}",
-            decode(url.username()),
-            decode(url.password().unwrap_or(""))
-        );
-        let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
-        builder = builder.header(hyper::header::AUTHORIZATION, format!("Basic {encoded}"));
+    if let Some(basic) = basic_authorization(url) {
+        builder = builder.header(hyper::header::AUTHORIZATION, basic);
     }
     if let Some(headers) = builder.headers_mut() {
         for (name, value) in &request.headers {
@@ -858,6 +858,20 @@ fn build(request: &Request<'_>) -> Result<hyper::Request<Full<Bytes>>, hyper::ht
         }
     }
     builder.body(Full::new(request.body.clone().unwrap_or_default()))
+}
+
+/// `Basic BASE64` of the URL's user and password, if it has either.
+fn basic_authorization(url: &Url) -> Option<String> {
+    if url.username().is_empty() && url.password().is_none() {
+        return None;
+    }
+    let pair = format!(
+        "{}:{}",
+        decode(url.username()),
+        decode(url.password().unwrap_or(""))
+    );
+    let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+    Some(format!("Basic {encoded}"))
 }
 
 fn classify(e: &hyper::Error) -> ProbeError {

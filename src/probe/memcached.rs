@@ -225,7 +225,7 @@ async fn read_line<S: AsyncRead + Unpin>(
 }
 
 fn short(s: &str) -> String {
-    s.chars().take(80).collect()
+    crate::secret::excerpt(s, 80)
 }
 
 #[cfg(test)]

@@ -83,6 +83,13 @@ pub trait Kind: Sync {
     fn user_is_token(&self) -> bool {
         false
     }
+    /// Whether its authority is a list of hosts (`kafka://h1:9092,h2:9092`, as
+    /// Kafka and MongoDB write them): then every comma in the authority belongs to
+    /// the URL, and a list of targets (`WHENREADY_TARGETS`) is not split there
+    /// ([`crate::target::split_list`]). Otherwise only a comma in the user info does.
+    fn authority_is_host_list(&self) -> bool {
+        false
+    }
     /// Whether its URLs may carry a fragment (`#…`): only http reads one; for every
     /// other kind a fragment is a usage error rather than silently dropped.
     fn takes_fragment(&self) -> bool {

@@ -284,7 +284,7 @@ fn reason_string(props: &[u8]) -> Option<String> {
             _ => return None,
         };
         if id == 0x1F {
-            let text: String = String::from_utf8_lossy(value?).chars().take(120).collect();
+            let text = crate::secret::excerpt(&String::from_utf8_lossy(value?), 120);
             return Some(text);
         }
         p = rest.get(skip..)?;

@@ -114,6 +114,7 @@ pub fn parse(url: &Url, env: &Env) -> Result<MysqlTarget, String> {
         Some(p) => Some(crate::target::decode(p)),
         None => env.get("MYSQL_PWD")?.map(str::to_string),
     };
+    password.iter().for_each(|p| crate::secret::register(p));
     let path = crate::target::decode(url.path().trim_start_matches('/'));
     let database = match path.as_str() {
         "" => None,

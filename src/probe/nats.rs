@@ -4,7 +4,7 @@
 //! it (`tls_required`, NATS's TLS-after-INFO) or the URL asks for it (`?tls=true`),
 //! sends `CONNECT` with the credentials and `PING`, and is ready on `PONG`. The wire
 //! code is written by hand: a line protocol of a few messages. Every line read is
-//! capped ([`MAX_LINE`]); nothing the server sends can make it panic.
+//! capped (`MAX_LINE`); nothing the server sends can make it panic.
 
 use super::error::{io_reason, tls_failure, ProbeError};
 use super::net;
@@ -179,15 +179,12 @@ fn connect_json(auth: &NatsAuth, tls: bool) -> String {
         NatsAuth::User { user, pass } => {
             json.push_str(&format!(
                 ",\"user\":{},\"pass\":{}",
-                crate::report::json::quote(user),
-                crate::report::json::quote(pass)
+                crate::text::quote(user),
+                crate::text::quote(pass)
             ));
         }
         NatsAuth::Token(token) => {
-            json.push_str(&format!(
-                ",\"auth_token\":{}",
-                crate::report::json::quote(token)
-            ));
+            json.push_str(&format!(",\"auth_token\":{}", crate::text::quote(token)));
         }
     }
     json.push_str(&format!(
@@ -245,7 +242,7 @@ async fn read_line<S: AsyncRead + Unpin>(
 }
 
 fn short(s: &str) -> String {
-    s.chars().take(80).collect()
+    crate::secret::excerpt(s, 80)
 }
 
 /// The classification of a server's `-ERR`: which refusals waiting cannot fix.

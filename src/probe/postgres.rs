@@ -226,6 +226,7 @@ pub fn parse(url: &Url, env: &Env) -> Result<PgTarget, String> {
         None => os_user(env),
     };
     let password = or_env(password, "PGPASSWORD")?;
+    password.iter().for_each(|p| crate::secret::register(p));
     let dbname = or_env(dbname, "PGDATABASE")?.unwrap_or_else(|| user.clone());
     let sslmode = match or_env(sslmode, "PGSSLMODE")?.as_deref() {
         None | Some("prefer") | Some("allow") => SslMode::Prefer,

@@ -3,6 +3,7 @@
 
 use super::{say, Reporter, Voice};
 use crate::probe::Check;
+use crate::text::quote;
 use std::ffi::OsStr;
 use std::sync::Arc;
 
@@ -165,34 +166,5 @@ impl Value {
             ),
             Value::Null => "null".into(),
         }
-    }
-}
-
-/// A JSON string literal (RFC 8259 escaping): for the events, and NATS's CONNECT.
-pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::quote;
-
-    #[test]
-    fn json_strings_are_escaped() {
-        assert_eq!(quote("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");
     }
 }

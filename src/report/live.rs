@@ -3,8 +3,9 @@
 //! on screen. Used only when stderr is a terminal (and TERM is not "dumb"); colours
 //! unless NO_COLOR is set.
 
-use super::{clean_line, Plain, Reporter, Voice};
+use super::{Plain, Reporter, Voice};
 use crate::duration::show;
+use crate::text::clean_line;
 use std::ffi::OsStr;
 use std::io::Write;
 use std::sync::Mutex;

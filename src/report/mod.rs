@@ -5,8 +5,10 @@
 //! voices, one file each: [`plain`] lines (and `-q`), [`json`] events, the [`live`]
 //! view on a terminal, and the messages of a tool whenready stands in for (see
 //! [`crate::compat`]). Voices only ever see target names that are already masked, and
-//! probe reasons, which carry no secrets; what reaches a terminal has its control
-//! characters escaped ([`clean`]).
+//! reasons made safe where they enter ([`safe_reason`]): a reason may quote a peer,
+//! so it is masked ([`crate::secret`]), kept to one line and capped ([`crate::text`])
+//! before the reporter stores it or any voice, the termination log or a summary
+//! sees it.
 
 pub mod json;
 pub mod live;
@@ -17,6 +19,8 @@ pub use live::Live;
 pub use plain::Plain;
 
 use crate::duration::show;
+pub use crate::text::{clean, clean_line};
+use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::io::Write;
 use std::sync::Mutex;
@@ -191,25 +195,28 @@ impl Reporter {
 
     /// An attempt at target `i` failed. The voice hears of it only when the reason
     /// changed or the target is given up, so a flapping target cannot flood logs.
+    /// The reason is made safe first ([`safe_reason`]).
     pub fn not_ready(&self, i: usize, e: &crate::probe::ProbeError, last: bool) {
+        let reason = safe_reason(&e.reason);
         let changed = self.with(|s| {
             s[i].in_flight = None;
-            let changed = s[i].reason.as_deref() != Some(&*e.reason);
+            let changed = s[i].reason.as_deref() != Some(&*reason);
             if changed {
-                s[i].reason = Some(String::from(&*e.reason));
+                s[i].reason = Some(String::from(&*reason));
             }
             changed
         });
         if changed || last {
             self.voice
-                .not_ready(self, i, &e.reason, e.is_permanent(), last);
+                .not_ready(self, i, &reason, e.is_permanent(), last);
         }
     }
 
     /// Target `i` reached the goal: ready, or gone (`why`: the failure that shows it,
-    /// kept as its last reason).
+    /// kept as its last reason once made safe).
     pub fn ready(&self, i: usize, why: Option<String>) {
         let elapsed = self.start.elapsed();
+        let why = why.map(|w| safe_reason(&w).into_owned());
         self.with(|s| {
             s[i].ready_after = Some(elapsed);
             s[i].in_flight = None;
@@ -271,33 +278,18 @@ pub fn say(text: &str) {
     let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
-/// The text with control characters other than newlines escaped (`\u{1b}`), so that
-/// input echoed in a message cannot move the cursor or recolour a terminal.
-pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
-    escape_controls(text, |c| c == '\n')
-}
-
-/// The text with every control character escaped, newlines too: for what must stay
-/// on one line, such as a row of the live view.
-pub fn clean_line(text: &str) -> std::borrow::Cow<'_, str> {
-    escape_controls(text, |_| false)
-}
-
-fn escape_controls(text: &str, keep: impl Fn(char) -> bool) -> std::borrow::Cow<'_, str> {
-    let escaped = |c: char| c.is_control() && !keep(c);
-    if !text.chars().any(escaped) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    text.chars()
-        .map(|c| {
-            if escaped(c) {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect::<String>()
-        .into()
+/// A reason as every voice may show it: the registered secrets masked
+/// ([`crate::secret::mask`]), then its control characters, newlines included,
+/// escaped ([`clean_line`]), then cut to [`crate::text::REASON_MAX`] bytes with a
+/// marker ([`crate::text::cap`]). Masking comes first, so that neither escaping nor
+/// the cut can leave a piece of a secret unrecognised.
+pub fn safe_reason(reason: &str) -> Cow<'_, str> {
+    let masked = crate::secret::mask(reason);
+    let line = match clean_line(&masked) {
+        Cow::Borrowed(_) => masked,
+        Cow::Owned(escaped) => Cow::Owned(escaped),
+    };
+    crate::text::cap(line, crate::text::REASON_MAX)
 }
 
 /// `1 attempt`, `2 attempts`.
@@ -318,10 +310,60 @@ impl Voice for Silent {}
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::probe::ProbeError;
+    use std::sync::Arc;
+
+    /// Records the reasons a voice is given.
+    #[derive(Default, Clone)]
+    struct Heard(Arc<Mutex<Vec<String>>>);
+
+    impl Voice for Heard {
+        fn not_ready(&self, _r: &Reporter, _i: usize, reason: &str, _p: bool, _l: bool) {
+            self.0.lock().unwrap().push(reason.to_string());
+        }
+    }
+
     #[test]
-    fn control_characters_are_neutralised() {
-        assert_eq!(super::clean("plain\nlines"), "plain\nlines");
-        assert_eq!(super::clean("a\u{1b}[31mred"), "a\\u{1b}[31mred");
-        assert_eq!(super::clean_line("a\nb"), "a\\u{a}b");
+    fn reasons_are_made_safe_where_they_enter() {
+        crate::secret::register("Rp3-reporter-secret");
+        let heard = Heard::default();
+        let r = Reporter::new(vec!["db:1".into()], Box::new(heard.clone()), None, false);
+        let hostile = format!(
+            "nope Rp3-reporter-secret\nwhenready: db ready\r\x1b[2J{}",
+            "A".repeat(60_000)
+        );
+        r.attempt(0);
+        r.not_ready(0, &ProbeError::transient(hostile.clone()), false);
+        let stored = r.last_reason(0).unwrap();
+        let (_, summary, _) = r.unready().pop().unwrap();
+        let voice = heard.0.lock().unwrap()[0].clone();
+        for shown in [&stored, &summary, &voice] {
+            assert!(shown.len() <= crate::text::REASON_MAX, "{}", shown.len());
+            assert!(!shown.chars().any(char::is_control), "{shown:?}");
+            assert!(!shown.contains("Rp3-reporter-secret"), "{shown:?}");
+            assert!(
+                shown.starts_with("nope ***\\u{a}whenready: db ready\\u{d}\\u{1b}[2JAAA"),
+                "{shown:?}"
+            );
+            assert!(shown.ends_with(" bytes cut)"), "{shown:?}");
+        }
+        // The same hostile reason again is no change: the voice is not told twice.
+        r.not_ready(0, &ProbeError::transient(hostile), false);
+        assert_eq!(heard.0.lock().unwrap().len(), 1);
+        // A reason that shows a target gone is made safe as well.
+        r.ready(
+            0,
+            Some("gone\nwhenready: forged Rp3-reporter-secret".into()),
+        );
+        assert_eq!(r.last_reason(0).unwrap(), "gone\\u{a}whenready: forged ***");
+    }
+
+    #[test]
+    fn a_plain_reason_costs_no_copy() {
+        assert!(matches!(
+            safe_reason("connection refused"),
+            Cow::Borrowed("connection refused")
+        ));
     }
 }

@@ -315,6 +315,7 @@ fn from_kubeconfig(paths: &[PathBuf], context: Option<&str>) -> Result<Credentia
         }
     }
     if let Some(t) = user["token"].as_str().filter(|t| !t.is_empty()) {
+        crate::secret::register(t);
         creds.auth = Auth::Token(t.to_string());
     } else if let Some(p) = user["tokenFile"].as_str() {
         creds.auth = Auth::TokenFile(ufile.relative(p));

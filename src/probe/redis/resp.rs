@@ -112,8 +112,8 @@ impl fmt::Display for ReadError {
 /// At most `max` characters of what a peer sent, quoted and escaped.
 pub fn shown(bytes: &[u8], max: usize) -> String {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(4 * max)]);
-    let cut: String = text.chars().take(max).collect();
-    let more = cut.len() < text.len() || bytes.len() > 4 * max;
+    let cut = crate::secret::excerpt(&text, max);
+    let more = text.chars().nth(max).is_some() || bytes.len() > 4 * max;
     format!("{cut:?}{}", if more { "…" } else { "" })
 }
 
