@@ -27,16 +27,25 @@ pub struct Opt {
     /// Whether a value may begin with `-` (a duration given as `-1` is then named
     /// as invalid, rather than taken for an option).
     pub hyphen_value: bool,
-    /// One line of help: what it does, its default and its variable.
+    /// Its `WHENREADY_*` variable (the contract's rule: `--attempt-timeout` is
+    /// `WHENREADY_ATTEMPT_TIMEOUT`), or `None` (`--help`, `--version`).
+    pub env: Option<&'static str>,
+    /// One line of help: what it does and its default (the variable is added).
     pub help: &'static str,
 }
 
 impl Opt {
-    /// Its `WHENREADY_*` variable, as its help names it (`[env: WHENREADY_TIMEOUT]`):
-    /// one place for the name, which `--help` shows and [`crate::config`] reads.
+    /// Its `WHENREADY_*` variable, which `--help` shows and [`crate::config`] reads.
     pub fn var(&self) -> Option<&'static str> {
-        let (_, tag) = self.help.rsplit_once("[env: ")?;
-        tag.strip_suffix(']')
+        self.env
+    }
+
+    /// Its line of help, with its variable: `… [env: WHENREADY_TIMEOUT]`.
+    pub fn help_line(&self) -> std::borrow::Cow<'static, str> {
+        match self.env {
+            Some(var) => format!("{} [env: {var}]", self.help).into(),
+            None => self.help.into(),
+        }
     }
 
     /// The row of option `--long`.
@@ -45,12 +54,18 @@ impl Opt {
     }
 }
 
-const fn switch(long: &'static str, short: Option<char>, help: &'static str) -> Opt {
+const fn switch(
+    long: &'static str,
+    short: Option<char>,
+    env: Option<&'static str>,
+    help: &'static str,
+) -> Opt {
     Opt {
         long,
         short,
         value: None,
         hyphen_value: false,
+        env,
         help,
     }
 }
@@ -60,6 +75,7 @@ const fn valued(
     short: Option<char>,
     value: &'static str,
     hyphen_value: bool,
+    env: &'static str,
     help: &'static str,
 ) -> Opt {
     Opt {
@@ -67,42 +83,43 @@ const fn valued(
         short,
         value: Some(value),
         hyphen_value,
+        env: Some(env),
         help,
     }
 }
 
 /// Every option, in the order `--help` lists them (`--help` and `--version` last).
 pub static OPTIONS: &[Opt] = &[
-    valued("timeout", Some('t'), "DURATION", true,
-        "Deadline for all targets together: 500ms, 30s, 2m, 1h30m or seconds; 0 = none [default: 60s] [env: WHENREADY_TIMEOUT]"),
-    valued("interval", None, "DURATION", true,
-        "Longest pause between two attempts at one target [default: 250ms] [env: WHENREADY_INTERVAL]"),
-    valued("attempt-timeout", None, "DURATION", true,
-        "Most one attempt may take: connect, TLS, login, query [default: 5s] [env: WHENREADY_ATTEMPT_TIMEOUT]"),
-    switch("once", None,
-        "One attempt per target, no retries: exit 0 if all are ready, else 1 (for healthchecks) [env: WHENREADY_ONCE]"),
-    switch("reverse", None,
-        "Wait until every target is NOT ready (a port closed, a file removed); a permanent failure is still exit 3 [env: WHENREADY_REVERSE]"),
-    valued("stable", None, "DURATION", true,
-        "A target counts only after answering ready (with --reverse: gone) on every attempt for this long [default: 0] [env: WHENREADY_STABLE]"),
-    switch("quiet", Some('q'),
-        "Print nothing unless whenready fails, then only the final reason [env: WHENREADY_QUIET]"),
-    switch("json", None,
-        "Print events as JSON objects, one per line, on stderr [env: WHENREADY_JSON]"),
-    switch("retry-all", None,
-        "Treat every failure as transient, even a rejected password [env: WHENREADY_RETRY_ALL]"),
-    valued("http-status", None, "LIST", false,
-        "HTTP statuses that mean ready: codes and ranges, e.g. 200,204,300-399 [default: 200-299] [env: WHENREADY_HTTP_STATUS]"),
-    valued("cacert", None, "FILE", false,
-        "Also trust the CA certificates in this PEM file (https, rediss, nats, mqtts, amqps, grpcs) [env: WHENREADY_CACERT]"),
-    valued("cert", None, "FILE", false,
-        "Client certificate (PEM) presented to TLS servers that ask for one (mTLS); needs --key [env: WHENREADY_CERT]"),
-    valued("key", None, "FILE", false,
-        "Private key (PEM) of --cert; group- or world-readable gets a warning [env: WHENREADY_KEY]"),
-    switch("insecure", None,
-        "Do not verify certificates of https, rediss, nats, mqtts, amqps and grpcs targets (says so on stderr) [env: WHENREADY_INSECURE]"),
-    switch("help", Some('h'), "Print help (see more with '--help')"),
-    switch("version", Some('V'), "Print version"),
+    valued("timeout", Some('t'), "DURATION", true, "WHENREADY_TIMEOUT",
+        "Deadline for all targets together: 500ms, 30s, 2m, 1h30m or seconds; 0 = none [default: 60s]"),
+    valued("interval", None, "DURATION", true, "WHENREADY_INTERVAL",
+        "Longest pause between two attempts at one target [default: 250ms]"),
+    valued("attempt-timeout", None, "DURATION", true, "WHENREADY_ATTEMPT_TIMEOUT",
+        "Most one attempt may take: connect, TLS, login, query [default: 5s]"),
+    switch("once", None, Some("WHENREADY_ONCE"),
+        "One attempt per target, no retries: exit 0 if all are ready, else 1 (for healthchecks)"),
+    switch("reverse", None, Some("WHENREADY_REVERSE"),
+        "Wait until every target is NOT ready (a port closed, a file removed); a permanent failure is still exit 3"),
+    valued("stable", None, "DURATION", true, "WHENREADY_STABLE",
+        "A target counts only after answering ready (with --reverse: gone) on every attempt for this long [default: 0]"),
+    switch("quiet", Some('q'), Some("WHENREADY_QUIET"),
+        "Print nothing unless whenready fails, then only the final reason"),
+    switch("json", None, Some("WHENREADY_JSON"),
+        "Print events as JSON objects, one per line, on stderr"),
+    switch("retry-all", None, Some("WHENREADY_RETRY_ALL"),
+        "Treat every failure as transient, even a rejected password"),
+    valued("http-status", None, "LIST", false, "WHENREADY_HTTP_STATUS",
+        "HTTP statuses that mean ready: codes and ranges, e.g. 200,204,300-399 [default: 200-299]"),
+    valued("cacert", None, "FILE", false, "WHENREADY_CACERT",
+        "Also trust the CA certificates in this PEM file (https, rediss, nats, mqtts, amqps, grpcs)"),
+    valued("cert", None, "FILE", false, "WHENREADY_CERT",
+        "Client certificate (PEM) presented to TLS servers that ask for one (mTLS); needs --key"),
+    valued("key", None, "FILE", false, "WHENREADY_KEY",
+        "Private key (PEM) of --cert; group- or world-readable gets a warning"),
+    switch("insecure", None, Some("WHENREADY_INSECURE"),
+        "Do not verify certificates of https, rediss, nats, mqtts, amqps and grpcs targets (says so on stderr)"),
+    switch("help", Some('h'), None, "Print help (see more with '--help')"),
+    switch("version", Some('V'), None, "Print version"),
 ];
 
 /// The program's name in usage and help.
@@ -230,11 +247,11 @@ pub fn help(long: bool) -> String {
     out.push_str("Options:\n");
     for (flag, o) in flags.iter().zip(OPTIONS) {
         let text = if long && o.long == "help" {
-            "Print help (see a summary with '-h')"
+            "Print help (see a summary with '-h')".into()
         } else {
-            o.help
+            o.help_line()
         };
-        row(&mut out, width(&flags), flag, text);
+        row(&mut out, width(&flags), flag, &text);
     }
     if long {
         out.push_str(&after_long_help());
@@ -659,7 +676,11 @@ mod tests {
             for text in [&short, &long] {
                 assert!(text.contains(&shown(o)), "{}", o.long);
             }
-            assert!(short.contains(o.help) || o.long == "help", "{}", o.long);
+            assert!(
+                short.contains(&*o.help_line()) || o.long == "help",
+                "{}",
+                o.long
+            );
         }
         assert!(short.contains("  -t, --timeout <DURATION>  "), "{short}");
         assert!(

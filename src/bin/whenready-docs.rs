@@ -3,8 +3,8 @@
 //! renders them; the binary itself parses with lexopt (see src/cli.rs).
 //!
 //! ```text
-//! cargo run --bin whenready-docs -- man > whenready.1
-//! cargo run --bin whenready-docs -- completions bash > /etc/bash_completion.d/whenready
+//! cargo run --features docs --bin whenready-docs -- man > whenready.1
+//! cargo run --features docs --bin whenready-docs -- completions bash > /etc/bash_completion.d/whenready
 //! ```
 //!
 //! Shells: bash, zsh, fish, elvish, powershell.
@@ -35,7 +35,7 @@ fn command() -> Command {
             .action(ArgAction::Append),
     );
     for o in cli::OPTIONS {
-        let mut arg = Arg::new(o.long).long(o.long).help(o.help);
+        let mut arg = Arg::new(o.long).long(o.long).help(o.help_line());
         if let Some(c) = o.short {
             arg = arg.short(c);
         }
