@@ -11,11 +11,15 @@
 //! that a plain `cargo test` stays quick. `WHENREADY_FUZZ_SEED` picks another
 //! sequence of inputs (the default is fixed, so runs repeat). `.ci/fuzz` runs every
 //! target for a bounded time. A failing case prints the seed and its number, and
-//! writes its input to a file in the temporary directory, named in the message.
+//! writes its input to a file in the temporary directory, named in the message; a
+//! case that hangs (past [`HANG`]) ends the test process the same way.
 
 use std::future::Future;
+use std::io::Write;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -26,6 +30,10 @@ pub(crate) const DEFAULT_CASES: u64 = 200;
 /// How long a stream decoder may take after its input ended before the case fails
 /// as a hang.
 const SETTLE: Duration = Duration::from_secs(10);
+
+/// How long one case may take before the watchdog ends the process (a decoder that
+/// loops without awaiting anything cannot be interrupted).
+const HANG: Duration = Duration::from_secs(15);
 
 fn env_var<T: std::str::FromStr>(name: &str) -> Option<T> {
     let text = std::env::var(name).ok()?;
@@ -64,27 +72,26 @@ pub(crate) fn run(
     let start = Instant::now();
     let mut n = 0u64;
     let mut tally = std::collections::BTreeMap::<String, u64>::new();
+    let current = Arc::new(Mutex::new(None::<Current>));
+    let done = Arc::new(AtomicBool::new(false));
+    let watchdog = watch(target, seed, current.clone(), done.clone());
     loop {
-        let input = match seeds.get(n as usize) {
+        let input = Arc::new(match seeds.get(n as usize) {
             Some(s) => s.clone(),
             None => mutate(&mut rng, seeds, max_len),
-        };
+        });
         let case = rng.u64(..);
+        *lock(&current) = Some(Current {
+            n,
+            case,
+            started: Instant::now(),
+            input: input.clone(),
+        });
         match catch_unwind(AssertUnwindSafe(|| check(&input, case))) {
             Ok(name) => *tally.entry(name).or_default() += 1,
             Err(panic) => {
-                let file =
-                    std::env::temp_dir().join(format!("whenready-fuzz-{target}-{seed}-{n}.bin"));
-                let saved = match std::fs::write(&file, &input) {
-                    Ok(()) => format!("written to {}", file.display()),
-                    Err(e) => format!("not written ({e})"),
-                };
-                let head: String = input.iter().take(64).map(|b| format!("{b:02x}")).collect();
-                eprintln!(
-                "fuzz target {target}: case {n} failed (WHENREADY_FUZZ_SEED={seed}, case seed {case}); \
-                 its input, {} bytes, starts {head}, {saved}",
-                input.len()
-            );
+                done.store(true, Ordering::SeqCst);
+                eprintln!("{}", describe(target, seed, n, case, &input, "failed"));
                 resume_unwind(panic);
             }
         }
@@ -93,6 +100,8 @@ pub(crate) fn run(
             break;
         }
     }
+    done.store(true, Ordering::SeqCst);
+    let _ = watchdog.join();
     let mut common: Vec<(u64, String)> = tally.into_iter().map(|(k, v)| (v, k)).collect();
     common.sort_by(|a, b| b.cmp(a));
     let shown: Vec<String> = common
@@ -127,6 +136,58 @@ pub(crate) fn outcome<T, E: std::fmt::Display>(result: &Result<T, E>) -> String 
                 .to_string()
         }
     }
+}
+
+/// The case in progress, for the watchdog.
+struct Current {
+    n: u64,
+    case: u64,
+    started: Instant,
+    input: Arc<Vec<u8>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A thread that ends the whole test process when one case runs past [`HANG`]: a
+/// decoder in an endless loop never returns to be caught.
+fn watch(
+    target: &str,
+    seed: u64,
+    current: Arc<Mutex<Option<Current>>>,
+    done: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    let target = target.to_string();
+    std::thread::spawn(move || {
+        while !done.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(100));
+            if let Some(c) = &*lock(&current) {
+                if c.started.elapsed() > HANG && !done.load(Ordering::SeqCst) {
+                    // Straight to stderr: the test harness's capture is lost in an abort.
+                    let text = describe(&target, seed, c.n, c.case, &c.input, "hangs");
+                    let _ = writeln!(std::io::stderr(), "{text}");
+                    std::process::abort();
+                }
+            }
+        }
+    })
+}
+
+/// Which case failed and how to find its input again (written to a file in the
+/// temporary directory).
+fn describe(target: &str, seed: u64, n: u64, case: u64, input: &[u8], what: &str) -> String {
+    let file = std::env::temp_dir().join(format!("whenready-fuzz-{target}-{seed}-{n}.bin"));
+    let saved = match std::fs::write(&file, input) {
+        Ok(()) => format!("written to {}", file.display()),
+        Err(e) => format!("not written ({e})"),
+    };
+    let head: String = input.iter().take(64).map(|b| format!("{b:02x}")).collect();
+    format!(
+        "fuzz target {target}: case {n} {what} (WHENREADY_FUZZ_SEED={seed}, case seed {case}); \
+         its input, {} bytes, starts {head}, {saved}",
+        input.len()
+    )
 }
 
 /// Byte values at the edges of fields: zero, signs, line ends, DNS pointers.
