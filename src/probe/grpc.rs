@@ -9,12 +9,13 @@
 //! trailers or, for an answer without a message, in the headers (Trailers-Only).
 //! HTTP/2 is [`super::http2`], a client for this one request; the two one-field
 //! protobuf messages are encoded and decoded here ([`encode_request`],
-//! [`decode_response`]) rather than through a protobuf crate. Nothing the server
-//! sends can make it panic.
+//! [`decode_response`], reading through [`Cursor`]) rather than through a protobuf
+//! crate. Nothing the server sends can make it panic.
 
 use super::error::{io_reason, tls_failure, ProbeError};
 use super::http2;
 use super::tls::{self, Tls};
+use super::wire::{Cursor, VarintError};
 use super::{net, Attempt, Check, Ctx, Kind};
 use crate::env::Env;
 use crate::target::{decode, url_endpoint, Endpoint};
@@ -224,15 +225,14 @@ pub fn encode_request(service: &str) -> Vec<u8> {
 /// The serving status in a framed `HealthCheckResponse { ServingStatus status = 1; }`
 /// (0 when the field is absent, as proto3 reads it); the error says what is wrong.
 pub fn decode_response(data: &[u8]) -> Result<u64, String> {
-    let (&flag, rest) = data.split_first().ok_or("no message")?;
+    let mut framed = Cursor::new(data);
+    let flag = framed.u8().ok_or("no message")?;
     if flag != 0 {
         return Err("a compressed message, which was not asked for".into());
     }
-    let len = rest
-        .get(..4)
-        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
-        .ok_or("a message prefix cut short")?;
-    let mut message = rest.get(4..4 + len).ok_or("a message cut short")?;
+    let len = framed.u32().ok_or("a message prefix cut short")?;
+    let mut message = Cursor::new(framed.take(len as usize).ok_or("a message cut short")?);
+    let cut = || "a field cut short".to_string();
     let mut status = 0;
     while !message.is_empty() {
         let key = varint(&mut message)?;
@@ -241,11 +241,11 @@ pub fn decode_response(data: &[u8]) -> Result<u64, String> {
             (_, 0) => {
                 varint(&mut message)?;
             }
-            (_, 1) => message = message.get(8..).ok_or("a field cut short")?,
-            (_, 5) => message = message.get(4..).ok_or("a field cut short")?,
+            (_, 1) => message.skip(8).ok_or_else(cut)?,
+            (_, 5) => message.skip(4).ok_or_else(cut)?,
             (_, 2) => {
                 let n = usize::try_from(varint(&mut message)?).map_err(|_| "a huge field")?;
-                message = message.get(n..).ok_or("a field cut short")?;
+                message.skip(n).ok_or_else(cut)?;
             }
             (_, w) => return Err(format!("a field of wire type {w}")),
         }
@@ -253,17 +253,12 @@ pub fn decode_response(data: &[u8]) -> Result<u64, String> {
     Ok(status)
 }
 
-fn varint(data: &mut &[u8]) -> Result<u64, String> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&b, rest) = data.split_first().ok_or("a number cut short")?;
-        *data = rest;
-        value |= u64::from(b & 0x7F) << shift;
-        if b & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err("a number longer than 10 bytes".into())
+/// A protobuf varint (at most 10 bytes).
+fn varint(data: &mut Cursor) -> Result<u64, String> {
+    data.varint(10).map_err(|e| match e {
+        VarintError::CutShort => "a number cut short".into(),
+        VarintError::TooLong => "a number longer than 10 bytes".into(),
+    })
 }
 
 fn serving_status(s: u64) -> String {
@@ -329,6 +324,7 @@ pub fn classify_status(code: u32, message: &str) -> ProbeError {
 mod tests {
     use super::*;
     use crate::probe::error::Transience::*;
+    use crate::probe::wire::fuzz;
 
     fn p(text: &str) -> Result<GrpcTarget, String> {
         parse(&Url::parse(text).unwrap())
@@ -404,11 +400,54 @@ mod tests {
         }
     }
 
-    proptest::proptest! {
-        #[test]
-        fn no_panic_on_any_answer(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
-            let _ = decode_response(&data);
-        }
+    /// Health answers (messages behind their prefix) on their own.
+    #[test]
+    fn fuzz_messages() {
+        let seeds = vec![
+            vec![0, 0, 0, 0, 2, 0x08, 1],
+            vec![0, 0, 0, 0, 0],
+            vec![0, 0, 0, 0, 7, 0x12, 1, b'x', 0x18, 5, 0x08, 2],
+            vec![
+                0, 0, 0, 0, 14, 0x09, 1, 2, 3, 4, 5, 6, 7, 8, 0x0D, 1, 2, 3, 4,
+            ],
+        ];
+        fuzz::run("grpc-message", &seeds, 1024, |data, _| {
+            let result = decode_response(data);
+            if let Err(why) = &result {
+                fuzz::assert_reason(why);
+            }
+            fuzz::outcome(&result)
+        });
+    }
+
+    /// The whole health call (HTTP/2, HPACK, the message, the statuses) against
+    /// every byte stream.
+    #[test]
+    fn fuzz_call() {
+        use crate::probe::http2::tests::full_response;
+        use crate::probe::http2::{encode_headers, frame};
+        let rt = fuzz::runtime();
+        let t = p("grpc://h:1/svc").unwrap();
+        // Trailers-Only: the status in the headers, which end the stream.
+        let trailers_only = encode_headers(&[
+            (":status", "200"),
+            ("content-type", "application/grpc"),
+            ("grpc-status", "12"),
+            ("grpc-message", "unknown%20service"),
+        ]);
+        let seeds = vec![
+            full_response(&[0, 0, 0, 0, 2, 0x08, 1]),
+            full_response(&[0, 0, 0, 0, 2, 0x08, 2]),
+            frame(0x1, 0x4 | 0x1, 1, &trailers_only),
+        ];
+        fuzz::run("grpc", &seeds, 200_000, |input, case| {
+            let mut peer = fuzz::Peer::new(input.to_vec(), case);
+            let result = fuzz::settle(&rt, call(&mut peer, &t));
+            if let Err(e) = &result {
+                fuzz::assert_reason(&e.reason);
+            }
+            fuzz::outcome(&result)
+        });
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! text protocol does (1.5.15+, servers started with `-Y AUTHFILE`): a `set` of any
 //! key whose data is `USER PASSWORD`, answered by `STORED`. The exchange is written
 //! by hand (two lines out, at most two lines back): a client crate would bring a
-//! connection pool for nothing. Every line read is capped (4 KiB); nothing
+//! connection pool for nothing. Every line read is capped (4 KiB, [`Lines`]); nothing
 //! the server sends can make it panic.
 //!
 //! SASL (`-S`) speaks only memcached's binary protocol. Such a server reads a
@@ -16,17 +16,18 @@
 //! a server going away: it keeps waiting and says why (SASL is not supported).
 
 use super::error::{io_reason, ProbeError};
+use super::wire::{LineError, Lines};
 use super::{net, Attempt, Check, Ctx, Kind};
 use crate::env::Env;
 use crate::target::{decode, url_endpoint, Endpoint};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use url::Url;
 
 /// The port of `memcached://` when the URL has none.
 pub const DEFAULT_PORT: u16 = 11211;
 
 /// The longest reply line accepted (a `VERSION` line is a few dozen bytes).
-const MAX_LINE: usize = 4096;
+pub const MAX_LINE: usize = 4096;
 
 /// The memcached kind.
 pub struct Memcached;
@@ -142,14 +143,14 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
     let io = |e: std::io::Error| ProbeError::transient(io_reason(&e));
     stream.write_all(&out).await.map_err(io)?;
     stream.flush().await.map_err(io)?;
-    let mut buf = Vec::new();
+    let mut lines = Lines::new(MAX_LINE);
     if t.auth.is_some() {
-        let line = read_line(&mut stream, &mut buf).await?;
+        let line = read_line(&mut stream, &mut lines).await?;
         if line != "STORED" {
             return Err(classify(&line, true));
         }
     }
-    let line = read_line(&mut stream, &mut buf).await?;
+    let line = read_line(&mut stream, &mut lines).await?;
     if line.starts_with("VERSION ") {
         let _ = stream.write_all(b"quit\r\n").await;
         let _ = stream.shutdown().await;
@@ -187,41 +188,24 @@ pub fn classify(line: &str, authenticating: bool) -> ProbeError {
     ))
 }
 
-/// Reads one `\r\n`-terminated line (without it); `buf` keeps what came after.
+/// Reads one `\r\n`-terminated line (without it).
 async fn read_line<S: AsyncRead + Unpin>(
     stream: &mut S,
-    buf: &mut Vec<u8>,
+    lines: &mut Lines,
 ) -> Result<String, ProbeError> {
-    loop {
-        if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
-            let line = String::from_utf8_lossy(&buf[..i]).into_owned();
-            buf.drain(..i + 2);
-            return Ok(line);
+    lines.next(stream).await.map_err(|e| match e {
+        LineError::TooLong => {
+            ProbeError::transient("not a memcached server: a reply line longer than 4 KiB")
         }
-        if buf.len() > MAX_LINE {
-            return Err(ProbeError::transient(
-                "not a memcached server: a reply line longer than 4 KiB",
-            ));
+        LineError::Closed(after) if after.is_empty() => ProbeError::transient(
+            "connection closed by the server (a memcached that allows only SASL, \
+             binary protocol, closes it so: not supported)",
+        ),
+        LineError::Closed(after) => {
+            ProbeError::transient(format!("connection closed by the server after {after:?}"))
         }
-        let mut chunk = [0u8; 1024];
-        let n = stream
-            .read(&mut chunk)
-            .await
-            .map_err(|e| ProbeError::transient(io_reason(&e)))?;
-        if n == 0 {
-            return Err(ProbeError::transient(if buf.is_empty() {
-                "connection closed by the server (a memcached that allows only SASL, \
-                 binary protocol, closes it so: not supported)"
-                    .to_string()
-            } else {
-                format!(
-                    "connection closed by the server after {:?}",
-                    short(&String::from_utf8_lossy(buf))
-                )
-            }));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
+        LineError::Io(e) => ProbeError::transient(io_reason(&e)),
+    })
 }
 
 fn short(s: &str) -> String {
@@ -232,6 +216,8 @@ fn short(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::probe::error::Transience::*;
+    use crate::probe::wire::fuzz;
+    use tokio::io::AsyncReadExt;
 
     fn p(text: &str) -> Result<MemcachedTarget, String> {
         parse(&Url::parse(text).unwrap())
@@ -351,17 +337,30 @@ mod tests {
         assert!(e.reason.contains("4 KiB"), "{e}");
     }
 
-    proptest::proptest! {
-        #[test]
-        fn no_panic_on_any_reply(
-            prefix in proptest::sample::select(vec!["", "STORED\r\n", "VERSION", "CLIENT_ERROR "]),
-            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
-            authenticated in proptest::prelude::any::<bool>(),
-        ) {
-            let mut all = prefix.as_bytes().to_vec();
-            all.extend(bytes);
-            let t = p(if authenticated { "memcached://u:p@h" } else { "memcached://h" }).unwrap();
-            let _ = against(all, &t);
-        }
+    /// The replies to `set` and `version` against every byte stream.
+    #[test]
+    fn fuzz_lines() {
+        let rt = fuzz::runtime();
+        let targets = [p("memcached://h").unwrap(), p("memcached://u:p@h").unwrap()];
+        let seeds: Vec<Vec<u8>> = [
+            &b"VERSION 1.6.18\r\n"[..],
+            b"STORED\r\nVERSION 1.6.18\r\n",
+            b"CLIENT_ERROR unauthenticated\r\n",
+            b"CLIENT_ERROR authentication failure\r\n",
+            b"SERVER_ERROR out of memory storing object\r\n",
+            b"ERROR\r\nERROR\r\n",
+        ]
+        .iter()
+        .map(|s| s.to_vec())
+        .collect();
+        fuzz::run("memcached", &seeds, 64 * 1024, |input, case| {
+            let t = &targets[(case % 2) as usize];
+            let mut peer = fuzz::Peer::new(input.to_vec(), case);
+            let result = fuzz::settle(&rt, converse(&mut peer, t));
+            if let Err(e) = &result {
+                fuzz::assert_reason(&e.reason);
+            }
+            fuzz::outcome(&result)
+        });
     }
 }

@@ -10,12 +10,14 @@
 //!
 //! Shared machinery: [`net`] resolves and connects (every address, resolved again
 //! at every attempt), [`tls`] builds client configurations and performs the
-//! handshake for every protocol, [`error`] says why an attempt failed.
+//! handshake for every protocol, [`error`] says why an attempt failed, [`wire`]
+//! reads the bytes of the protocols whose decoders are written by hand.
 
 pub mod error;
 pub mod net;
 pub mod tls;
 pub mod watch;
+pub mod wire;
 
 pub mod amqp;
 pub mod dns;

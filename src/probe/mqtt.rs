@@ -5,11 +5,13 @@
 //! `whenready-<random>`), reads CONNACK, and on "accepted" sends DISCONNECT and
 //! closes. MQTT 3.1.1 unless the URL says `?protocol=5`. The wire code is written by
 //! hand (two packets out, one in); the CONNACK's length is capped and every field is
-//! bounds-checked, so nothing the server sends can make it panic.
+//! read through [`Cursor`], bounds-checked, so nothing the server sends can make it
+//! panic.
 
 use super::error::{io_reason, tls_failure, ProbeError};
 use super::net;
 use super::tls::{self, Tls};
+use super::wire::Cursor;
 use crate::env::Env;
 use crate::target::decode;
 use crate::target::Endpoint;
@@ -20,7 +22,7 @@ use url::Url;
 const KEEP_ALIVE: u16 = 10;
 
 /// The largest CONNACK accepted (a v5 CONNACK with properties is a few hundred bytes).
-const MAX_CONNACK: usize = 64 * 1024;
+pub const MAX_CONNACK: usize = 64 * 1024;
 
 /// The protocol version spoken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,45 +251,36 @@ fn connect_packet(t: &MqttTarget, client_id: &str) -> Vec<u8> {
     packet
 }
 
-/// Reads a variable byte integer at the start of `bytes`: (value, bytes used).
-fn varint(bytes: &[u8]) -> Option<(usize, usize)> {
-    let mut value = 0usize;
-    for (i, b) in bytes.iter().take(4).enumerate() {
-        value |= usize::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some((value, i + 1));
-        }
-    }
-    None
-}
-
 /// The Reason String property (0x1F) of a v5 CONNACK's properties, if present.
 fn reason_string(props: &[u8]) -> Option<String> {
-    let (len, used) = varint(props)?;
-    let mut p = props.get(used..used.checked_add(len)?)?;
-    while let Some((&id, rest)) = p.split_first() {
-        // Skip each property by its type; stop at the first unknown one.
-        let (skip, value): (usize, Option<&[u8]>) = match id {
-            0x11 | 0x27 => (4, None),                      // four-byte integers
-            0x13 | 0x21 | 0x22 => (2, None),               // two-byte integers
-            0x24 | 0x25 | 0x28 | 0x29 | 0x2A => (1, None), // bytes
-            0x12 | 0x15 | 0x16 | 0x1A | 0x1C | 0x1F => {
-                let n = usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?]));
-                let value = rest.get(2..2 + n)?;
-                (2 + n, Some(value))
+    let mut c = Cursor::new(props);
+    let len = usize::try_from(c.varint(4).ok()?).ok()?;
+    let mut p = Cursor::new(c.take(len)?);
+    // Skip each property by its type; stop at the first unknown one.
+    while let Some(id) = p.u8() {
+        match id {
+            0x11 | 0x27 => p.skip(4)?,                      // four-byte integers
+            0x13 | 0x21 | 0x22 => p.skip(2)?,               // two-byte integers
+            0x24 | 0x25 | 0x28 | 0x29 | 0x2A => p.skip(1)?, // bytes
+            0x1F => {
+                let n = p.u16()?;
+                let text = String::from_utf8_lossy(p.take(n.into())?);
+                return Some(crate::secret::excerpt(&text, 120));
+            }
+            0x12 | 0x15 | 0x16 | 0x1A | 0x1C => {
+                // Strings and binary data.
+                let n = p.u16()?;
+                p.skip(n.into())?
             }
             0x26 => {
-                let n = usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?]));
-                let m = usize::from(u16::from_be_bytes([*rest.get(2 + n)?, *rest.get(3 + n)?]));
-                (4 + n + m, None)
+                // A user property: two strings.
+                for _ in 0..2 {
+                    let n = p.u16()?;
+                    p.skip(n.into())?;
+                }
             }
             _ => return None,
-        };
-        if id == 0x1F {
-            let text = crate::secret::excerpt(&String::from_utf8_lossy(value?), 120);
-            return Some(text);
         }
-        p = rest.get(skip..)?;
     }
     None
 }
@@ -366,6 +359,7 @@ impl super::Check for MqttTarget {
 mod tests {
     use super::*;
     use crate::probe::error::Transience::*;
+    use crate::probe::wire::fuzz;
     use MqttVersion::*;
 
     fn p(text: &str) -> Result<MqttTarget, String> {
@@ -464,7 +458,9 @@ mod tests {
         // A long password takes a two-byte remaining length.
         let m = p(&format!("mqtt://u:{}@h", "x".repeat(200))).unwrap();
         let pk = connect_packet(&m, "id");
-        assert_eq!(varint(&pk[1..]), Some((pk.len() - 3, 2)));
+        let mut length = Cursor::new(&pk[1..]);
+        assert_eq!(length.varint(4), Ok(pk.len() as u64 - 3));
+        assert_eq!(length.pos(), 2);
     }
 
     /// Runs `converse` against a peer that sends `bytes` and then ends its side: it must end
@@ -487,23 +483,63 @@ mod tests {
         })
     }
 
-    proptest::proptest! {
-        #[test]
-        fn no_panic_on_any_reply(
-            v5 in proptest::prelude::any::<bool>(),
-            prefix in proptest::sample::select(vec![vec![], vec![0x20u8], vec![0x20, 2], vec![0x20, 3, 0, 0x87], vec![0x20, 0x80]]),
-            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
-        ) {
-            let mut all = prefix;
-            all.extend(bytes);
-            let url = if v5 { "mqtt://u:p@h?protocol=5" } else { "mqtt://u:p@h" };
-            let _ = against(all, &p(url).unwrap());
-        }
+    /// v5 CONNACK properties: session expiry, receive maximum, a user property,
+    /// the reason string.
+    fn properties() -> Vec<u8> {
+        let mut props = vec![0x11, 0, 0, 0, 10, 0x21, 0, 20, 0x26, 0, 1, b'k', 0, 1, b'v'];
+        props.extend([0x1F, 0, 6]);
+        props.extend(b"banned");
+        props
+    }
 
-        #[test]
-        fn no_panic_on_any_properties(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
-            let _ = reason_string(&bytes);
-        }
+    /// The CONNACK against every byte stream, for both versions.
+    #[test]
+    fn fuzz_connack() {
+        let rt = fuzz::runtime();
+        let targets = [
+            p("mqtt://u:p@h").unwrap(),
+            p("mqtt://u:p@h?protocol=5").unwrap(),
+        ];
+        let props = properties();
+        let mut refused = vec![0x20, 3 + props.len() as u8, 0, 0x8A, props.len() as u8];
+        refused.extend(&props);
+        let seeds = vec![
+            vec![0x20, 2, 0, 0],
+            vec![0x20, 2, 0, 5],
+            vec![0x20, 3, 0, 0, 0],
+            vec![0x20, 3, 0, 0x86, 0],
+            refused,
+            vec![0x20, 0x80, 0x01, 0, 0],
+            vec![0x30, 2, 0, 0],
+        ];
+        fuzz::run("mqtt", &seeds, 200_000, |input, case| {
+            let t = &targets[(case % 2) as usize];
+            let mut peer = fuzz::Peer::new(input.to_vec(), case);
+            let result = fuzz::settle(&rt, converse(&mut peer, t));
+            if let Err(e) = &result {
+                fuzz::assert_reason(&e.reason);
+            }
+            fuzz::outcome(&result)
+        });
+    }
+
+    /// A v5 CONNACK's properties on their own.
+    #[test]
+    fn fuzz_properties() {
+        let props = properties();
+        let seeds = [[&[props.len() as u8][..], &props].concat(), props];
+        fuzz::run(
+            "mqtt-properties",
+            &seeds,
+            1024,
+            |input, _| match reason_string(input) {
+                Some(r) => {
+                    assert!(r.chars().count() <= 120);
+                    "reason".into()
+                }
+                None => "none".into(),
+            },
+        );
     }
 
     #[test]

@@ -3,23 +3,25 @@
 //! One attempt reads the server's `INFO`, upgrades to TLS when the server requires
 //! it (`tls_required`, NATS's TLS-after-INFO) or the URL asks for it (`?tls=true`),
 //! sends `CONNECT` with the credentials and `PING`, and is ready on `PONG`. The wire
-//! code is written by hand: a line protocol of a few messages. Every line read is
-//! capped (`MAX_LINE`); nothing the server sends can make it panic.
+//! code is written by hand: a line protocol of a few messages, read by [`Lines`].
+//! Every line read is capped ([`MAX_LINE`]); nothing the server sends can make it
+//! panic.
 
 use super::error::{io_reason, tls_failure, ProbeError};
 use super::net;
 use super::tls::{self, Tls};
+use super::wire::{LineError, Lines};
 use crate::env::Env;
 use crate::target::decode;
 use crate::target::Endpoint;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use url::Url;
 
 /// The port of `nats://` when the URL has none.
 pub const DEFAULT_PORT: u16 = 4222;
 
 /// The longest line accepted from the server (an `INFO` with many cluster URLs fits).
-const MAX_LINE: usize = 64 * 1024;
+pub const MAX_LINE: usize = 64 * 1024;
 
 /// How a NATS client proves who it is.
 #[derive(Clone, PartialEq, Eq)]
@@ -110,8 +112,27 @@ pub fn parse(url: &Url, _env: &Env) -> Result<NatsTarget, String> {
 /// One attempt at a NATS server.
 pub async fn probe(t: &NatsTarget, tls_settings: &Tls) -> Result<(), ProbeError> {
     let mut stream = net::connect(&t.endpoint).await?;
-    let mut buf = Vec::new();
-    let info = read_line(&mut stream, &mut buf).await?;
+    let mut lines = Lines::new(MAX_LINE);
+    let server_tls = read_info(&mut stream, &mut lines).await?;
+    if server_tls || t.tls {
+        if !lines.buffered().is_empty() {
+            return Err(ProbeError::transient(
+                "the server sent data before the TLS handshake",
+            ));
+        }
+        let stream = tls::connect(stream, &t.endpoint.host, tls_settings.verified()).await?;
+        converse(stream, lines, t, true).await
+    } else {
+        converse(stream, lines, t, false).await
+    }
+}
+
+/// Reads the server's first line, its `INFO`: whether it requires TLS.
+async fn read_info<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    lines: &mut Lines,
+) -> Result<bool, ProbeError> {
+    let info = read_line(stream, lines).await?;
     let Some(json) = info
         .strip_prefix("INFO")
         .filter(|r| r.starts_with([' ', '\t']))
@@ -121,23 +142,12 @@ pub async fn probe(t: &NatsTarget, tls_settings: &Tls) -> Result<(), ProbeError>
             short(&info)
         )));
     };
-    let server_tls = json_bool(json, "tls_required");
-    if server_tls || t.tls {
-        if !buf.is_empty() {
-            return Err(ProbeError::transient(
-                "the server sent data before the TLS handshake",
-            ));
-        }
-        let stream = tls::connect(stream, &t.endpoint.host, tls_settings.verified()).await?;
-        converse(stream, buf, t, true).await
-    } else {
-        converse(stream, buf, t, false).await
-    }
+    Ok(json_bool(json, "tls_required"))
 }
 
 async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
-    mut buf: Vec<u8>,
+    mut lines: Lines,
     t: &NatsTarget,
     tls: bool,
 ) -> Result<(), ProbeError> {
@@ -147,7 +157,7 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
     stream.write_all(hello.as_bytes()).await.map_err(io)?;
     stream.flush().await.map_err(io)?;
     loop {
-        let line = read_line(&mut stream, &mut buf).await?;
+        let line = read_line(&mut stream, &mut lines).await?;
         let upper = line.trim_end().to_ascii_uppercase();
         if upper == "PONG" {
             let _ = stream.shutdown().await;
@@ -205,40 +215,21 @@ fn json_bool(json: &str, key: &str) -> bool {
         .is_some_and(|v| v.trim_start().starts_with("true"))
 }
 
-/// Reads one `\r\n`-terminated line (the terminator removed); `buf` keeps what
-/// came after it.
+/// Reads one `\r\n`-terminated line (the terminator removed).
 async fn read_line<S: AsyncRead + Unpin>(
     stream: &mut S,
-    buf: &mut Vec<u8>,
+    lines: &mut Lines,
 ) -> Result<String, ProbeError> {
-    loop {
-        if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
-            let line = String::from_utf8_lossy(&buf[..i]).into_owned();
-            buf.drain(..i + 2);
-            return Ok(line);
+    lines.next(stream).await.map_err(|e| match e {
+        LineError::TooLong => ProbeError::transient("not a NATS server: a line longer than 64 KiB"),
+        LineError::Closed(after) if after.is_empty() => {
+            ProbeError::transient("connection closed by the server")
         }
-        if buf.len() > MAX_LINE {
-            return Err(ProbeError::transient(
-                "not a NATS server: a line longer than 64 KiB",
-            ));
+        LineError::Closed(after) => {
+            ProbeError::transient(format!("connection closed by the server after {after:?}"))
         }
-        let mut chunk = [0u8; 4096];
-        let n = stream
-            .read(&mut chunk)
-            .await
-            .map_err(|e| tls_failure(&e).unwrap_or_else(|| ProbeError::transient(io_reason(&e))))?;
-        if n == 0 {
-            return Err(ProbeError::transient(if buf.is_empty() {
-                "connection closed by the server".to_string()
-            } else {
-                format!(
-                    "connection closed by the server after {:?}",
-                    short(&String::from_utf8_lossy(buf))
-                )
-            }));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
+        LineError::Io(e) => tls_failure(&e).unwrap_or_else(|| ProbeError::transient(io_reason(&e))),
+    })
 }
 
 fn short(s: &str) -> String {
@@ -300,6 +291,8 @@ impl super::Check for NatsTarget {
 mod tests {
     use super::*;
     use crate::probe::error::Transience::*;
+    use crate::probe::wire::fuzz;
+    use tokio::io::AsyncReadExt;
 
     fn p(text: &str) -> Result<NatsTarget, String> {
         parse(&Url::parse(text).unwrap(), &Env::default())
@@ -421,20 +414,40 @@ mod tests {
                 let mut sink = Vec::new();
                 let _ = server.read_to_end(&mut sink).await;
             });
-            converse(client, Vec::new(), t, false).await
+            converse(client, Lines::new(MAX_LINE), t, false).await
         })
     }
 
-    proptest::proptest! {
-        #[test]
-        fn no_panic_on_any_reply(
-            prefix in proptest::sample::select(vec!["", "+OK\r\n", "PING\r\n", "INFO {}\r\n", "-ERR "]),
-            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
-        ) {
-            let mut all = prefix.as_bytes().to_vec();
-            all.extend(bytes);
-            let _ = against(all, &p("nats://u:p@h").unwrap());
-        }
+    /// The INFO line and the conversation after it against every byte stream.
+    #[test]
+    fn fuzz_lines() {
+        let rt = fuzz::runtime();
+        let targets = [p("nats://u:p@h").unwrap(), p("nats://tok@h").unwrap()];
+        let info = br#"INFO {"server_id":"N","version":"2.10.0","proto":1,"max_payload":1048576,"auth_required":true,"tls_required":false,"connect_urls":["10.0.0.1:4222"]}"#;
+        let mut seeds: Vec<Vec<u8>> = [
+            &b"+OK\r\nPONG\r\n"[..],
+            b"PING\r\n+OK\r\nINFO {}\r\nPONG\r\n",
+            b"-ERR 'Authorization Violation'\r\n",
+            b"-ERR 'Maximum Connections Exceeded'\r\n",
+            b"MSG x 1 2\r\nhi\r\n",
+        ]
+        .iter()
+        .map(|reply| [&info[..], b"\r\n", reply].concat())
+        .collect();
+        seeds.push(b"INFO\t{\"tls_required\":true}\r\n".to_vec());
+        fuzz::run("nats", &seeds, 200_000, |input, case| {
+            let t = &targets[(case % 2) as usize];
+            let mut peer = fuzz::Peer::new(input.to_vec(), case);
+            let result = fuzz::settle(&rt, async {
+                let mut lines = Lines::new(MAX_LINE);
+                let tls = read_info(&mut peer, &mut lines).await?;
+                converse(&mut peer, lines, t, tls).await
+            });
+            if let Err(e) = &result {
+                fuzz::assert_reason(&e.reason);
+            }
+            fuzz::outcome(&result)
+        });
     }
 
     #[test]
