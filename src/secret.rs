@@ -26,7 +26,24 @@ use std::sync::RwLock;
 pub const WHOLE_WORD_BELOW: usize = 8;
 
 /// Every registered form of every secret, longest first.
+#[cfg(not(test))]
 static SECRETS: RwLock<Vec<Box<str>>> = RwLock::new(Vec::new());
+
+/// The registry: one for the process. (Unit tests run side by side in one process,
+/// each on a thread of its own: there each thread has its own registry, so that a
+/// password one test registers masks nothing in another.)
+fn secrets() -> &'static RwLock<Vec<Box<str>>> {
+    #[cfg(not(test))]
+    return &SECRETS;
+    #[cfg(test)]
+    {
+        thread_local! {
+            static SECRETS: &'static RwLock<Vec<Box<str>>> =
+                Box::leak(Box::new(RwLock::new(Vec::new())));
+        }
+        SECRETS.with(|s| *s)
+    }
+}
 
 /// Registers a value whenready sends as a secret, so that it is masked wherever it
 /// would be shown: the value, trimmed, and the forms it takes once escaped (as a
@@ -45,7 +62,7 @@ pub fn register(value: &str) {
         let json = crate::text::quote(base);
         forms.push(json[1..json.len() - 1].to_string());
     }
-    let mut all = SECRETS.write().unwrap_or_else(|p| p.into_inner());
+    let mut all = secrets().write().unwrap_or_else(|p| p.into_inner());
     for form in forms {
         // "***" masked as "***" changes nothing.
         let blank = form.trim().is_empty() || form.bytes().all(|b| b == b'*');
@@ -75,7 +92,7 @@ pub fn register_header(value: &str) {
 
 /// The length in bytes of the longest registered form of a secret (0 for none).
 pub fn longest() -> usize {
-    let all = SECRETS.read().unwrap_or_else(|p| p.into_inner());
+    let all = secrets().read().unwrap_or_else(|p| p.into_inner());
     all.first().map_or(0, |s| s.len())
 }
 
@@ -89,7 +106,7 @@ pub fn mask(text: &str) -> Cow<'_, str> {
 /// piece of a secret shown in the clear.
 pub fn masked_prefix(text: &str, max: usize) -> Cow<'_, str> {
     let mut cut = floor_boundary(text, max);
-    let all = SECRETS.read().unwrap_or_else(|p| p.into_inner());
+    let all = secrets().read().unwrap_or_else(|p| p.into_inner());
     if all.is_empty() {
         return Cow::Borrowed(&text[..cut]);
     }
