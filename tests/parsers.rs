@@ -1,8 +1,8 @@
 //! Property tests of every parser a user's input reaches: targets, durations, status
 //! lists, whole command lines and the drop-in personalities' command lines and
 //! variables never panic; every error is one line that says something; a password
-//! never survives into what is shown. The long-running fuzzer
-//! over the same entry points is `fuzz/run.sh` (cargo-fuzz).
+//! never survives into what is shown. (The decoders of what peers send are fuzzed
+//! by `src/probe/wire/fuzz.rs`, run for a bounded time by `.ci/fuzz`.)
 
 use proptest::prelude::*;
 use std::ffi::OsString;
