@@ -5,14 +5,14 @@
 //! what a readiness check needs, in one file per concern:
 //! - this file: the kind, the target and its URL, the table of the server's error
 //!   codes, and the probe;
-//! - [`packet`]: the wire format (framing with sequence numbers and a size cap, the
+//! - `packet`: the wire format (framing with sequence numbers and a size cap, the
 //!   greeting, ERR packets, the fixed part of the login);
-//! - [`auth`]: the authentication methods (`mysql_native_password`,
+//! - `auth`: the authentication methods (`mysql_native_password`,
 //!   `caching_sha2_password`, MariaDB's `client_ed25519`, and the methods that send
 //!   the password as it is);
-//! - [`server_key`]: the server's RSA key, for `caching_sha2_password`'s full
+//! - `server_key`: the server's RSA key, for `caching_sha2_password`'s full
 //!   authentication without TLS;
-//! - [`session`]: one session, from the greeting through TLS and the login to
+//! - `session`: one session, from the greeting through TLS and the login to
 //!   `COM_PING` and `COM_QUIT`.
 //!
 //! Every packet from the server is bounds-checked and capped in size: no server input
