@@ -6,7 +6,7 @@
 use super::packet::garbage;
 use crate::probe::error::ProbeError;
 
-pub(super) fn digest(alg: &'static ring::digest::Algorithm, parts: &[&[u8]]) -> Vec<u8> {
+fn digest(alg: &'static ring::digest::Algorithm, parts: &[&[u8]]) -> Vec<u8> {
     let mut ctx = ring::digest::Context::new(alg);
     for p in parts {
         ctx.update(p);
@@ -14,7 +14,7 @@ pub(super) fn digest(alg: &'static ring::digest::Algorithm, parts: &[&[u8]]) -> 
     ctx.finish().as_ref().to_vec()
 }
 
-pub(super) fn xor(a: &[u8], b: &[u8]) -> Vec<u8> {
+fn xor(a: &[u8], b: &[u8]) -> Vec<u8> {
     a.iter().zip(b).map(|(x, y)| x ^ y).collect()
 }
 

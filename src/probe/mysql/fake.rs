@@ -96,20 +96,22 @@ where
     out
 }
 
-/// An RSA key pair made by the openssl command: (private key PEM path, public key
-/// PEM), in a directory removed by the caller.
-pub(super) fn openssl_key(dir: &std::path::Path) -> (PathBuf, Vec<u8>) {
+/// An RSA key pair made by the openssl command, with a modulus of `bits` and the
+/// public exponent `exponent`: (private key PEM path, public key PEM), in `dir`
+/// (removed by the caller).
+pub(super) fn openssl_key(
+    dir: &std::path::Path,
+    bits: usize,
+    exponent: &str,
+) -> (PathBuf, Vec<u8>) {
     use std::process::Command;
-    let key = dir.join("key.pem");
+    let key = dir.join(format!("key-{bits}-{exponent}.pem"));
     let ok = Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-        ])
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt"])
+        .arg(format!("rsa_keygen_bits:{bits}"))
+        .arg("-pkeyopt")
+        .arg(format!("rsa_keygen_pubexp:{exponent}"))
+        .arg("-out")
         .arg(&key)
         .output()
         .map(|o| o.status.success())

@@ -4,7 +4,6 @@
 
 use super::auth::{auth_response, native_scramble, nonce_of};
 use super::packet::*;
-use super::server_key::rsa_oaep_sha1;
 use super::{MysqlTarget, SslMode};
 use crate::probe::error::ProbeError;
 use crate::probe::tls;
@@ -156,7 +155,7 @@ pub async fn session(io: Box<dyn Io>, t: &MysqlTarget) -> Result<(), ProbeError>
                             *b ^= seed[i % seed.len()];
                         }
                     }
-                    let cipher = rsa_oaep_sha1(&key[1..], &message)?;
+                    let cipher = super::server_key::encrypt(&key[1..], &message)?;
                     conn.write(&cipher).await?;
                 }
                 Some(0x04) => {
@@ -244,7 +243,7 @@ mod tests {
     async fn caching_sha2_full_authentication_with_the_servers_rsa_key() {
         let dir = std::env::temp_dir().join(format!("whenready-rsa2-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let (key, public) = openssl_key(&dir);
+        let (key, public) = openssl_key(&dir, 2048, "65537");
         let mut t = target(Some("secret"), None);
         t.get_server_public_key = true;
         let out = against(t, |mut s| async move {
