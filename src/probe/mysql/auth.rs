@@ -62,28 +62,54 @@ pub(super) fn nonce_of(data: &[u8]) -> &[u8] {
     data.strip_suffix(&[0]).unwrap_or(data)
 }
 
-/// The first answer for `plugin`, or a permanent failure for a method we lack.
+/// What a connection protects a password from, for the methods that send it as it
+/// is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Link {
+    /// No TLS: anyone on the path reads it.
+    Plain,
+    /// TLS whose certificate was not verified (ssl-mode PREFERRED, or REQUIRED without
+    /// ssl-ca): hidden from a listener, not from an active attacker who answers in the
+    /// server's place.
+    Unverified,
+    /// TLS whose certificate was verified against ssl-ca (VERIFY_CA, VERIFY_IDENTITY,
+    /// or REQUIRED with ssl-ca).
+    Verified,
+}
+
+/// Why the password is not sent to a server that asks for `plugin`, a method that
+/// sends it as it is.
+fn not_over(plugin: &str, link: Link) -> ProbeError {
+    let here = match link {
+        Link::Plain => "without TLS",
+        _ => "over TLS whose certificate was not verified",
+    };
+    ProbeError::permanent(format!(
+        "the server asks for {plugin}, which sends the password as it is, and whenready does not send it {here}: to allow it, verify the server with ssl-mode=VERIFY_IDENTITY and ssl-ca=FILE (the CA of its certificate)"
+    ))
+}
+
+/// The first answer for `plugin`, or a permanent failure for a method we lack or
+/// will not answer on this `link`: the password itself (`mysql_clear_password`,
+/// `sha256_password`) goes only over TLS whose certificate was verified, so that
+/// no one answering in the server's place can read it. (The mysql client sends the
+/// first only with `--enable-cleartext-plugin`; the second is deprecated.)
 pub(super) fn auth_response(
     plugin: &str,
     password: &[u8],
     nonce: &[u8],
-    tls: bool,
+    link: Link,
 ) -> Result<Vec<u8>, ProbeError> {
     match plugin {
         "mysql_native_password" => Ok(native_scramble(password, nonce_of(nonce))),
         "caching_sha2_password" => Ok(sha2_scramble(password, nonce_of(nonce))),
         "client_ed25519" => ed25519_signature(password, nonce),
-        "mysql_clear_password" | "sha256_password" if tls => {
+        "mysql_clear_password" | "sha256_password" if link == Link::Verified => {
             let mut v = password.to_vec();
             v.push(0);
             Ok(v)
         }
-        "mysql_clear_password" => Err(ProbeError::permanent(
-            "the server asks for mysql_clear_password, which whenready sends only over TLS (ssl-mode=REQUIRED or VERIFY_*)",
-        )),
-        "sha256_password" => Err(ProbeError::permanent(
-            "the server asks for sha256_password, which whenready supports only over TLS (ssl-mode=REQUIRED or VERIFY_*)",
-        )),
+        "mysql_clear_password" | "sha256_password" => Err(not_over(plugin, link)),
         other => Err(ProbeError::permanent(format!(
             "the server asks for the authentication method {:?}, which whenready does not support",
             other
@@ -118,6 +144,34 @@ mod tests {
             "746ebe205d56a0707acb3e796e834e0dd7b1d61743b26bd5202c7a623230c7c9"
         );
         assert!(sha2_scramble(b"", &NONCE).is_empty());
+    }
+
+    #[test]
+    fn the_password_itself_goes_only_where_the_certificate_was_verified() {
+        for plugin in ["mysql_clear_password", "sha256_password"] {
+            assert_eq!(
+                auth_response(plugin, b"secret", &NONCE, Link::Verified).unwrap(),
+                b"secret\0"
+            );
+            for (link, says) in [
+                (Link::Plain, "without TLS"),
+                (Link::Unverified, "certificate was not verified"),
+            ] {
+                let e = auth_response(plugin, b"secret", &NONCE, link).unwrap_err();
+                assert!(e.is_permanent(), "{e:?}");
+                for part in [plugin, says, "ssl-mode=VERIFY_IDENTITY", "ssl-ca="] {
+                    assert!(e.reason.contains(part), "{part}: {e:?}");
+                }
+                assert!(!e.reason.contains("secret"));
+            }
+        }
+        // The scrambles do not depend on the link.
+        for link in [Link::Plain, Link::Unverified, Link::Verified] {
+            assert_eq!(
+                auth_response("mysql_native_password", b"secret", &NONCE, link).unwrap(),
+                native_scramble(b"secret", &NONCE)
+            );
+        }
     }
 
     // With a 32-byte password, client_ed25519 is standard Ed25519 with the password as

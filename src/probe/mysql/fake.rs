@@ -4,6 +4,7 @@
 use super::packet::*;
 use super::session::session;
 use super::*;
+use rustls::pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 
 pub(super) fn target(password: Option<&str>, database: Option<&str>) -> MysqlTarget {
@@ -152,21 +153,50 @@ pub(super) fn openssl_decrypt(key: &std::path::Path, cipher: &[u8]) -> Vec<u8> {
     out.stdout
 }
 
-/// A TLS acceptor with a fresh self-signed certificate for localhost.
+/// A test CA and a certificate for localhost that it signed (DER: certificate, key),
+/// made once.
+fn server_cert() -> &'static (CertificateDer<'static>, CertificateDer<'static>, Vec<u8>) {
+    static C: std::sync::OnceLock<(CertificateDer<'static>, CertificateDer<'static>, Vec<u8>)> =
+        std::sync::OnceLock::new();
+    C.get_or_init(|| {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        (
+            ca_cert.der().clone(),
+            cert.der().clone(),
+            key.serialize_der(),
+        )
+    })
+}
+
+/// `t` verifying the server (VERIFY_IDENTITY) against the CA of [`acceptor`]'s
+/// certificate.
+pub(super) fn verifying(mut t: MysqlTarget) -> MysqlTarget {
+    t.ssl_mode = SslMode::VerifyIdentity;
+    t.ssl_ca = Some(("ca.pem".into(), Arc::new(vec![server_cert().0.clone()])));
+    t
+}
+
+/// A TLS acceptor with a certificate for localhost signed by a test CA.
 pub(super) fn acceptor() -> tokio_rustls::TlsAcceptor {
     use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
+    let (_, cert, key) = server_cert();
     let config = rustls::ServerConfig::builder_with_provider(tls::provider())
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
         .with_single_cert(
-            vec![cert.der().clone()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            vec![cert.clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.clone())),
         )
         .unwrap();
     tokio_rustls::TlsAcceptor::from(Arc::new(config))

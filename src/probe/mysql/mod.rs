@@ -50,9 +50,10 @@ pub enum SslMode {
     Preferred,
     /// TLS or nothing; the certificate is verified against `ssl-ca` when one is given.
     Required,
-    /// TLS, the chain verified against `ssl-ca` (or the system roots); name not checked.
+    /// TLS, the chain verified against `ssl-ca` (which it needs); name not checked.
     VerifyCa,
-    /// TLS, the chain and the host name verified.
+    /// TLS, the chain verified against `ssl-ca` (which it needs) and the host name
+    /// checked.
     VerifyIdentity,
 }
 
@@ -92,6 +93,9 @@ impl std::fmt::Debug for MysqlTarget {
     }
 }
 
+/// Why a verifying ssl-mode without `ssl-ca` is refused (the mysql client's rule).
+const NEEDS_CA: &str = "ssl-mode VERIFY_CA and VERIFY_IDENTITY need ssl-ca=FILE";
+
 const FORM: &str =
     "a mysql URL is mysql://[USER[:PASSWORD]@][HOST][:PORT][/DB][?ssl-mode=MODE&ssl-ca=FILE]";
 
@@ -99,7 +103,8 @@ const FORM: &str =
 /// the URL has none; the user defaults to `USER` (then `root`), the host to
 /// `localhost`. Query parameters: `ssl-mode` (also spelled `ssl_mode`) with the mysql
 /// client's values, case-insensitive; `ssl-ca` (also `ssl_ca`), a PEM file read
-/// here so that a missing file is an error before the first attempt;
+/// here so that a missing file is an error before the first attempt, and which
+/// VERIFY_CA and VERIFY_IDENTITY need;
 /// `get-server-public-key` (also `get_server_public_key`), true or false. Errors never
 /// contain the password.
 pub fn parse(url: &Url, env: &Env) -> Result<MysqlTarget, String> {
@@ -171,6 +176,21 @@ pub fn parse(url: &Url, env: &Env) -> Result<MysqlTarget, String> {
                 }
             }
             other => return Err(format!("unknown parameter {other:?}: {FORM}")),
+        }
+    }
+    // The mysql client refuses these modes without a CA ("CA certificate is required
+    // if ssl-mode is VERIFY_CA or VERIFY_IDENTITY"): the system's roots would let any
+    // publicly trusted certificate pass, and VERIFY_CA does not check the name.
+    if ssl_ca.is_none() {
+        let mode = match ssl_mode {
+            SslMode::VerifyCa => "VERIFY_CA",
+            SslMode::VerifyIdentity => "VERIFY_IDENTITY",
+            _ => "",
+        };
+        if !mode.is_empty() {
+            return Err(format!(
+                "ssl-mode={mode} needs ssl-ca=FILE, the CA certificate that signed the server's certificate (the mysql client refuses it too: \"CA certificate is required if ssl-mode is VERIFY_CA or VERIFY_IDENTITY\")"
+            ));
         }
     }
     Ok(MysqlTarget {
@@ -251,6 +271,24 @@ mod tests {
         parse(&Url::parse(text).unwrap(), env)
     }
 
+    /// A PEM file with one (self-signed) certificate, removed by the caller.
+    fn ca_file() -> PathBuf {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["ca.test".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let path = std::env::temp_dir().join(format!(
+            "whenready-mysql-ca-{}-{}.pem",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::write(&path, cert.pem()).unwrap();
+        path
+    }
+
     #[test]
     fn classification_table() {
         for code in [1044, 1045, 1698, 1049, 1251] {
@@ -273,11 +311,16 @@ mod tests {
         assert_eq!(t.ssl_mode, SslMode::Preferred);
         let t = parse_str("mariadb://a%40b:p%40ss@[::1]:3307/my%20db?SSL-MODE=x", &env);
         assert!(t.unwrap_err().contains("unknown parameter \"SSL-MODE\""));
+        let ca = ca_file();
         let t = parse_str(
-            "mariadb://a%40b:p%40ss@[::1]:3307/my%20db?ssl-mode=verify_identity",
+            &format!(
+                "mariadb://a%40b:p%40ss@[::1]:3307/my%20db?ssl-mode=verify_identity&ssl_ca={}",
+                ca.display()
+            ),
             &env,
         )
         .unwrap();
+        assert_eq!(t.ssl_ca.as_ref().map(|(p, c)| (p, c.len())), Some((&ca, 1)));
         assert_eq!(t.user, "a@b");
         assert_eq!(t.password.as_deref(), Some("p@ss"));
         assert_eq!(t.database.as_deref(), Some("my db"));
@@ -288,10 +331,25 @@ mod tests {
             ("preferred", SslMode::Preferred),
             ("Required", SslMode::Required),
             ("verify_ca", SslMode::VerifyCa),
+            ("Verify_Identity", SslMode::VerifyIdentity),
         ] {
-            let t = parse_str(&format!("mysql://h?ssl_mode={mode}"), &env).unwrap();
+            let url = format!("mysql://h?ssl_mode={mode}&ssl-ca={}", ca.display());
+            let t = parse_str(&url, &env).unwrap();
             assert_eq!(t.ssl_mode, want);
         }
+        // The verifying modes need a CA, in either order of the parameters.
+        for mode in ["VERIFY_CA", "verify_identity"] {
+            let e = parse_str(&format!("mysql://u:Sekret-1@h?ssl-mode={mode}"), &env).unwrap_err();
+            assert!(
+                e.contains(&format!("ssl-mode={}", mode.to_uppercase()))
+                    && e.contains("needs ssl-ca=FILE")
+                    && !e.contains("Sekret-1"),
+                "{e}"
+            );
+            let url = format!("mysql://h?ssl-ca={}&ssl-mode={mode}", ca.display());
+            assert!(parse_str(&url, &env).is_ok());
+        }
+        let _ = std::fs::remove_file(&ca);
         let e = parse_str("mysql://h?ssl-mode=verify-full", &env).unwrap_err();
         assert!(e.contains("invalid ssl-mode"), "{e}");
         let e = parse_str("mysql://h?ssl-ca=/nonexistent/ca.pem", &env).unwrap_err();

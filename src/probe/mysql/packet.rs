@@ -36,7 +36,8 @@ pub(super) const COM_PING: u8 = 0x0e;
 pub(super) struct Conn {
     pub(super) io: Box<dyn Io>,
     pub(super) seq: u8,
-    pub(super) tls: bool,
+    /// Plain, TLS, or TLS with a verified certificate.
+    pub(super) link: super::auth::Link,
 }
 
 pub(super) fn closed() -> ProbeError {

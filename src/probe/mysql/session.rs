@@ -2,7 +2,7 @@
 //! login with its auth switches and AuthMoreData rounds, the database, `COM_PING`,
 //! then `COM_QUIT`.
 
-use super::auth::{auth_response, native_scramble, nonce_of};
+use super::auth::{auth_response, native_scramble, nonce_of, Link};
 use super::packet::*;
 use super::{MysqlTarget, SslMode};
 use crate::probe::error::ProbeError;
@@ -11,32 +11,33 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
-/// The TLS configuration for the target's mode, or `None` for plaintext.
+/// The TLS configuration for the target's mode and whether it verifies the server's
+/// certificate, or `None` for plaintext. The verifying modes come with `ssl-ca`
+/// ([`super::parse`] sees to it), as the mysql client requires.
 pub(super) fn tls_config(
     t: &MysqlTarget,
     server_offers: bool,
-) -> Result<Option<Arc<rustls::ClientConfig>>, ProbeError> {
+) -> Result<Option<(Arc<rustls::ClientConfig>, Link)>, ProbeError> {
     let ca = t.ssl_ca.as_ref().map(|(_, c)| c.as_slice());
-    Ok(match (t.ssl_mode, server_offers) {
-        (SslMode::Disabled, _) | (SslMode::Preferred, false) => None,
-        (_, false) => {
+    Ok(match (t.ssl_mode, server_offers, ca) {
+        (SslMode::Disabled, _, _) | (SslMode::Preferred, false, _) => None,
+        (_, false, _) => {
             return Err(ProbeError::transient(
                 "the server does not support TLS, and ssl-mode requires it",
             ))
         }
-        (SslMode::Preferred, true) => Some(tls::unverified()),
-        (SslMode::Required, true) => Some(match ca {
-            Some(c) => tls::with_roots(c, false),
-            None => tls::unverified(),
-        }),
-        (SslMode::VerifyCa, true) => Some(match ca {
-            Some(c) => tls::with_roots(c, false),
-            None => tls::with_system_roots(false),
-        }),
-        (SslMode::VerifyIdentity, true) => Some(match ca {
-            Some(c) => tls::with_roots(c, true),
-            None => tls::with_system_roots(true),
-        }),
+        (SslMode::Preferred, true, _) | (SslMode::Required, true, None) => {
+            Some((tls::unverified(), Link::Unverified))
+        }
+        (SslMode::Required | SslMode::VerifyCa, true, Some(c)) => {
+            Some((tls::with_roots(c, false), Link::Verified))
+        }
+        (SslMode::VerifyIdentity, true, Some(c)) => {
+            Some((tls::with_roots(c, true), Link::Verified))
+        }
+        (SslMode::VerifyCa | SslMode::VerifyIdentity, true, None) => {
+            return Err(ProbeError::permanent(super::NEEDS_CA))
+        }
     })
 }
 
@@ -45,7 +46,7 @@ pub async fn session(io: Box<dyn Io>, t: &MysqlTarget) -> Result<(), ProbeError>
     let mut conn = Conn {
         io,
         seq: 0,
-        tls: false,
+        link: Link::Plain,
     };
     let greeting = parse_greeting(&conn.read().await?)?;
     let mut caps = CLIENT_LONG_PASSWORD
@@ -59,7 +60,7 @@ pub async fn session(io: Box<dyn Io>, t: &MysqlTarget) -> Result<(), ProbeError>
     }
     caps &= greeting.capabilities;
     let mut fixed = Vec::with_capacity(64);
-    if let Some(config) = tls_config(t, greeting.capabilities & CLIENT_SSL != 0)? {
+    if let Some((config, link)) = tls_config(t, greeting.capabilities & CLIENT_SSL != 0)? {
         caps |= CLIENT_SSL;
         // SSLRequest: the first 32 bytes of the handshake response, then TLS.
         fixed_part(&mut fixed, caps);
@@ -68,7 +69,7 @@ pub async fn session(io: Box<dyn Io>, t: &MysqlTarget) -> Result<(), ProbeError>
         conn = Conn {
             io: Box::new(stream),
             seq: conn.seq,
-            tls: true,
+            link,
         };
         fixed.clear();
     }
@@ -76,7 +77,7 @@ pub async fn session(io: Box<dyn Io>, t: &MysqlTarget) -> Result<(), ProbeError>
     let mut nonce = greeting.nonce.clone();
     // A method we lack in the greeting is not final: the server switches to the
     // user's own method. Offer mysql_native_password then, as other clients do.
-    let (mut plugin, first) = match auth_response(&greeting.plugin, password, &nonce, conn.tls) {
+    let (mut plugin, first) = match auth_response(&greeting.plugin, password, &nonce, conn.link) {
         Ok(first) => (greeting.plugin.clone(), first),
         Err(_) => (
             "mysql_native_password".to_string(),
@@ -126,15 +127,16 @@ pub async fn session(io: Box<dyn Io>, t: &MysqlTarget) -> Result<(), ProbeError>
                 }
                 plugin = String::from_utf8_lossy(r.cstr()).into_owned();
                 nonce = r.rest().to_vec();
-                let answer = auth_response(&plugin, password, &nonce, conn.tls)?;
+                let answer = auth_response(&plugin, password, &nonce, conn.link)?;
                 conn.write(&answer).await?;
             }
             // AuthMoreData: caching_sha2_password's verdict on the fast path.
             Some(0x01) if plugin == "caching_sha2_password" => match p.get(1) {
                 // Fast authentication succeeded; OK follows.
                 Some(0x03) => {}
-                // Full authentication: the password itself, over TLS only.
-                Some(0x04) if conn.tls => {
+                // Full authentication: the password itself, over TLS only (verified
+                // or not, as the mysql client does: MySQL 8's default path).
+                Some(0x04) if conn.link != Link::Plain => {
                     let mut v = password.to_vec();
                     v.push(0);
                     conn.write(&v).await?;
@@ -201,6 +203,7 @@ mod tests {
     use super::*;
     use crate::probe::mysql::auth::sha2_scramble;
     use crate::probe::mysql::fake::*;
+    use tokio::io::AsyncReadExt;
 
     #[tokio::test]
     async fn caching_sha2_fast_path_then_ping_and_quit() {
@@ -293,12 +296,62 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn clear_password_over_tls_after_a_switch() {
-        let mut t = target(Some("secret"), None);
-        t.ssl_mode = SslMode::Preferred;
+    async fn clear_password_over_verified_tls_after_a_switch() {
+        for plugin in ["mysql_clear_password", "sha256_password"] {
+            let t = verifying(target(Some("secret"), None));
+            let out = against(t, move |s| async move {
+                let (mut tls, _) = tls_login(s, "mysql_native_password").await;
+                let mut switch = vec![0xFE];
+                switch.extend_from_slice(plugin.as_bytes());
+                switch.push(0);
+                send(&mut tls, 3, &switch).await;
+                assert_eq!(recv(&mut tls).await, (4, b"secret\0".to_vec()));
+                send(&mut tls, 5, OK).await;
+                let _ = recv(&mut tls).await;
+                send(&mut tls, 1, OK).await;
+                let _ = recv(&mut tls).await;
+            })
+            .await;
+            assert_eq!(out, Ok(()), "{plugin}");
+        }
+    }
+
+    #[tokio::test]
+    async fn no_password_in_clear_over_unverified_tls() {
+        for plugin in ["mysql_clear_password", "sha256_password"] {
+            for mode in [SslMode::Preferred, SslMode::Required] {
+                let mut t = target(Some("secret"), None);
+                t.ssl_mode = mode;
+                let out = against(t, move |s| async move {
+                    // Named in the greeting: the client offers a scramble instead.
+                    let (mut tls, login) = tls_login(s, plugin).await;
+                    let (_, auth, _, offered) = response_parts(&login);
+                    assert_eq!(offered, "mysql_native_password");
+                    assert_eq!(auth, native_scramble(b"secret", &NONCE));
+                    // Asked for in a switch: nothing more is sent.
+                    let mut switch = vec![0xFE];
+                    switch.extend_from_slice(plugin.as_bytes());
+                    switch.push(0);
+                    send(&mut tls, 3, &switch).await;
+                    let mut rest = Vec::new();
+                    let _ = tls.read_to_end(&mut rest).await;
+                    assert!(rest.is_empty(), "{rest:?}");
+                })
+                .await
+                .unwrap_err();
+                assert!(out.is_permanent(), "{out:?}");
+                assert!(out.reason.contains(plugin), "{out:?}");
+                assert!(out.reason.contains("not verified"), "{out:?}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn caching_sha2_full_authentication_over_verified_tls() {
+        let t = verifying(target(Some("secret"), None));
         let out = against(t, |s| async move {
-            let (mut tls, _) = tls_login(s, "mysql_native_password").await;
-            send(&mut tls, 3, b"\xfemysql_clear_password\0").await;
+            let (mut tls, _) = tls_login(s, "caching_sha2_password").await;
+            send(&mut tls, 3, &[0x01, 0x04]).await;
             assert_eq!(recv(&mut tls).await, (4, b"secret\0".to_vec()));
             send(&mut tls, 5, OK).await;
             let _ = recv(&mut tls).await;
@@ -307,6 +360,16 @@ mod tests {
         })
         .await;
         assert_eq!(out, Ok(()));
+    }
+
+    #[test]
+    fn verifying_modes_without_a_ca_are_refused() {
+        for mode in [SslMode::VerifyCa, SslMode::VerifyIdentity] {
+            let mut t = target(None, None);
+            t.ssl_mode = mode;
+            let e = tls_config(&t, true).err().unwrap();
+            assert!(e.is_permanent() && e.reason.contains("ssl-ca"), "{e:?}");
+        }
     }
 
     #[tokio::test]
