@@ -22,6 +22,8 @@ mod auth;
 #[cfg(test)]
 mod fake;
 mod packet;
+#[cfg(test)]
+mod proptests;
 mod server_key;
 mod session;
 

@@ -57,7 +57,8 @@ pub(super) fn garbage(what: &str) -> ProbeError {
 
 impl Conn {
     /// Reads one packet (3-byte length, sequence id, payload); the next packet we send
-    /// continues the sequence.
+    /// continues the sequence. A length over [`MAX_PACKET`] is garbage; below it, the
+    /// buffer grows with the bytes that arrive, not with the length the peer claims.
     pub(super) async fn read(&mut self) -> Result<Vec<u8>, ProbeError> {
         let mut header = [0u8; 4];
         self.io.read_exact(&mut header).await.map_err(io_err)?;
@@ -66,8 +67,15 @@ impl Conn {
         if len > MAX_PACKET {
             return Err(garbage(&format!("a packet of {len} bytes")));
         }
-        let mut payload = vec![0u8; len];
-        self.io.read_exact(&mut payload).await.map_err(io_err)?;
+        let mut payload = Vec::new();
+        (&mut self.io)
+            .take(len as u64)
+            .read_to_end(&mut payload)
+            .await
+            .map_err(io_err)?;
+        if payload.len() < len {
+            return Err(closed());
+        }
         self.seq = header[3].wrapping_add(1);
         Ok(payload)
     }
@@ -182,6 +190,22 @@ pub(super) fn parse_greeting(p: &[u8]) -> Result<Greeting, ProbeError> {
         nonce,
         plugin,
     })
+}
+
+/// An AuthSwitchRequest (`0xFE`, the method's name, NUL, its nonce): the method
+/// and the nonce. Without a name it is the pre-4.1 request for mysql_old_password.
+pub(super) fn parse_auth_switch(p: &[u8]) -> Result<(String, Vec<u8>), ProbeError> {
+    let mut r = Reader(p);
+    if r.u8() != Some(0xFE) {
+        return Err(garbage("an auth switch request that is none"));
+    }
+    if r.0.is_empty() {
+        return Err(ProbeError::permanent(
+            "the server asks for the pre-4.1 password method (mysql_old_password), which whenready does not support",
+        ));
+    }
+    let plugin = String::from_utf8_lossy(r.cstr()).into_owned();
+    Ok((plugin, r.rest().to_vec()))
 }
 
 /// The server's ERR packet as a failure: its message and code, classified.

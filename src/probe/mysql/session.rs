@@ -119,14 +119,7 @@ pub async fn session(io: Box<dyn Io>, t: &MysqlTarget) -> Result<(), ProbeError>
             Some(0xFF) => return Err(server_error(&p)),
             // AuthSwitchRequest: another method, with a fresh nonce.
             Some(0xFE) => {
-                let mut r = Reader(&p[1..]);
-                if r.0.is_empty() {
-                    return Err(ProbeError::permanent(
-                        "the server asks for the pre-4.1 password method (mysql_old_password), which whenready does not support",
-                    ));
-                }
-                plugin = String::from_utf8_lossy(r.cstr()).into_owned();
-                nonce = r.rest().to_vec();
+                (plugin, nonce) = parse_auth_switch(&p)?;
                 let answer = auth_response(&plugin, password, &nonce, conn.link)?;
                 conn.write(&answer).await?;
             }
