@@ -244,6 +244,7 @@ fn tls_modes() {
             "tlsonly",
             &format!("?ssl-mode=VERIFY_IDENTITY&ssl-ca={ca}"),
         ),
+        // The other spellings: ssl_mode, ssl_ca, a value in lower case.
         on(
             "localhost",
             "app",
@@ -273,6 +274,23 @@ fn tls_modes() {
         ),
     ]);
     assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains("certificate verification failed"),
+        "{r:?}"
+    );
+    // The same with the other spellings: a verify_identity that were ignored (the
+    // default PREFERRED) would let this in, and an ssl_ca that were ignored would be
+    // a usage error.
+    let r = wr(&[
+        "-t",
+        "20s",
+        &on(
+            "127.0.0.1",
+            "app",
+            &format!("?ssl_mode=verify_identity&ssl_ca={ca}"),
+        ),
+    ]);
+    assert_exited(&r, 3);
     assert!(
         r.stderr.contains("certificate verification failed"),
         "{r:?}"

@@ -265,14 +265,80 @@ fn tls_modes() {
     ok("?sslmode=require");
     ok(&format!("?sslmode=verify-ca&sslrootcert={ca}"));
     ok(&format!("?sslmode=verify-full&sslrootcert={ca}"));
-    // Without the test CA, verification fails: permanent.
-    let r = wr(&["-t", "30s", &pg.url(PG_PASSWORD, "?sslmode=verify-full")]);
-    assert_eq!(r.code, 3, "{r:?}");
+    // The verifying modes without sslrootcert: libpq's ~/.postgresql/root.crt, and
+    // without it a usage error before any attempt (never the system's roots with
+    // the name unchecked).
+    let home = TempDir::new("home");
+    let with_home = |q: &str, json: bool| {
+        let mut cmd = whenready();
+        cmd.env("HOME", &home.0);
+        if json {
+            cmd.arg("--json");
+        }
+        run(
+            cmd.args(["-t", "10s", &pg.url(PG_PASSWORD, q)]),
+            Duration::from_secs(20),
+        )
+    };
+    let root = home.join(".postgresql/root.crt");
+    for mode in ["verify-ca", "verify-full"] {
+        for json in [false, true] {
+            let r = with_home(&format!("?sslmode={mode}"), json);
+            assert_exited(&r, 2);
+            assert!(
+                r.stderr.contains(&format!(
+                    "root certificate file \"{}\" does not exist",
+                    root.display()
+                )) && r.stderr.contains("sslrootcert=system")
+                    && r.stderr.contains("postgres://app:***@127.0.0.1"),
+                "{r:?}"
+            );
+            assert_eq!(r.stderr.lines().count(), 1, "one line: {r:?}");
+            assert_no_secret(&r, PG_PASSWORD);
+        }
+        // No HOME at all: the same refusal.
+        let r = wr(&[
+            "-t",
+            "10s",
+            &pg.url(PG_PASSWORD, &format!("?sslmode={mode}")),
+        ]);
+        assert_exited(&r, 2);
+        assert!(r.stderr.contains("~/.postgresql/root.crt"), "{r:?}");
+    }
+    std::fs::create_dir_all(home.join(".postgresql")).unwrap();
+    std::fs::copy(&certs.ca, &root).unwrap();
+    for mode in ["verify-ca", "verify-full"] {
+        let r = with_home(&format!("?sslmode={mode}"), false);
+        assert_exited(&r, 0);
+    }
+    // sslrootcert=system: the system's roots, the name checked (verify-full, which
+    // it implies). They do not hold the test CA: permanent; with SSL_CERT_FILE
+    // naming it, they do. A weaker mode is a usage error, as in libpq.
+    let system = pg.url(PG_PASSWORD, "?sslrootcert=system");
+    let r = wr(&["-t", "30s", &system]);
+    assert_exited(&r, 3);
     assert!(
         r.stderr.contains("certificate verification failed"),
         "{r:?}"
     );
     assert_no_secret(&r, PG_PASSWORD);
+    let r = run(
+        whenready().env("SSL_CERT_FILE", &certs.ca).args([
+            "-t",
+            "10s",
+            &system.replace("127.0.0.1", "localhost"),
+        ]),
+        Duration::from_secs(20),
+    );
+    assert_exited(&r, 0);
+    let r = wr(&[&pg.url(PG_PASSWORD, "?sslmode=verify-ca&sslrootcert=system")]);
+    assert_exited(&r, 2);
+    assert!(
+        r.stderr.contains(
+            "weak sslmode \"verify-ca\" may not be used with sslrootcert=system (use \"verify-full\")"
+        ),
+        "{r:?}"
+    );
     // verify-full checks the name: localhost is in the certificate, 127.0.0.2 is
     // not. verify-ca checks the chain only, so 127.0.0.2 passes it.
     let at = |host: &str, mode: &str| {

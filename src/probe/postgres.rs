@@ -6,7 +6,11 @@
 //! lacks. The socket is ours (every address tried, or the Unix socket
 //! `DIR/.s.PGSQL.PORT`); tokio-postgres speaks the protocol over it (`connect_raw`).
 //! TLS follows libpq's `sslmode`, which tokio-postgres alone cannot (it knows
-//! disable/prefer/require).
+//! disable/prefer/require), and libpq's `sslrootcert`: verify-ca and verify-full
+//! without it read `~/.postgresql/root.crt`, and without that file are a usage error
+//! before any attempt; `sslrootcert=system` trusts the system's roots, with
+//! verify-full only (PostgreSQL 16's libpq). `prefer`, libpq's default, sends the
+//! password to a server whose certificate it did not verify, as libpq does.
 
 use super::error::{io_reason, tls_failure, ProbeError};
 use super::tls;
@@ -70,10 +74,36 @@ impl Kind for Postgres {
 
 impl Check for PgTarget {
     fn prepare(&self, shown: &str) -> Result<(), String> {
-        if let Some(path) = &self.sslrootcert {
-            let certs =
-                tls::load_pem(path).map_err(|e| format!("invalid sslrootcert for {shown}: {e}"))?;
-            let _ = self.roots.set(certs);
+        // libpq's fix for a missing root file (its message, on one line).
+        const FIX: &str = "either provide the file, use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification";
+        let mode = match self.sslmode {
+            SslMode::VerifyCa => "verify-ca",
+            _ => "verify-full",
+        };
+        match &self.sslrootcert {
+            Some(RootCert::File(path)) => {
+                let certs = tls::load_pem(path)
+                    .map_err(|e| format!("invalid sslrootcert for {shown}: {e}"))?;
+                let _ = self.roots.set(certs);
+            }
+            Some(RootCert::Default(Some(path))) if path.exists() => {
+                let certs = tls::load_pem(path).map_err(|e| {
+                    format!("invalid root certificate file for {shown} (sslmode={mode}): {e}")
+                })?;
+                let _ = self.roots.set(certs);
+            }
+            Some(RootCert::Default(Some(path))) => {
+                return Err(format!(
+                    "root certificate file \"{}\" does not exist, and sslmode={mode} needs one to verify the server of {shown}: {FIX}",
+                    path.display()
+                ))
+            }
+            Some(RootCert::Default(None)) => {
+                return Err(format!(
+                    "no home directory (HOME) to locate the root certificate file ~/.postgresql/root.crt, which sslmode={mode} needs to verify the server of {shown}: give sslrootcert=FILE, or {FIX}"
+                ))
+            }
+            Some(RootCert::System) | None => {}
         }
         let files = match &self.client_cert {
             Some(ClientCert::Given(c, k)) => Some((c.as_path(), k.as_path())),
@@ -107,6 +137,20 @@ pub enum SslMode {
     VerifyFull,
 }
 
+/// Where the trusted root certificates come from (libpq's `sslrootcert`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RootCert {
+    /// `sslrootcert` / PGSSLROOTCERT: a PEM file, which must be readable.
+    File(PathBuf),
+    /// libpq's default for verify-ca and verify-full, `~/.postgresql/root.crt`
+    /// (`None`: no HOME to find it in); without it, those modes are refused, as libpq
+    /// refuses them.
+    Default(Option<PathBuf>),
+    /// `sslrootcert=system` (PostgreSQL 16's libpq): the system's trusted roots,
+    /// with verify-full only.
+    System,
+}
+
 /// Where a PostgreSQL server listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PgHost {
@@ -130,8 +174,9 @@ pub struct PgTarget {
     pub dbname: String,
     /// TLS policy.
     pub sslmode: SslMode,
-    /// CA file for verify-ca / verify-full (or to turn `require` into verify-ca).
-    pub sslrootcert: Option<PathBuf>,
+    /// The trusted roots for verify-ca / verify-full (a file also turns `require`
+    /// into verify-ca).
+    pub sslrootcert: Option<RootCert>,
     /// `application_name` shown in pg_stat_activity.
     pub application_name: String,
     /// `options` sent at startup.
@@ -228,7 +273,12 @@ pub fn parse(url: &Url, env: &Env) -> Result<PgTarget, String> {
     let password = or_env(password, "PGPASSWORD")?;
     password.iter().for_each(|p| crate::secret::register(p));
     let dbname = or_env(dbname, "PGDATABASE")?.unwrap_or_else(|| user.clone());
-    let sslmode = match or_env(sslmode, "PGSSLMODE")?.as_deref() {
+    let sslrootcert = or_env(sslrootcert, "PGSSLROOTCERT")?;
+    let system = sslrootcert.as_deref() == Some("system");
+    let sslmode_text = or_env(sslmode, "PGSSLMODE")?;
+    let sslmode = match sslmode_text.as_deref() {
+        // libpq: the system's roots are meant for names, so they imply verify-full.
+        None if system => SslMode::VerifyFull,
         None | Some("prefer") | Some("allow") => SslMode::Prefer,
         Some("disable") => SslMode::Disable,
         Some("require") => SslMode::Require,
@@ -240,12 +290,28 @@ pub fn parse(url: &Url, env: &Env) -> Result<PgTarget, String> {
             ))
         }
     };
-    let sslrootcert = or_env(sslrootcert, "PGSSLROOTCERT")?.map(PathBuf::from);
+    if system && sslmode != SslMode::VerifyFull {
+        return Err(format!(
+            "weak sslmode {:?} may not be used with sslrootcert=system (use \"verify-full\")",
+            sslmode_text.unwrap_or_default()
+        ));
+    }
     // libpq's client certificate: sslcert / PGSSLCERT, else ~/.postgresql/postgresql.crt
     // when that file exists (looked at by prepare); the key likewise.
     let home = env
         .get_lossy("HOME")
+        .filter(|h| !h.is_empty())
         .map(|h| PathBuf::from(h).join(".postgresql"));
+    // libpq's root certificates: sslrootcert / PGSSLROOTCERT, else, for the modes
+    // that verify, ~/.postgresql/root.crt (looked at by prepare).
+    let sslrootcert = match sslrootcert {
+        Some(s) if s == "system" => Some(RootCert::System),
+        Some(s) => Some(RootCert::File(PathBuf::from(s))),
+        None if matches!(sslmode, SslMode::VerifyCa | SslMode::VerifyFull) => {
+            Some(RootCert::Default(home.as_ref().map(|h| h.join("root.crt"))))
+        }
+        None => None,
+    };
     let sslcert = or_env(sslcert, "PGSSLCERT")?.map(PathBuf::from);
     let sslkey = or_env(sslkey, "PGSSLKEY")?.map(PathBuf::from);
     let client_cert = match (sslcert, sslkey, &home) {
@@ -344,16 +410,21 @@ pub async fn probe(pg: &PgTarget) -> Result<(), ProbeError> {
                 }
                 mode => {
                     config.ssl_mode(tokio_postgres::config::SslMode::Require);
-                    let root = pg.roots.get();
-                    match (mode, root) {
+                    let system = pg.sslrootcert == Some(RootCert::System);
+                    match (mode, pg.roots.get()) {
+                        (SslMode::VerifyFull, _) if system => tls::with_system_roots(),
                         // libpq: require with a root certificate behaves as verify-ca.
                         (SslMode::Require, None) => tls::unverified(),
                         (SslMode::Require | SslMode::VerifyCa, Some(r)) => {
                             tls::with_roots(r, false)
                         }
                         (SslMode::VerifyFull, Some(r)) => tls::with_roots(r, true),
-                        (SslMode::VerifyCa, None) => tls::with_system_roots(false),
-                        _ => tls::with_system_roots(true),
+                        // prepare refuses the verifying modes without roots.
+                        _ => {
+                            return Err(ProbeError::permanent(
+                                "sslmode verify-ca and verify-full need a root certificate (sslrootcert)",
+                            ))
+                        }
                     }
                 }
             };
@@ -497,7 +568,10 @@ mod tests {
         );
         assert_eq!(pg.password.as_deref(), Some("x"));
         assert_eq!(pg.sslmode, SslMode::VerifyFull);
-        assert_eq!(pg.sslrootcert, Some(PathBuf::from("/ca.pem")));
+        assert_eq!(
+            pg.sslrootcert,
+            Some(RootCert::File(PathBuf::from("/ca.pem")))
+        );
         let err = parsed("postgres://h/db", &Env::from_pairs(&[("PGPORT", "x")]))
             .err()
             .unwrap();
@@ -516,6 +590,85 @@ mod tests {
         assert_eq!(pg.sslmode, SslMode::Prefer);
         let pg = parsed("postgres://u@[::1]:5/d", &env).unwrap();
         assert_eq!(pg.host, PgHost::Tcp(Host::Ip("::1".parse().unwrap())));
+    }
+
+    #[test]
+    fn root_certificates_as_libpq_finds_them() {
+        let env = Env::from_pairs(&[("HOME", "/home/u")]);
+        let root = |q: &str| parsed(&format!("postgres://h/d{q}"), &env).map(|p| p.sslrootcert);
+        let default = Some(RootCert::Default(Some(
+            "/home/u/.postgresql/root.crt".into(),
+        )));
+        assert_eq!(root("?sslmode=verify-ca").unwrap(), default);
+        assert_eq!(root("?sslmode=verify-full").unwrap(), default);
+        for q in [
+            "",
+            "?sslmode=require",
+            "?sslmode=prefer",
+            "?sslmode=disable",
+        ] {
+            assert_eq!(root(q).unwrap(), None, "{q}");
+        }
+        assert_eq!(
+            root("?sslmode=require&sslrootcert=/ca.pem").unwrap(),
+            Some(RootCert::File("/ca.pem".into()))
+        );
+        // No HOME: the verifying modes have no root file to find.
+        let pg = parsed("postgres://h/d?sslmode=verify-full", &Env::from_pairs(&[])).unwrap();
+        assert_eq!(pg.sslrootcert, Some(RootCert::Default(None)));
+        // sslrootcert=system: verify-full, by default too; a weaker mode is refused.
+        let pg = parsed("postgres://h/d?sslrootcert=system", &env).unwrap();
+        assert_eq!(
+            (pg.sslmode, pg.sslrootcert),
+            (SslMode::VerifyFull, Some(RootCert::System))
+        );
+        let with_env = Env::from_pairs(&[("PGSSLROOTCERT", "system")]);
+        assert_eq!(
+            parsed("postgres://h/d", &with_env).unwrap().sslmode,
+            SslMode::VerifyFull
+        );
+        for mode in ["verify-ca", "require", "prefer", "allow", "disable"] {
+            let e = root(&format!("?sslmode={mode}&sslrootcert=system")).unwrap_err();
+            assert_eq!(
+                e,
+                format!(
+                    "weak sslmode \"{mode}\" may not be used with sslrootcert=system (use \"verify-full\")"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn a_verifying_mode_without_its_root_file_is_refused_before_any_attempt() {
+        let home = std::env::temp_dir().join(format!("whenready-pg-home-{}", std::process::id()));
+        std::fs::create_dir_all(&home).unwrap();
+        let env = Env::from_pairs(&[("HOME", home.to_str().unwrap())]);
+        for mode in ["verify-ca", "verify-full"] {
+            let pg = parsed(&format!("postgres://u:pw@h/d?sslmode={mode}"), &env).unwrap();
+            let e = pg.prepare("postgres://u:***@h/d").unwrap_err();
+            let file = home.join(".postgresql/root.crt");
+            for part in [
+                &format!(
+                    "root certificate file \"{}\" does not exist",
+                    file.display()
+                ),
+                &format!("sslmode={mode}"),
+                "postgres://u:***@h/d",
+                "sslrootcert=system",
+            ] {
+                assert!(e.contains(part), "{part}: {e}");
+            }
+            assert!(!e.contains('\n'), "{e}");
+        }
+        let pg = parsed("postgres://h/d?sslmode=verify-ca", &Env::from_pairs(&[])).unwrap();
+        let e = pg.prepare("postgres://h/d").unwrap_err();
+        assert!(e.contains("HOME") && e.contains("postgres://h/d"), "{e}");
+        // sslrootcert=system and the modes that do not verify need no file.
+        for q in ["?sslrootcert=system", "?sslmode=require", ""] {
+            let pg = parsed(&format!("postgres://h/d{q}"), &env).unwrap();
+            assert!(pg.prepare("x").is_ok(), "{q}");
+        }
+        let _ = std::fs::remove_dir_all(&home);
     }
 
     #[test]

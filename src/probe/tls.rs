@@ -252,10 +252,11 @@ pub fn with_roots(roots: &[CertificateDer<'static>], check_name: bool) -> Arc<Cl
     with_store(store, check_name)
 }
 
-/// A configuration trusting the system and bundled roots; `check_name` false skips
-/// the host name check (verify-ca without sslrootcert).
-pub fn with_system_roots(check_name: bool) -> Arc<ClientConfig> {
-    with_store(system_roots(), check_name)
+/// A configuration trusting the system and bundled roots, the host name checked:
+/// libpq's `sslrootcert=system` (allowed with verify-full only, since a publicly
+/// trusted certificate proves nothing without its name).
+pub fn with_system_roots() -> Arc<ClientConfig> {
+    with_store(system_roots(), true)
 }
 
 fn with_store(store: RootCertStore, check_name: bool) -> Arc<ClientConfig> {

@@ -13,6 +13,7 @@ pub mod hostile;
 pub mod mariadb;
 pub mod memcached;
 pub mod mosquitto;
+pub mod mysql_fake;
 pub mod nats;
 pub mod pyhttp;
 pub mod rabbitmq;
