@@ -217,7 +217,10 @@ fn a_service_created_late_becomes_ready_when_an_endpoint_is() {
     api.put("endpointslices", endpoint_slice("db-abc12", "db", &[false]));
     w.wait_for_line("has 0 ready endpoints (needs 2)", LIMIT);
     api.put("endpointslices", endpoint_slice("db-abc12", "db", &[true]));
-    api.put("endpointslices", endpoint_slice("db-xyz34", "db", &[true]));
+    api.put(
+        "endpointslices",
+        endpoint_slice_from("db-xyz34", "db", 1, &[true]),
+    );
     let r = w.finish(start, LIMIT);
     assert_exited(&r, 0);
 }
@@ -252,8 +255,7 @@ fn an_expired_watch_lists_again() {
     let w = Watched::spawn(with_token(&api).args(["-t", "30s", "k8s://statefulset/db"]));
     api.wait_for_requests("the watch", watches(1));
     api.put("statefulsets", statefulset("db", 2, 1));
-    api.compact();
-    api.drop_watches();
+    api.compact_and_drop_watches();
     api.wait_for_requests("a second list", lists(2));
     api.put("statefulsets", statefulset("db", 2, 2));
     let r = w.finish(start, LIMIT);
@@ -266,17 +268,18 @@ fn an_expired_watch_lists_again() {
             "watch /apis/apps/v1/namespaces/app/statefulsets"
         ]
     );
-    // The watch from the compacted resourceVersion got 410, then a new list.
-    let first_relist = v
-        .iter()
-        .skip(1)
-        .position(|x| x.starts_with("list"))
-        .unwrap()
-        + 1;
-    assert!(
-        v[2..first_relist].iter().all(|x| x.starts_with("watch")),
-        "{v:?}"
+    // The watch from the compacted resourceVersion got 410 Expired, and only then
+    // came a new list (not at once when the watch broke).
+    assert_eq!(
+        &v[2..4],
+        [
+            "watch /apis/apps/v1/namespaces/app/statefulsets",
+            "list /apis/apps/v1/namespaces/app/statefulsets"
+        ],
+        "{:?}",
+        api.requests()
     );
+    assert_eq!(api.expired(), 1, "{:?}", api.requests());
 }
 
 #[test]
@@ -459,13 +462,26 @@ fn the_final_reason_goes_to_the_termination_log() {
         ),
         "{written:?}"
     );
-    // Outside a pod (no such file), nothing is created.
-    assert!(
-        !Path::new("/dev/termination-log").exists()
-            || std::fs::read_to_string("/dev/termination-log")
-                .unwrap_or_default()
-                .is_empty()
-    );
+    // Outside a pod (a /dev without the file), nothing is created: looked at in
+    // the same private /dev, after whenready ended.
+    require("unshare", "util-linux");
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "sh", "-c"])
+        .arg(
+            "mount -t tmpfs tmpfs /dev || exit 99; \"$@\"; code=$?; \
+             if [ -e /dev/termination-log ]; then echo created; else echo absent; fi; exit $code",
+        )
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_whenready"))
+        .args(["-q", "k8s://job/migrate"]);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("KUBECONFIG", &kc)
+        .stdin(std::process::Stdio::null());
+    let r = run(&mut cmd, LIMIT);
+    assert_exited(&r, 3);
+    assert!(r.stderr.contains("forbidden"), "{r:?}");
+    assert_eq!(r.stdout, "absent\n", "{r:?}");
 }
 
 #[test]
@@ -492,6 +508,30 @@ fn kubectl_reads_the_fake_as_an_api_server() {
     let (code, out, err) = kubectl(&["get", "pods", "-n", "app", "-o", "name"]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert_eq!(out.trim(), "pod/web-0");
+    // Pages: kubectl asks for 500 and follows the fake's continue tokens.
+    api.put("pods", pod("web-1", true, json!({"app": "web"})));
+    api.put("pods", pod("web-2", true, json!({"app": "web"})));
+    api.page_size(1);
+    let (code, out, err) = kubectl(&["get", "pods", "-n", "app", "-o", "name"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(out.trim(), "pod/web-0\npod/web-1\npod/web-2");
+    let pages: Vec<String> = api
+        .requests()
+        .into_iter()
+        .map(|(r, _)| r)
+        .filter(|r| r.starts_with("list /api/v1/namespaces/app/pods"))
+        .skip(1)
+        .collect();
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    assert!(
+        pages[0].contains("limit=500") && !pages[0].contains("continue="),
+        "{pages:?}"
+    );
+    assert!(
+        pages[1].contains("limit=500") && pages[1].contains("continue=c-"),
+        "{pages:?}"
+    );
+    api.page_size(0);
     let (code, out, err) = kubectl(&[
         "rollout",
         "status",
