@@ -102,9 +102,9 @@ fn every_kind_ready_at_once_with_one_request_each() {
         assert!(q.contains("/namespaces/app/"), "{q}");
     }
     assert!(reqs.iter().any(|(q, _)| q
-        == "list /apis/discovery.k8s.io/v1/namespaces/app/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Ddb"));
+        == "list /apis/discovery.k8s.io/v1/namespaces/app/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Ddb&limit=100"));
     assert!(reqs.iter().any(|(q, _)| q
-        == "list /apis/apps/v1/namespaces/app/deployments?fieldSelector=metadata.name%3Dweb"));
+        == "list /apis/apps/v1/namespaces/app/deployments?fieldSelector=metadata.name%3Dweb&limit=100"));
 }
 
 #[test]
@@ -328,7 +328,9 @@ fn pods_behind_a_selector_all_ready_and_enough_of_them() {
     let r = w.finish(start, LIMIT);
     assert_exited(&r, 0);
     assert!(
-        api.requests()[0].0.ends_with("labelSelector=app%3Ddb"),
+        api.requests()[0]
+            .0
+            .ends_with("labelSelector=app%3Ddb&limit=100"),
         "{:?}",
         api.requests()
     );
@@ -743,4 +745,44 @@ fn an_exec_credential_plugin_gives_the_token_until_it_expires() {
             && r.stderr.contains("not found; install the fake's plugin"),
         "{r:?}"
     );
+}
+
+#[test]
+fn a_dual_stack_service_counts_each_pod_once() {
+    let api = FakeApi::start();
+    // One ready pod, in the IPv4 and in the IPv6 EndpointSlice of the Service.
+    api.put("endpointslices", endpoint_slice("web-v4", "web", &[true]));
+    api.put(
+        "endpointslices",
+        endpoint_slice_ipv6("web-v6", "web", &[true]),
+    );
+    let r = run(
+        with_token(&api).args(["-t", "1s", "k8s://svc/web?min=2"]),
+        LIMIT,
+    );
+    assert_exited(&r, 1);
+    assert!(
+        r.stderr
+            .contains("service \"web\" has 1 ready endpoint (needs 2)"),
+        "{r:?}"
+    );
+    // Two ready pods, each in both slices: two endpoints.
+    api.put(
+        "endpointslices",
+        endpoint_slice("web-v4", "web", &[true, true]),
+    );
+    api.put(
+        "endpointslices",
+        endpoint_slice_ipv6("web-v6", "web", &[true, true]),
+    );
+    let r = run(
+        with_token(&api).args(["--once", "k8s://svc/web?min=2"]),
+        LIMIT,
+    );
+    assert_exited(&r, 0);
+    let r = run(
+        with_token(&api).args(["--once", "k8s://svc/web?min=3"]),
+        LIMIT,
+    );
+    assert_exited(&r, 1);
 }
