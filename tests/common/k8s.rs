@@ -73,6 +73,8 @@ struct World {
     expired: usize,
     /// The next continue token is answered 410 Expired, as after a compaction.
     expire_next_continue: bool,
+    /// Watches that got past their start (not refused, not expired): streaming.
+    streaming: usize,
     mischief: Mischief,
 }
 
@@ -315,6 +317,23 @@ impl FakeApi {
                 drop(w);
                 panic!("waited 20 s for {what}; requests: {seen:?}");
             }
+            w = cv.wait_timeout(w, Duration::from_millis(50)).unwrap().0;
+        }
+    }
+
+    /// Waits until `n` watches have started streaming (past the checks a watch
+    /// meets at its start: a compaction after this cuts them, and does not expire
+    /// them); at most 20 s, the test fails then.
+    pub fn wait_for_streaming_watches(&self, n: usize) {
+        let start = Instant::now();
+        let (lock, cv) = &*self.world;
+        let mut w = lock.lock().unwrap();
+        while w.streaming < n {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "waited 20 s for {n} streaming watches; requests: {:?}",
+                w.requests
+            );
             w = cv.wait_timeout(w, Duration::from_millis(50)).unwrap().0;
         }
     }
@@ -711,6 +730,8 @@ fn handle(
         let _ = out.flush();
         return false;
     }
+    w.streaming += 1;
+    cv.notify_all();
     let start = Instant::now();
     // From 0 ("any"): the current objects first, as ADDED events.
     let mut initial: Vec<Value> = Vec::new();
