@@ -677,6 +677,11 @@ fn a_hundred_waiters_cost_the_server_one_list_and_one_watch_each() {
 /// script in the fake's directory that checks what client-go would pass it, counts
 /// its runs in `runs`, and prints an ExecCredential expiring at `expiry`.
 fn exec_plugin(api: &FakeApi, expiry: &str) -> std::path::PathBuf {
+    slow_exec_plugin(api, expiry, "0")
+}
+
+/// [`exec_plugin`] that takes `seconds` to answer.
+fn slow_exec_plugin(api: &FakeApi, expiry: &str, seconds: &str) -> std::path::PathBuf {
     let script = api.dir.join("token-plugin");
     std::fs::write(
         &script,
@@ -685,6 +690,7 @@ fn exec_plugin(api: &FakeApi, expiry: &str) -> std::path::PathBuf {
 case "$KUBERNETES_EXEC_INFO" in *'"kind":"ExecCredential"'*'"interactive":false'*) ;; *) echo "bad KUBERNETES_EXEC_INFO" >&2; exit 1;; esac
 [ "$1" = get-token ] && [ "$CLUSTER" = fake ] || {{ echo "bad args or env" >&2; exit 1; }}
 echo run >> "$(dirname "$0")/runs"
+sleep {seconds}
 printf '{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{{"token":"{TOKEN}","expirationTimestamp":"{expiry}"}}}}\n'
 "#
         ),
@@ -747,6 +753,30 @@ fn an_exec_credential_plugin_gives_the_token_until_it_expires() {
             && r.stderr.contains("not found; install the fake's plugin"),
         "{r:?}"
     );
+}
+
+#[test]
+fn one_plugin_run_serves_every_target_of_the_kubeconfig() {
+    let api = FakeApi::start();
+    for name in ["a", "b", "c"] {
+        api.put("pods", pod(name, true, json!({})));
+    }
+    // Three targets ask for the token at once; the plugin takes 0.3 s.
+    let kc = slow_exec_plugin(&api, "2999-01-01T00:00:00Z", "0.3");
+    let r = run(
+        whenready().env("KUBECONFIG", &kc).args([
+            "-t",
+            "30s",
+            "k8s://pod/a",
+            "k8s://pod/b",
+            "k8s://pod/c",
+        ]),
+        LIMIT,
+    );
+    assert_exited(&r, 0);
+    assert_eq!(plugin_runs(&api), 1, "{r:?}");
+    assert_eq!(api.requests().len(), 3);
+    assert!(api.requests().iter().all(|(_, t)| t == TOKEN));
 }
 
 #[test]
