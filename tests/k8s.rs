@@ -102,9 +102,9 @@ fn every_kind_ready_at_once_with_one_request_each() {
         assert!(q.contains("/namespaces/app/"), "{q}");
     }
     assert!(reqs.iter().any(|(q, _)| q
-        == "list /apis/discovery.k8s.io/v1/namespaces/app/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Ddb"));
+        == "list /apis/discovery.k8s.io/v1/namespaces/app/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Ddb&limit=100"));
     assert!(reqs.iter().any(|(q, _)| q
-        == "list /apis/apps/v1/namespaces/app/deployments?fieldSelector=metadata.name%3Dweb"));
+        == "list /apis/apps/v1/namespaces/app/deployments?fieldSelector=metadata.name%3Dweb&limit=100"));
 }
 
 #[test]
@@ -217,7 +217,10 @@ fn a_service_created_late_becomes_ready_when_an_endpoint_is() {
     api.put("endpointslices", endpoint_slice("db-abc12", "db", &[false]));
     w.wait_for_line("has 0 ready endpoints (needs 2)", LIMIT);
     api.put("endpointslices", endpoint_slice("db-abc12", "db", &[true]));
-    api.put("endpointslices", endpoint_slice("db-xyz34", "db", &[true]));
+    api.put(
+        "endpointslices",
+        endpoint_slice_from("db-xyz34", "db", 1, &[true]),
+    );
     let r = w.finish(start, LIMIT);
     assert_exited(&r, 0);
 }
@@ -250,10 +253,11 @@ fn an_expired_watch_lists_again() {
     api.put("statefulsets", statefulset("db", 2, 1));
     let start = Instant::now();
     let w = Watched::spawn(with_token(&api).args(["-t", "30s", "k8s://statefulset/db"]));
-    api.wait_for_requests("the watch", watches(1));
+    // Streaming: the compaction cuts this watch (a watch it came before would get
+    // the 410 itself).
+    api.wait_for_streaming_watches(1);
     api.put("statefulsets", statefulset("db", 2, 1));
-    api.compact();
-    api.drop_watches();
+    api.compact_and_drop_watches();
     api.wait_for_requests("a second list", lists(2));
     api.put("statefulsets", statefulset("db", 2, 2));
     let r = w.finish(start, LIMIT);
@@ -266,17 +270,18 @@ fn an_expired_watch_lists_again() {
             "watch /apis/apps/v1/namespaces/app/statefulsets"
         ]
     );
-    // The watch from the compacted resourceVersion got 410, then a new list.
-    let first_relist = v
-        .iter()
-        .skip(1)
-        .position(|x| x.starts_with("list"))
-        .unwrap()
-        + 1;
-    assert!(
-        v[2..first_relist].iter().all(|x| x.starts_with("watch")),
-        "{v:?}"
+    // The watch from the compacted resourceVersion got 410 Expired, and only then
+    // came a new list (not at once when the watch broke).
+    assert_eq!(
+        &v[2..4],
+        [
+            "watch /apis/apps/v1/namespaces/app/statefulsets",
+            "list /apis/apps/v1/namespaces/app/statefulsets"
+        ],
+        "{:?}",
+        api.requests()
     );
+    assert_eq!(api.expired(), 1, "{:?}", api.requests());
 }
 
 #[test]
@@ -325,7 +330,9 @@ fn pods_behind_a_selector_all_ready_and_enough_of_them() {
     let r = w.finish(start, LIMIT);
     assert_exited(&r, 0);
     assert!(
-        api.requests()[0].0.ends_with("labelSelector=app%3Ddb"),
+        api.requests()[0]
+            .0
+            .ends_with("labelSelector=app%3Ddb&limit=100"),
         "{:?}",
         api.requests()
     );
@@ -459,13 +466,26 @@ fn the_final_reason_goes_to_the_termination_log() {
         ),
         "{written:?}"
     );
-    // Outside a pod (no such file), nothing is created.
-    assert!(
-        !Path::new("/dev/termination-log").exists()
-            || std::fs::read_to_string("/dev/termination-log")
-                .unwrap_or_default()
-                .is_empty()
-    );
+    // Outside a pod (a /dev without the file), nothing is created: looked at in
+    // the same private /dev, after whenready ended.
+    require("unshare", "util-linux");
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "sh", "-c"])
+        .arg(
+            "mount -t tmpfs tmpfs /dev || exit 99; \"$@\"; code=$?; \
+             if [ -e /dev/termination-log ]; then echo created; else echo absent; fi; exit $code",
+        )
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_whenready"))
+        .args(["-q", "k8s://job/migrate"]);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("KUBECONFIG", &kc)
+        .stdin(std::process::Stdio::null());
+    let r = run(&mut cmd, LIMIT);
+    assert_exited(&r, 3);
+    assert!(r.stderr.contains("forbidden"), "{r:?}");
+    assert_eq!(r.stdout, "absent\n", "{r:?}");
 }
 
 #[test]
@@ -492,6 +512,30 @@ fn kubectl_reads_the_fake_as_an_api_server() {
     let (code, out, err) = kubectl(&["get", "pods", "-n", "app", "-o", "name"]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert_eq!(out.trim(), "pod/web-0");
+    // Pages: kubectl asks for 500 and follows the fake's continue tokens.
+    api.put("pods", pod("web-1", true, json!({"app": "web"})));
+    api.put("pods", pod("web-2", true, json!({"app": "web"})));
+    api.page_size(1);
+    let (code, out, err) = kubectl(&["get", "pods", "-n", "app", "-o", "name"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(out.trim(), "pod/web-0\npod/web-1\npod/web-2");
+    let pages: Vec<String> = api
+        .requests()
+        .into_iter()
+        .map(|(r, _)| r)
+        .filter(|r| r.starts_with("list /api/v1/namespaces/app/pods"))
+        .skip(1)
+        .collect();
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    assert!(
+        pages[0].contains("limit=500") && !pages[0].contains("continue="),
+        "{pages:?}"
+    );
+    assert!(
+        pages[1].contains("limit=500") && pages[1].contains("continue=c-"),
+        "{pages:?}"
+    );
+    api.page_size(0);
     let (code, out, err) = kubectl(&[
         "rollout",
         "status",
@@ -633,6 +677,11 @@ fn a_hundred_waiters_cost_the_server_one_list_and_one_watch_each() {
 /// script in the fake's directory that checks what client-go would pass it, counts
 /// its runs in `runs`, and prints an ExecCredential expiring at `expiry`.
 fn exec_plugin(api: &FakeApi, expiry: &str) -> std::path::PathBuf {
+    slow_exec_plugin(api, expiry, "0")
+}
+
+/// [`exec_plugin`] that takes `seconds` to answer.
+fn slow_exec_plugin(api: &FakeApi, expiry: &str, seconds: &str) -> std::path::PathBuf {
     let script = api.dir.join("token-plugin");
     std::fs::write(
         &script,
@@ -641,6 +690,7 @@ fn exec_plugin(api: &FakeApi, expiry: &str) -> std::path::PathBuf {
 case "$KUBERNETES_EXEC_INFO" in *'"kind":"ExecCredential"'*'"interactive":false'*) ;; *) echo "bad KUBERNETES_EXEC_INFO" >&2; exit 1;; esac
 [ "$1" = get-token ] && [ "$CLUSTER" = fake ] || {{ echo "bad args or env" >&2; exit 1; }}
 echo run >> "$(dirname "$0")/runs"
+sleep {seconds}
 printf '{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{{"token":"{TOKEN}","expirationTimestamp":"{expiry}"}}}}\n'
 "#
         ),
@@ -703,4 +753,68 @@ fn an_exec_credential_plugin_gives_the_token_until_it_expires() {
             && r.stderr.contains("not found; install the fake's plugin"),
         "{r:?}"
     );
+}
+
+#[test]
+fn one_plugin_run_serves_every_target_of_the_kubeconfig() {
+    let api = FakeApi::start();
+    for name in ["a", "b", "c"] {
+        api.put("pods", pod(name, true, json!({})));
+    }
+    // Three targets ask for the token at once; the plugin takes 0.3 s.
+    let kc = slow_exec_plugin(&api, "2999-01-01T00:00:00Z", "0.3");
+    let r = run(
+        whenready().env("KUBECONFIG", &kc).args([
+            "-t",
+            "30s",
+            "k8s://pod/a",
+            "k8s://pod/b",
+            "k8s://pod/c",
+        ]),
+        LIMIT,
+    );
+    assert_exited(&r, 0);
+    assert_eq!(plugin_runs(&api), 1, "{r:?}");
+    assert_eq!(api.requests().len(), 3);
+    assert!(api.requests().iter().all(|(_, t)| t == TOKEN));
+}
+
+#[test]
+fn a_dual_stack_service_counts_each_pod_once() {
+    let api = FakeApi::start();
+    // One ready pod, in the IPv4 and in the IPv6 EndpointSlice of the Service.
+    api.put("endpointslices", endpoint_slice("web-v4", "web", &[true]));
+    api.put(
+        "endpointslices",
+        endpoint_slice_ipv6("web-v6", "web", &[true]),
+    );
+    let r = run(
+        with_token(&api).args(["-t", "1s", "k8s://svc/web?min=2"]),
+        LIMIT,
+    );
+    assert_exited(&r, 1);
+    assert!(
+        r.stderr
+            .contains("service \"web\" has 1 ready endpoint (needs 2)"),
+        "{r:?}"
+    );
+    // Two ready pods, each in both slices: two endpoints.
+    api.put(
+        "endpointslices",
+        endpoint_slice("web-v4", "web", &[true, true]),
+    );
+    api.put(
+        "endpointslices",
+        endpoint_slice_ipv6("web-v6", "web", &[true, true]),
+    );
+    let r = run(
+        with_token(&api).args(["--once", "k8s://svc/web?min=2"]),
+        LIMIT,
+    );
+    assert_exited(&r, 0);
+    let r = run(
+        with_token(&api).args(["--once", "k8s://svc/web?min=3"]),
+        LIMIT,
+    );
+    assert_exited(&r, 1);
 }

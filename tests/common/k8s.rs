@@ -4,12 +4,18 @@
 //! API server words them, namespaced lists with `metadata.resourceVersion`, field
 //! and label selectors, discovery documents for kubectl, and watches streamed in
 //! chunks (ADDED / MODIFIED / DELETED, BOOKMARK, ERROR 410 Expired for a compacted
-//! resourceVersion). Tests change objects with [`FakeApi::put`], expire history with
-//! [`FakeApi::compact`], cut open watches with [`FakeApi::drop_watches`], and read
-//! every request back with [`FakeApi::requests`].
+//! resourceVersion), lists in pages (`limit` and `continue`, with 410 Expired for a
+//! continue token older than the history). Tests change objects with
+//! [`FakeApi::put`], expire history with [`FakeApi::compact_and_drop_watches`], cut open watches with
+//! [`FakeApi::drop_watches`], make pages smaller than asked with
+//! [`FakeApi::page_size`], and read every request back with [`FakeApi::requests`].
+//!
+//! For the hostile-peer tests it can also misbehave ([`Mischief`]): answer every
+//! list with a body of any size, or stream a watch event line that never ends.
 //!
 //! Served from plain threads with rustls (as the other fakes in tests/common), so a
 //! test can stop a stream mid-chunk exactly where it wants.
+#![allow(dead_code)]
 
 use super::{Fake, TempDir};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -59,6 +65,31 @@ struct World {
     requests: Vec<(String, String)>,
     /// Open watches end when this changes.
     drops: u64,
+    /// The most items a list page holds, whatever `limit` asks (the API allows
+    /// fewer); 0: as `limit` asks.
+    page_size: usize,
+    /// 410 Expired answers sent (watches from a compacted resourceVersion and
+    /// continue tokens older than the history).
+    expired: usize,
+    /// The next continue token is answered 410 Expired, as after a compaction.
+    expire_next_continue: bool,
+    /// Watches that got past their start (not refused, not expired): streaming.
+    streaming: usize,
+    mischief: Mischief,
+}
+
+/// How the fake misbehaves, for the hostile-peer tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mischief {
+    /// It does not: an API server as the reference describes it.
+    #[default]
+    None,
+    /// Every list is answered 200 with a JSON list of pods this many bytes long
+    /// (chunked, no Content-Length), whatever `limit` asks.
+    HugeLists(usize),
+    /// Every watch is answered 200 with an event line that never ends (bytes
+    /// stream until the client goes).
+    EndlessWatchLine,
 }
 
 /// The fake API server; stops on drop.
@@ -211,14 +242,43 @@ impl FakeApi {
         });
     }
 
-    /// Forgets the history: watches from any resourceVersion seen so far get 410.
-    pub fn compact(&self) {
-        self.with(|w| w.oldest = w.rv + 1);
+    /// Forgets the history and cuts every open watch, at once: the next watch from
+    /// any resourceVersion seen so far gets 410 Expired, and a list starts the
+    /// history again (a compaction is a revision of its own here, so that the
+    /// list's resourceVersion can be watched).
+    pub fn compact_and_drop_watches(&self) {
+        self.with(|w| {
+            w.rv += 1;
+            w.oldest = w.rv;
+            w.drops += 1;
+        });
     }
 
     /// Ends every open watch abruptly (the connection closes mid-stream).
     pub fn drop_watches(&self) {
         self.with(|w| w.drops += 1);
+    }
+
+    /// Pages hold at most `n` items from now on, whatever `limit` asks (the API
+    /// reference allows fewer items than the limit with a continue token).
+    pub fn page_size(&self, n: usize) {
+        self.with(|w| w.page_size = n);
+    }
+
+    /// The next continue token that comes is answered 410 Expired, as if the
+    /// history had been compacted while the client read the list.
+    pub fn expire_next_continue(&self) {
+        self.with(|w| w.expire_next_continue = true);
+    }
+
+    /// Misbehaves from now on (see [`Mischief`]).
+    pub fn misbehave(&self, m: Mischief) {
+        self.with(|w| w.mischief = m);
+    }
+
+    /// How many 410 Expired answers were sent so far.
+    pub fn expired(&self) -> usize {
+        self.with(|w| w.expired)
     }
 
     /// Refuses `verb` on `resource` to `user`.
@@ -257,6 +317,23 @@ impl FakeApi {
                 drop(w);
                 panic!("waited 20 s for {what}; requests: {seen:?}");
             }
+            w = cv.wait_timeout(w, Duration::from_millis(50)).unwrap().0;
+        }
+    }
+
+    /// Waits until `n` watches have started streaming (past the checks a watch
+    /// meets at its start: a compaction after this cuts them, and does not expire
+    /// them); at most 20 s, the test fails then.
+    pub fn wait_for_streaming_watches(&self, n: usize) {
+        let start = Instant::now();
+        let (lock, cv) = &*self.world;
+        let mut w = lock.lock().unwrap();
+        while w.streaming < n {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "waited 20 s for {n} streaming watches; requests: {:?}",
+                w.requests
+            );
             w = cv.wait_timeout(w, Duration::from_millis(50)).unwrap().0;
         }
     }
@@ -547,16 +624,72 @@ fn handle(
         }
         return true;
     }
+    let mischief = world.0.lock().unwrap().mischief;
     if !watching {
-        let w = world.0.lock().unwrap();
-        let items: Vec<Value> = w
+        if let Mischief::HugeLists(size) = mischief {
+            return huge_list(r.get_mut(), size);
+        }
+        let mut w = world.0.lock().unwrap();
+        // Pages: `continue` is `c-RV-OFFSET`, the resourceVersion of the list's
+        // first page (every page of a list is one snapshot) and where the page
+        // starts; a token older than the history is 410 Expired, as the API answers.
+        let (snapshot, offset) = match param("continue").filter(|c| !c.is_empty()) {
+            None => (w.rv, 0),
+            Some(token) => {
+                let parsed = token.strip_prefix("c-").and_then(|t| {
+                    let (rv, off) = t.split_once('-')?;
+                    Some((rv.parse::<u64>().ok()?, off.parse::<usize>().ok()?))
+                });
+                let Some((rv, off)) = parsed else {
+                    drop(w);
+                    let message = "continue key is not valid: illegal base64 data at input byte 0";
+                    respond(
+                        r.get_mut(),
+                        400,
+                        &status(400, "BadRequest", message, Value::Null),
+                    );
+                    return true;
+                };
+                if rv < w.oldest || std::mem::take(&mut w.expire_next_continue) {
+                    w.expired += 1;
+                    drop(w);
+                    respond(
+                        r.get_mut(),
+                        410,
+                        &status(410, "Expired", "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.", Value::Null),
+                    );
+                    return true;
+                }
+                (rv, off)
+            }
+        };
+        let all: Vec<&Value> = w
             .objects
             .iter()
             .filter(|((res, n, _), o)| res == resource && n == ns && matches(o))
-            .map(|(_, o)| o.clone())
+            .map(|(_, o)| o)
             .collect();
+        let mut size = param("limit")
+            .and_then(|l| l.parse::<usize>().ok())
+            .filter(|l| *l > 0)
+            .unwrap_or(usize::MAX);
+        if w.page_size > 0 {
+            size = size.min(w.page_size);
+        }
+        let end = offset.saturating_add(size).min(all.len());
+        let items: Vec<Value> = all
+            .get(offset..end)
+            .unwrap_or_default()
+            .iter()
+            .map(|o| (*o).clone())
+            .collect();
+        let mut metadata = json!({"resourceVersion": snapshot.to_string()});
+        if end < all.len() {
+            metadata["continue"] = json!(format!("c-{snapshot}-{end}"));
+            metadata["remainingItemCount"] = json!(all.len() - end);
+        }
         let list = json!({"kind": format!("{kind}List"), "apiVersion": api_version,
-            "metadata": {"resourceVersion": w.rv.to_string()}, "items": items});
+            "metadata": metadata, "items": items});
         drop(w);
         respond(r.get_mut(), 200, &list);
         return true;
@@ -575,6 +708,10 @@ fn handle(
         out,
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache, private\r\n\r\n"
     );
+    if mischief == Mischief::EndlessWatchLine {
+        endless_line(out);
+        return false;
+    }
     let chunk = |out: &mut Tls, v: &Value| -> bool {
         let line = format!("{v}\n");
         write!(out, "{:x}\r\n{line}\r\n", line.len()).is_ok() && out.flush().is_ok()
@@ -583,6 +720,7 @@ fn handle(
     let mut w = lock.lock().unwrap();
     if from != 0 && from < w.oldest {
         let message = format!("too old resource version: {from} ({})", w.oldest);
+        w.expired += 1;
         drop(w);
         chunk(
             out,
@@ -592,6 +730,8 @@ fn handle(
         let _ = out.flush();
         return false;
     }
+    w.streaming += 1;
+    cv.notify_all();
     let start = Instant::now();
     // From 0 ("any"): the current objects first, as ADDED events.
     let mut initial: Vec<Value> = Vec::new();
@@ -605,7 +745,19 @@ fn handle(
     }
     let mut cursor = if from == 0 { w.rv } else { from };
     let mut last_bookmark = Instant::now();
+    let cut = |out: &mut Tls| {
+        // Mid-stream: half a chunk, then the connection closes.
+        let _ = write!(out, "40\r\n{{\"type\":\"MODIF");
+        let _ = out.flush();
+        let _ = out.sock.shutdown(std::net::Shutdown::Both);
+        false
+    };
     loop {
+        // A drop comes first: nothing more (no event, no bookmark) after it.
+        if w.drops != drops {
+            drop(w);
+            return cut(out);
+        }
         let pending: Vec<Value> = std::mem::take(&mut initial)
             .into_iter()
             .chain(
@@ -641,14 +793,71 @@ fn handle(
         }
         w = lock.lock().unwrap();
         if w.drops != drops {
-            // Mid-stream: half a chunk, then the connection closes.
-            let _ = write!(out, "40\r\n{{\"type\":\"MODIF");
-            let _ = out.flush();
-            let _ = out.sock.shutdown(std::net::Shutdown::Both);
-            return false;
+            drop(w);
+            return cut(out);
         }
         w = cv.wait_timeout(w, Duration::from_millis(100)).unwrap().0;
     }
+}
+
+/// A list of pods `size` bytes long, in chunks (as the API server streams a large
+/// list: the client learns its size only by reading it), written as it goes: the
+/// fake never holds it. False: the connection closes.
+fn huge_list(out: &mut Tls, size: usize) -> bool {
+    let head =
+        r#"{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"100"},"items":["#;
+    let tail = "]}";
+    let item = pod("filler", true, json!({"app": "filler"})).to_string();
+    let mut block = String::new();
+    while block.len() < 64 << 10 {
+        if !block.is_empty() {
+            block.push(',');
+        }
+        block.push_str(&item);
+    }
+    let chunk = |out: &mut Tls, data: &str| -> bool {
+        write!(out, "{:x}\r\n{data}\r\n", data.len()).is_ok()
+    };
+    if write!(
+        out,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .is_err()
+        || !chunk(out, head)
+    {
+        return false;
+    }
+    let mut left = size.saturating_sub(head.len() + tail.len());
+    let mut first = true;
+    // Whole items while they fit (each block after the first with its comma),
+    // then white space to the exact length.
+    while left > block.len() + 1 {
+        let data = if first {
+            block.clone()
+        } else {
+            format!(",{block}")
+        };
+        if !chunk(out, &data) {
+            return false;
+        }
+        left -= data.len();
+        first = false;
+    }
+    let _ = chunk(out, &" ".repeat(left)) && chunk(out, tail);
+    let _ = write!(out, "0\r\n\r\n");
+    let _ = out.flush();
+    false
+}
+
+/// The start of a watch event whose line never ends: chunks of one letter until
+/// the client goes.
+fn endless_line(out: &mut Tls) {
+    let start = r#"{"type":"ADDED","object":{"kind":"Pod","apiVersion":"v1","metadata":{"name":""#;
+    if write!(out, "{:x}\r\n{start}\r\n", start.len()).is_err() {
+        return;
+    }
+    let block = "a".repeat(64 << 10);
+    while write!(out, "{:x}\r\n{block}\r\n", block.len()).is_ok() && out.flush().is_ok() {}
 }
 
 /// The discovery documents kubectl reads before it lists or watches.
@@ -767,19 +976,42 @@ pub fn pod(name: &str, ready: bool, labels: Value) -> Value {
             ready_cond, {"type": "ContainersReady", "status": status}]}})
 }
 
-/// An EndpointSlice of Service `service` with endpoints ready or not.
+/// An EndpointSlice of Service `service` with endpoints ready or not: endpoint `i`
+/// is pod `SERVICE-i` (its uid `uid-SERVICE-i`) at 10.244.0.(10 + i).
 pub fn endpoint_slice(name: &str, service: &str, ready: &[bool]) -> Value {
+    slice(name, service, 0, ready, "IPv4")
+}
+
+/// [`endpoint_slice`] whose endpoints are pods `SERVICE-first`, `SERVICE-(first+1)`,
+/// ... (a Service's second slice holds other pods than its first).
+pub fn endpoint_slice_from(name: &str, service: &str, first: usize, ready: &[bool]) -> Value {
+    slice(name, service, first, ready, "IPv4")
+}
+
+/// The IPv6 EndpointSlice of a dual-stack Service: the same pods as
+/// [`endpoint_slice`] (the same targetRef uids) at fd00:10:244::(10 + i).
+pub fn endpoint_slice_ipv6(name: &str, service: &str, ready: &[bool]) -> Value {
+    slice(name, service, 0, ready, "IPv6")
+}
+
+fn slice(name: &str, service: &str, first: usize, ready: &[bool], family: &str) -> Value {
     let endpoints: Vec<Value> = ready
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            json!({"addresses": [format!("10.244.0.{}", i + 10)],
+            let i = first + i;
+            let address = match family {
+                "IPv6" => format!("fd00:10:244::{:x}", i + 10),
+                _ => format!("10.244.0.{}", i + 10),
+            };
+            json!({"addresses": [address],
             "conditions": {"ready": r, "serving": r, "terminating": false},
-            "targetRef": {"kind": "Pod", "namespace": "app", "name": format!("{service}-{i}")}})
+            "targetRef": {"kind": "Pod", "namespace": "app", "name": format!("{service}-{i}"),
+                          "uid": format!("uid-{service}-{i}")}})
         })
         .collect();
     json!({"metadata": {"name": name, "namespace": "app",
             "labels": {"kubernetes.io/service-name": service, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
-        "addressType": "IPv4", "endpoints": endpoints,
+        "addressType": family, "endpoints": endpoints,
         "ports": [{"name": "", "port": 5432, "protocol": "TCP"}]})
 }

@@ -1,10 +1,21 @@
-//! Requests to the Kubernetes API: a list, and a watch whose events are read one
-//! JSON line at a time, over hyper's HTTP/1.1 client on our own connection (the
+//! Requests to the Kubernetes API: a list page, and a watch whose events are read
+//! one JSON line at a time, over hyper's HTTP/1.1 client on our own connection (the
 //! shared resolver and TLS handshake). Every request counts, for `--json`'s
 //! `requests`. Failures are mapped the way the API reports them: a `Status` object
 //! with `reason` and `message`.
+//!
+//! Whatever the server sends is read through a limit: an answer's body and a watch
+//! event's line are at most [`MAX_BODY`] bytes (etcd stores an object of at most
+//! 1.5 MiB, its request limit, and its JSON is rarely more than twice that; a
+//! page of a list is kept under the cap by its `limit`), an error's body
+//! 64 KiB. Past the cap the request is a transient failure that says so,
+//! and the connection is dropped. A watch's bytes are pulled only while an attempt
+//! reads it (hyper reads no further than the body is polled), so a watch that lives
+//! across attempts holds at most one line.
 
 use super::config::Credentials;
+use super::object::{self, Bad, Event, Objects, PageMeta};
+use super::ready::What;
 use crate::probe::error::{find_io, io_reason, tls_failure, ProbeError};
 use crate::probe::{net, tls};
 use crate::target::{Endpoint, Host};
@@ -17,18 +28,31 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-/// The largest list whenready reads (a list of one object, or of the EndpointSlices
-/// or pods behind a selector, is far smaller).
-const MAX_LIST: usize = 64 << 20;
+/// The largest answer (a page of a list) or watch event line whenready reads: 4 MiB.
+/// One object is at most etcd's 1.5 MiB request limit (`--max-request-bytes`), a
+/// little more as JSON; a page of [`super::PAGE`] ordinary objects (a pod is 5 to
+/// 20 KiB with its managed fields) is well under it, and a page over it makes the
+/// next list ask for half as many.
+pub const MAX_BODY: usize = 4 << 20;
+
+/// The room an answer or a watch's line takes first; a longer one takes
+/// [`MAX_BODY`] at once ([`room`]).
+const SMALL: usize = 64 << 10;
+
+/// The largest error body read (a `Status` is a few hundred bytes).
+const MAX_STATUS: usize = 64 << 10;
 
 /// How a request failed.
 #[derive(Debug)]
 pub enum Failure {
-    /// 410 Gone / Expired: the resourceVersion is too old; list again.
+    /// 410 Gone / Expired: the resourceVersion (or a list's continue token) is too
+    /// old; list again.
     Gone,
     /// The watch itself is refused (forbidden or not allowed); poll instead. The
     /// reason says why.
     WatchRefused(String),
+    /// The answer is larger than [`MAX_BODY`].
+    TooLarge,
     /// Anything else.
     Probe(ProbeError),
 }
@@ -37,6 +61,17 @@ impl From<ProbeError> for Failure {
     fn from(e: ProbeError) -> Self {
         Failure::Probe(e)
     }
+}
+
+/// Why a watch stopped.
+#[derive(Debug)]
+pub enum WatchError {
+    /// The stream broke (the connection, the server): watch again from the last
+    /// resourceVersion.
+    Broken(ProbeError),
+    /// An event could not be read (too long, not JSON): what it changed is lost,
+    /// and a watch from the same resourceVersion would send it again; list again.
+    Lost(ProbeError),
 }
 
 /// A connection's driver, stopped when the response is dropped.
@@ -48,7 +83,8 @@ impl Drop for Driver {
     }
 }
 
-/// An open watch: its response body and the bytes of an unfinished line.
+/// An open watch: its response body and the bytes of an unfinished line (at most
+/// [`MAX_BODY`]).
 pub struct Watch {
     body: Incoming,
     buf: Vec<u8>,
@@ -57,26 +93,54 @@ pub struct Watch {
 
 impl Watch {
     /// The next event, or `None` when the server ended the stream. Cancel-safe:
-    /// bytes read so far stay in the buffer.
-    pub async fn next(&mut self) -> Result<Option<Value>, ProbeError> {
+    /// bytes read so far stay in the buffer. A line longer than [`MAX_BODY`] is
+    /// [`WatchError::Lost`] (the caller drops the watch).
+    pub async fn next(&mut self) -> Result<Option<Event>, WatchError> {
+        // Where the search for the end of the line resumes.
+        let mut from = 0;
         loop {
-            if let Some(end) = self.buf.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = self.buf.drain(..=end).collect();
-                if line.iter().all(u8::is_ascii_whitespace) {
-                    continue;
+            if let Some(at) = self.buf[from..].iter().position(|b| *b == b'\n') {
+                let end = from + at;
+                let line = &self.buf[..end];
+                let parsed = if line.iter().all(u8::is_ascii_whitespace) {
+                    None
+                } else {
+                    Some(object::event(line))
+                };
+                self.buf.drain(..=end);
+                if self.buf.capacity() > SMALL && self.buf.len() <= SMALL {
+                    // A long line is over: give its room back.
+                    self.buf.shrink_to(SMALL);
                 }
-                return serde_json::from_slice(&line).map(Some).map_err(|_| {
-                    ProbeError::transient("the watch sent an event that is not JSON")
-                });
+                from = 0;
+                match parsed {
+                    None => continue,
+                    Some(Ok(e)) => return Ok(Some(e)),
+                    Some(Err(_)) => {
+                        return Err(WatchError::Lost(ProbeError::transient(
+                            "the watch sent an event that is not JSON",
+                        )))
+                    }
+                }
             }
+            from = self.buf.len();
             match self.body.frame().await {
                 None => return Ok(None),
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
+                        let need = self.buf.len() + data.len();
+                        if need > MAX_BODY {
+                            self.buf = Vec::new();
+                            return Err(WatchError::Lost(ProbeError::transient(format!(
+                                "the watch sent an event line longer than {} MiB",
+                                MAX_BODY >> 20
+                            ))));
+                        }
+                        room(&mut self.buf, need, MAX_BODY).map_err(WatchError::Lost)?;
                         self.buf.extend_from_slice(&data);
                     }
                 }
-                Some(Err(e)) => return Err(classify(&e, "the watch broke")),
+                Some(Err(e)) => return Err(WatchError::Broken(classify(&e, "the watch broke"))),
             }
         }
     }
@@ -93,28 +157,37 @@ pub struct Client {
 }
 
 impl Client {
-    /// GET a collection: the objects and the list's resourceVersion.
-    pub async fn list(&self, path: &str, query: &str) -> Result<(Vec<Value>, String), Failure> {
-        let (status, body, _driver) = self.get(path, query).await?;
-        let bytes = read_body(body).await?;
+    /// GET one page of a collection for `what` into `into`: at most `limit`
+    /// objects, from the continue token `next` of the page before (none: the first
+    /// page). Each object is cut down to what readiness reads as it is parsed.
+    pub async fn list(
+        &self,
+        path: &str,
+        query: &str,
+        what: &What,
+        limit: usize,
+        next: Option<&str>,
+        into: &mut Objects,
+    ) -> Result<PageMeta, Failure> {
+        let mut query = format!("{query}&limit={limit}");
+        if let Some(token) = next {
+            query.push_str("&continue=");
+            query.push_str(&super::encode(token));
+        }
+        let (status, body, _driver) = self.get(path, &query).await?;
         if status != 200 {
+            let bytes = read_body(body, MAX_STATUS).await?.unwrap_or_default();
             return Err(failure(status, &bytes, "list", path, false));
         }
-        let list: Value = serde_json::from_slice(&bytes).map_err(|_| {
-            ProbeError::transient(
-                "the API server answered the list with something that is not JSON",
-            )
-        })?;
-        let rv = list
-            .pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let items = match list.get("items") {
-            Some(Value::Array(items)) => items.clone(),
-            _ => Vec::new(),
+        let Some(bytes) = read_body(body, MAX_BODY).await? else {
+            return Err(Failure::TooLarge);
         };
-        Ok((items, rv))
+        object::page(&bytes, what, into).map_err(|bad| match bad {
+            Bad::OverBudget => Failure::Probe(over_budget()),
+            Bad::Json(why) => Failure::Probe(ProbeError::transient(format!(
+                "the API server's list is not a list whenready can read: {why}"
+            ))),
+        })
     }
 
     /// Opens a watch on a collection from `rv`.
@@ -128,7 +201,7 @@ impl Client {
                 _driver: driver,
             });
         }
-        let bytes = read_body(body).await?;
+        let bytes = read_body(body, MAX_STATUS).await?.unwrap_or_default();
         Err(failure(status, &bytes, "watch", path, true))
     }
 
@@ -196,21 +269,52 @@ where
     Ok((response.status().as_u16(), response.into_body(), driver))
 }
 
-async fn read_body(mut body: Incoming) -> Result<Vec<u8>, ProbeError> {
+/// The body, or `None` when it is longer than `max` bytes (read no further; a
+/// Content-Length over it is not read at all).
+async fn read_body(mut body: Incoming, max: usize) -> Result<Option<Vec<u8>>, ProbeError> {
+    use hyper::body::Body;
+    let hint = body.size_hint();
+    if hint.lower() > max as u64 {
+        return Ok(None);
+    }
     let mut out = Vec::new();
+    if let Some(n) = hint.exact() {
+        out.try_reserve_exact(n as usize)
+            .map_err(|_| ProbeError::transient(format!("cannot take {} KiB of memory", n >> 10)))?;
+    }
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| classify(&e, "the response broke"))?;
         if let Ok(data) = frame.into_data() {
-            out.extend_from_slice(&data);
-            if out.len() > MAX_LIST {
-                return Err(ProbeError::transient(format!(
-                    "the API server's answer is larger than {} MiB",
-                    MAX_LIST >> 20
-                )));
+            let need = out.len() + data.len();
+            if need > max {
+                return Ok(None);
             }
+            room(&mut out, need, max)?;
+            out.extend_from_slice(&data);
         }
     }
-    Ok(out)
+    Ok(Some(out))
+}
+
+/// Makes room for `need` bytes (at most `max`) in `buf`: [`SMALL`], else at once
+/// all `max` may take. Growing by doubling would leave each smaller copy resident
+/// in the allocator, up to twice `max`; untouched room is not resident. A machine
+/// that cannot give the room fails the attempt instead of aborting.
+fn room(buf: &mut Vec<u8>, need: usize, max: usize) -> Result<(), ProbeError> {
+    if need <= buf.capacity() {
+        return Ok(());
+    }
+    let want = if need <= SMALL { SMALL } else { max };
+    buf.try_reserve_exact(want - buf.len())
+        .map_err(|_| ProbeError::transient(format!("cannot take {} KiB of memory", want >> 10)))
+}
+
+/// The objects that match are more than a target keeps.
+pub fn over_budget() -> ProbeError {
+    ProbeError::transient(format!(
+        "the objects that match take more than the {} MiB whenready keeps for a target: narrow the selector",
+        object::MAX_KEPT >> 20
+    ))
 }
 
 fn classify(e: &hyper::Error, what: &str) -> ProbeError {

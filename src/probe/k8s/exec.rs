@@ -4,17 +4,35 @@
 //! holding an `ExecCredential` request (never interactive: stdin is closed), and an
 //! `ExecCredential` on stdout whose `status.token` is the bearer token. The token is
 //! kept until its `expirationTimestamp` (for the whole run when there is none), so a
-//! target's list and watch cost one run of the plugin. The plugin runs on a blocking
-//! thread, so the deadline and signals are never held up by it.
+//! target's list and watch cost one run of the plugin, and the targets that share a
+//! kubeconfig and context share that run: one target runs the plugin while the
+//! others wait for its token (single flight).
+//!
+//! A plugin is a child of whenready's ([`crate::children`]): it starts in a process
+//! group of its own, and lives no longer than the attempt that waits for its token.
+//! When that attempt ends without it (the attempt timeout or the deadline cuts
+//! it, a signal, exit, exec of COMMAND), the whole group is killed and reaped. Its
+//! stdout is read up to [`MAX_STDOUT`] (an ExecCredential is a few KiB), the
+//! start of its stderr for the reason of a failure; both are read on a blocking
+//! thread, so the deadline and signals are never held up by the plugin.
 //!
 //! Not supported: client certificates from a plugin (`clientCertificateData`), and
 //! running the plugin again on a 401 (a 401 is permanent, as for every credential).
 
+use crate::children;
 use crate::probe::error::ProbeError;
 use serde_json::Value;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::process::Stdio;
 use std::time::SystemTime;
+
+/// The most of a plugin's stdout read: an ExecCredential holds a token of a few
+/// KiB (a JWT, an EKS presigned URL), or a client certificate and key.
+pub const MAX_STDOUT: usize = 256 << 10;
+
+/// The start of its stderr kept for a failure's reason (the rest is read and
+/// dropped, so the plugin never blocks on a full pipe).
+const MAX_STDERR: usize = 4 << 10;
 
 /// A plugin as the kubeconfig declares it, and the token it last gave.
 #[derive(Debug)]
@@ -30,7 +48,9 @@ pub struct Plugin {
     pub api_version: String,
     /// `installHint`, shown when the program is missing.
     pub install_hint: Option<String>,
-    cached: Mutex<Option<(String, Option<SystemTime>)>>,
+    /// The token and its expiry; locked while the plugin runs, so that the
+    /// targets that want a token at once wait for one run.
+    cached: tokio::sync::Mutex<Option<(String, Option<SystemTime>)>>,
 }
 
 impl Plugin {
@@ -90,7 +110,7 @@ impl Plugin {
             env,
             api_version,
             install_hint: exec["installHint"].as_str().map(str::to_string),
-            cached: Mutex::new(None),
+            cached: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -101,61 +121,69 @@ impl Plugin {
         )
     }
 
-    /// The token: the cached one while it has not expired, else a new one.
-    pub async fn token(self: &std::sync::Arc<Self>) -> Result<String, ProbeError> {
-        if let Some((token, expiry)) = self
-            .cached
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-        {
+    /// The token: the cached one while it has not expired, else a new one from one
+    /// run of the plugin, which the callers that come meanwhile wait for.
+    pub async fn token(&self) -> Result<String, ProbeError> {
+        let mut cached = self.cached.lock().await;
+        if let Some((token, expiry)) = cached.as_ref() {
             if expiry.is_none_or(|e| e > SystemTime::now()) {
-                return Ok(token);
+                return Ok(token.clone());
             }
         }
-        let me = self.clone();
-        let (token, expiry) = tokio::task::spawn_blocking(move || me.run())
-            .await
-            .map_err(|e| ProbeError::transient(format!("exec credential plugin: {e}")))??;
-        *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = Some((token.clone(), expiry));
+        let (token, expiry) = self.run().await?;
+        *cached = Some((token.clone(), expiry));
         Ok(token)
     }
 
-    /// Runs the plugin once.
-    fn run(&self) -> Result<(String, Option<SystemTime>), ProbeError> {
+    /// Runs the plugin once. Dropped before the plugin ends (the attempt is cut),
+    /// it kills the plugin's group.
+    async fn run(&self) -> Result<(String, Option<SystemTime>), ProbeError> {
         let info = format!(
             "{{\"apiVersion\":\"{}\",\"kind\":\"ExecCredential\",\"spec\":{{\"interactive\":false}}}}",
             self.api_version
         );
-        let out = std::process::Command::new(&self.command)
-            .args(&self.args)
+        let mut cmd = std::process::Command::new(&self.command);
+        cmd.args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("KUBERNETES_EXEC_INFO", info)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|e| {
-                let hint = self
-                    .install_hint
-                    .as_deref()
-                    .map(|h| format!("; {}", h.split_whitespace().collect::<Vec<_>>().join(" ")))
-                    .unwrap_or_default();
-                ProbeError::permanent(format!(
-                    "cannot run the {}: {}{hint}",
-                    self.shown(),
-                    crate::probe::error::io_reason(&e)
-                ))
-            })?;
-        if !out.status.success() {
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let child = children::spawn(&mut cmd).map_err(|e| {
+            let hint = self
+                .install_hint
+                .as_deref()
+                .map(|h| format!("; {}", h.split_whitespace().collect::<Vec<_>>().join(" ")))
+                .unwrap_or_default();
+            ProbeError::permanent(format!(
+                "cannot run the {}: {}{hint}",
+                self.shown(),
+                crate::probe::error::io_reason(&e)
+            ))
+        })?;
+        let guard = KillOnDrop(Some(child.id()));
+        let out = tokio::task::spawn_blocking(move || child.output(MAX_STDOUT, MAX_STDERR))
+            .await
+            .map_err(|e| ProbeError::transient(format!("exec credential plugin: {e}")))?;
+        guard.disarm();
+        if out.stdout_over {
+            return Err(ProbeError::permanent(format!(
+                "the {}: its output is longer than {} KiB",
+                self.shown(),
+                MAX_STDOUT >> 10
+            )));
+        }
+        if !out.status.is_some_and(|s| s.success()) {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let first = stderr
                 .lines()
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("")
                 .trim();
+            let how = out.status.map_or("killed".to_string(), |s| s.to_string());
             return Err(ProbeError::transient(format!(
-                "the {} failed ({}){}",
+                "the {} failed ({how}){}",
                 self.shown(),
-                out.status,
                 if first.is_empty() {
                     String::new()
                 } else {
@@ -165,6 +193,24 @@ impl Plugin {
         }
         parse_output(&out.stdout, &self.api_version)
             .map_err(|why| ProbeError::permanent(format!("the {}: {why}", self.shown())))
+    }
+}
+
+/// Kills a plugin's group when the attempt that waits for it is dropped.
+struct KillOnDrop(Option<u32>);
+
+impl KillOnDrop {
+    /// The plugin ended and was reaped: nothing to kill.
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            children::kill(pgid);
+        }
     }
 }
 

@@ -10,22 +10,31 @@
 //! refused. An attempt applies the events that have come since the last one (and
 //! waits a few milliseconds for more), so each attempt still ends at once with a
 //! reason of its own, and the deadline, backoff and exit codes are the wait loop's
-//! as for every kind. Credentials: [`config`]; requests: [`api`];
-//! readiness rules: [`ready`].
+//! as for every kind. Credentials: [`config`]; requests: [`api`]; what is kept
+//! of each object: [`object`]; readiness rules: [`ready`].
+//!
+//! Lists come in pages of at most [`PAGE`] objects (`limit` and `continue`, as
+//! kubectl reads them); each object is cut down to what readiness reads as its
+//! page is parsed, so a target keeps a few hundred bytes an object whatever the
+//! pages hold, up to [`object::MAX_KEPT`]. A list's progress is kept across
+//! attempts (an attempt cut mid-list resumes from its continue token); an expired
+//! token starts the list again, and the watch starts from the resourceVersion of
+//! the list's last page. What a server sends is read through the limits of
+//! [`api`].
 
 pub mod api;
 pub mod config;
 pub mod exec;
+pub mod object;
 pub mod ready;
 
 use super::error::ProbeError;
 use super::{Attempt, Check, Ctx, Kind};
 use crate::env::Env;
-use api::{Client, Failure, Watch};
+use api::{Client, Failure, Watch, WatchError};
 use config::{Credentials, Sources};
+use object::Objects;
 use ready::{Verdict, What};
-use serde_json::Value;
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -209,10 +218,15 @@ struct Prepared {
 /// The objects seen so far and the watch that keeps them current.
 #[derive(Default)]
 struct State {
-    /// The objects the selector matches, by name.
-    objects: BTreeMap<String, Value>,
+    /// The objects the selector matches, by name, as readiness keeps them.
+    objects: Objects,
     /// The resourceVersion to watch from; `None`: list first.
     rv: Option<String>,
+    /// A list read so far, when its last page has not come yet.
+    listing: Option<Listing>,
+    /// The most objects a page asks for: [`PAGE`], halved after a page larger
+    /// than the API's answer cap.
+    page: usize,
     watch: Option<Watch>,
     /// The watch was refused: list at every attempt (at most one a second).
     polling: Option<String>,
@@ -220,6 +234,19 @@ struct State {
     /// The last reason given, so an attempt returns when it changes.
     reason: Option<String>,
 }
+
+/// A list between two of its pages.
+struct Listing {
+    objects: Objects,
+    /// The continue token of the next page.
+    next: String,
+}
+
+/// Objects a page of a list asks for (`limit=`). kubectl asks for 500 of its
+/// server-side tables, rows of a few hundred bytes; whenready reads whole objects
+/// (a pod is 5 to 20 KiB with its managed fields), and 100 of them stay well under
+/// the 4 MiB an answer may take ([`api::MAX_BODY`]).
+pub const PAGE: usize = 100;
 
 /// The least time between two lists while polling.
 const POLL_GAP: Duration = Duration::from_secs(1);
@@ -331,22 +358,17 @@ impl K8sTarget {
         let (key, value) = self.what.selector();
         let query = format!("{key}={}", encode(&value));
         if st.rv.is_none() || st.polling.is_some() {
-            if let Some(last) = st.last_list {
-                // Polling: no more than one list a second, whatever the backoff.
-                let next = last + POLL_GAP;
-                if next > until {
-                    return self.verdict(&mut st);
+            if st.listing.is_none() {
+                if let Some(last) = st.last_list {
+                    // Polling: no more than one list a second, whatever the backoff.
+                    let next = last + POLL_GAP;
+                    if next > until {
+                        return self.verdict(&mut st);
+                    }
+                    tokio::time::sleep_until(next).await;
                 }
-                tokio::time::sleep_until(next).await;
             }
-            let (items, rv) = client.list(&path, &query).await.map_err(|f| match f {
-                Failure::Probe(e) => e,
-                Failure::Gone | Failure::WatchRefused(_) => {
-                    ProbeError::transient("the API server refused the list (HTTP 410)")
-                }
-            })?;
-            st.objects = items.into_iter().filter_map(named).collect();
-            st.rv = Some(rv);
+            self.list(&mut st, client, &path, &query).await?;
             st.last_list = st.polling.as_ref().map(|_| Instant::now());
             // The first answer is returned at once (one request for --once).
             return self.verdict(&mut st);
@@ -364,6 +386,9 @@ impl K8sTarget {
                     st.last_list = Some(Instant::now());
                     return self.verdict(&mut st);
                 }
+                Err(Failure::TooLarge) => {
+                    return Err(ProbeError::transient("the API server refused the watch"))
+                }
                 Err(Failure::Probe(e)) => return Err(e),
             }
         }
@@ -378,12 +403,9 @@ impl K8sTarget {
             match event {
                 Ok(Some(event)) => {
                     let before = st.reason.clone();
-                    match self.apply(&mut st, event) {
-                        Ok(()) => {}
-                        Err(e) => {
-                            st.watch = None;
-                            return Err(e);
-                        }
+                    if let Err(e) = self.apply(&mut st, event) {
+                        st.watch = None;
+                        return Err(e);
                     }
                     let verdict = self.verdict(&mut st);
                     if verdict.is_ok() || st.reason != before || st.watch.is_none() {
@@ -398,6 +420,13 @@ impl K8sTarget {
                 }
                 Err(e) => {
                     st.watch = None;
+                    let e = match e {
+                        WatchError::Broken(e) => e,
+                        WatchError::Lost(e) => {
+                            st.rv = None;
+                            e
+                        }
+                    };
                     let _ = self.verdict(&mut st);
                     return Err(e);
                 }
@@ -405,41 +434,109 @@ impl K8sTarget {
         }
     }
 
+    /// Reads a list to its last page (resuming one an earlier attempt began), then
+    /// makes it the objects seen, and its resourceVersion the watch's start. The
+    /// list read so far stays in the state between pages, so an attempt cut or
+    /// failed mid-list leaves the next one its continue token (a page read again
+    /// replaces its objects by name).
+    async fn list(
+        &self,
+        st: &mut State,
+        client: &Client,
+        path: &str,
+        query: &str,
+    ) -> Result<(), ProbeError> {
+        if st.page == 0 {
+            st.page = PAGE;
+        }
+        if st.listing.is_none() {
+            // A new list replaces the objects: they are not kept twice.
+            st.objects = Objects::default();
+        }
+        loop {
+            let size = st.page;
+            let listing = st.listing.get_or_insert_with(|| Listing {
+                objects: Objects::default(),
+                next: String::new(),
+            });
+            let next = (!listing.next.is_empty()).then(|| listing.next.clone());
+            let result = client
+                .list(
+                    path,
+                    query,
+                    &self.what,
+                    size,
+                    next.as_deref(),
+                    &mut listing.objects,
+                )
+                .await;
+            match result {
+                Ok(page) => match page.next {
+                    Some(token) => listing.next = token,
+                    None => {
+                        st.objects = st.listing.take().map(|l| l.objects).unwrap_or_default();
+                        st.rv = Some(page.resource_version);
+                        return Ok(());
+                    }
+                },
+                Err(Failure::Probe(e)) => return Err(e),
+                Err(Failure::TooLarge) => {
+                    // The same page again, smaller.
+                    st.page = (size / 2).max(1);
+                    return Err(ProbeError::transient(format!(
+                        "the API server's answer is larger than {} MiB (the next list asks for {} objects a page)",
+                        api::MAX_BODY >> 20,
+                        st.page
+                    )));
+                }
+                Err(Failure::Gone) if next.is_some() => {
+                    st.listing = None;
+                    return Err(ProbeError::transient(
+                        "the list's continue token expired (HTTP 410): listing again",
+                    ));
+                }
+                Err(Failure::Gone | Failure::WatchRefused(_)) => {
+                    return Err(ProbeError::transient(
+                        "the API server refused the list (HTTP 410)",
+                    ))
+                }
+            }
+        }
+    }
+
     /// Applies one watch event to the objects seen.
-    fn apply(&self, st: &mut State, event: Value) -> Result<(), ProbeError> {
-        let kind = event["type"].as_str().unwrap_or("");
-        let object = &event["object"];
-        let rv = object
-            .pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str);
-        match kind {
+    fn apply(&self, st: &mut State, event: object::Event) -> Result<(), ProbeError> {
+        let object = event.object;
+        let rv = object.metadata.resource_version.clone();
+        match event.kind.as_str() {
             "ADDED" | "MODIFIED" | "DELETED" => {
                 if let Some(rv) = rv {
-                    st.rv = Some(rv.to_string());
+                    st.rv = Some(rv);
                 }
-                if let Some((name, o)) = named(object.clone()) {
-                    if kind == "DELETED" {
-                        st.objects.remove(&name);
-                    } else {
-                        st.objects.insert(name, o);
-                    }
+                let name = object.name().to_string();
+                if event.kind == "DELETED" {
+                    st.objects.remove(&name);
+                } else if st.objects.insert(object, &self.what).is_err() {
+                    // Listed again at the next attempt, which says so.
+                    st.rv = None;
+                    return Err(api::over_budget());
                 }
                 Ok(())
             }
             "BOOKMARK" => {
                 if let Some(rv) = rv {
-                    st.rv = Some(rv.to_string());
+                    st.rv = Some(rv);
                 }
                 Ok(())
             }
             "ERROR" => {
                 st.watch = None;
-                if object["code"].as_u64() == Some(410) {
+                if object.code == Some(410) {
                     // Expired: list again at the next attempt.
                     st.rv = None;
                     return Ok(());
                 }
-                let message = object["message"].as_str().unwrap_or("no message");
+                let message = object.message.as_deref().unwrap_or("no message");
                 Err(ProbeError::transient(format!(
                     "the watch failed: {message}"
                 )))
@@ -450,7 +547,7 @@ impl K8sTarget {
 
     /// The verdict on the objects seen, remembered as the last reason.
     fn verdict(&self, st: &mut State) -> Result<(), ProbeError> {
-        match self.what.verdict(st.objects.values()) {
+        match self.what.verdict(st.objects.iter()) {
             Verdict::Ready => Ok(()),
             Verdict::NotYet(why) => {
                 st.reason = Some(why.clone());
@@ -463,12 +560,6 @@ impl K8sTarget {
             Verdict::Never(why) => Err(ProbeError::permanent(why)),
         }
     }
-}
-
-/// An object with its name, for the map of objects seen.
-fn named(o: Value) -> Option<(String, Value)> {
-    let name = o.pointer("/metadata/name")?.as_str()?.to_string();
-    Some((name, o))
 }
 
 /// A query value, percent-encoded (unreserved characters stay as they are).

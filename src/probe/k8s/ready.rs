@@ -6,7 +6,8 @@
 //! permanent here: a Deployment past its progress deadline, a StatefulSet or
 //! DaemonSet whose update strategy is not RollingUpdate.
 
-use serde_json::Value;
+use super::object::{Cond, Condition, Kept, Object};
+use std::collections::BTreeSet;
 
 /// What a target waits for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,8 +94,22 @@ impl What {
         }
     }
 
-    /// The verdict on the objects the selector matches now.
-    pub fn verdict<'a>(&self, objects: impl Iterator<Item = &'a Value> + Clone) -> Verdict {
+    /// The condition types the verdict reads (the others are not kept).
+    pub fn conditions(&self) -> &'static [&'static str] {
+        match self {
+            What::Job(_) => &["Failed", "Complete"],
+            What::Deployment(_) => &["Progressing"],
+            What::Pod(_) | What::Pods { .. } => &["Ready"],
+            What::Service { .. } | What::StatefulSet(_) | What::DaemonSet(_) => &[],
+        }
+    }
+
+    /// The verdict on the objects the selector matches now (by name, as
+    /// [`Object::keep`] kept them).
+    pub fn verdict<'a>(
+        &self,
+        objects: impl Iterator<Item = (&'a str, &'a Kept)> + Clone,
+    ) -> Verdict {
         match self {
             What::Service { name, min } => service(name, *min, objects),
             What::Pods { selector, min } => pods(selector, *min, objects),
@@ -104,18 +119,18 @@ impl What {
             | What::DaemonSet(n)
             | What::Pod(n) => {
                 let kind = self.kind_word();
-                let Some(o) = objects
-                    .clone()
-                    .find(|o| str_at(o, "/metadata/name") == Some(n.as_str()))
-                else {
+                let Some((_, kept)) = objects.clone().find(|(name, _)| *name == n.as_str()) else {
                     return Verdict::NotYet(format!("{kind} {n:?} not found"));
                 };
-                match self {
-                    What::Job(_) => job(n, o),
-                    What::Deployment(_) => deployment(n, o),
-                    What::StatefulSet(_) => statefulset(o),
-                    What::DaemonSet(_) => daemonset(n, o),
-                    _ => pod(n, o),
+                match (self, kept) {
+                    (What::Pod(_), Kept::Pod { phase, ready }) => {
+                        pod(n, phase.as_deref(), ready.as_ref())
+                    }
+                    (What::Job(_), Kept::Whole(o)) => job(n, o),
+                    (What::Deployment(_), Kept::Whole(o)) => deployment(n, o),
+                    (What::StatefulSet(_), Kept::Whole(o)) => statefulset(o),
+                    (What::DaemonSet(_), Kept::Whole(o)) => daemonset(n, o),
+                    _ => Verdict::NotYet(format!("{kind} {n:?} not found")),
                 }
             }
         }
@@ -133,58 +148,38 @@ impl What {
     }
 }
 
-fn str_at<'a>(o: &'a Value, pointer: &str) -> Option<&'a str> {
-    o.pointer(pointer).and_then(Value::as_str)
+fn num(v: Option<i64>) -> i64 {
+    v.unwrap_or(0)
 }
 
-fn num(o: &Value, pointer: &str) -> i64 {
-    o.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
-}
-
-fn opt_num(o: &Value, pointer: &str) -> Option<i64> {
-    o.pointer(pointer).and_then(Value::as_i64)
-}
-
-/// The condition of `type` in `status.conditions`.
-fn condition<'a>(o: &'a Value, kind: &str) -> Option<&'a Value> {
-    o.pointer("/status/conditions")?
-        .as_array()?
-        .iter()
-        .find(|c| c["type"].as_str() == Some(kind))
-}
-
-fn is_true(c: Option<&Value>) -> bool {
-    c.and_then(|c| c["status"].as_str()) == Some("True")
+fn is_true(c: Option<&Condition>) -> bool {
+    c.and_then(|c| c.status.as_deref()) == Some("True")
 }
 
 /// `Reason: message`, or whichever of them is there.
-fn reason_message(c: &Value) -> String {
-    let reason = c["reason"].as_str().unwrap_or("");
-    let message = c["message"].as_str().unwrap_or("");
-    match (reason.is_empty(), message.is_empty()) {
-        (false, false) => format!("{reason}: {message}"),
-        (false, true) => reason.to_string(),
-        (true, false) => message.to_string(),
-        (true, true) => "no reason given".to_string(),
-    }
+fn reason_message(c: &Condition) -> String {
+    c.reason_message()
+        .unwrap_or_else(|| "no reason given".to_string())
 }
 
 /// EndpointSlices: endpoints whose `conditions.ready` is true or absent (the API
-/// says nil means ready).
-fn service<'a>(name: &str, min: u64, slices: impl Iterator<Item = &'a Value>) -> Verdict {
+/// says nil means ready), each counted once across the slices: a dual-stack
+/// Service lists a pod in its IPv4 and its IPv6 slice, and the API says an endpoint
+/// may appear in more than one slice (consumers de-duplicate). The key is the uid
+/// of the pod behind the endpoint, else its address ([`Object::keep`]).
+fn service<'a>(name: &str, min: u64, slices: impl Iterator<Item = (&'a str, &'a Kept)>) -> Verdict {
     let mut count = 0;
-    let mut ready = 0u64;
-    for s in slices {
+    let mut ready: BTreeSet<&str> = BTreeSet::new();
+    for (_, s) in slices {
         count += 1;
-        for e in s["endpoints"].as_array().into_iter().flatten() {
-            if e.pointer("/conditions/ready").and_then(Value::as_bool) != Some(false) {
-                ready += 1;
-            }
+        if let Kept::Slice(keys) = s {
+            ready.extend(keys.iter().map(|k| &**k));
         }
     }
     if count == 0 {
         return Verdict::NotYet(format!("service {name:?} has no EndpointSlice"));
     }
+    let ready = ready.len() as u64;
     if ready >= min {
         Verdict::Ready
     } else {
@@ -195,49 +190,51 @@ fn service<'a>(name: &str, min: u64, slices: impl Iterator<Item = &'a Value>) ->
     }
 }
 
-fn job(name: &str, o: &Value) -> Verdict {
-    if let Some(c) = condition(o, "Failed").filter(|c| is_true(Some(c))) {
+fn job(name: &str, o: &Object) -> Verdict {
+    if let Some(c) = o.condition("Failed").filter(|c| is_true(Some(c))) {
         return Verdict::Never(format!("job {name:?} failed: {}", reason_message(c)));
     }
-    if is_true(condition(o, "Complete")) {
+    if is_true(o.condition("Complete")) {
         return Verdict::Ready;
     }
+    let s = o.status();
     Verdict::NotYet(format!(
         "job {name:?} not complete ({} active, {} succeeded, {} failed)",
-        num(o, "/status/active"),
-        num(o, "/status/succeeded"),
-        num(o, "/status/failed")
+        num(s.active),
+        num(s.succeeded),
+        num(s.failed)
     ))
 }
 
-fn deployment(name: &str, o: &Value) -> Verdict {
-    let generation = num(o, "/metadata/generation");
-    if generation > num(o, "/status/observedGeneration") {
+fn deployment(name: &str, o: &Object) -> Verdict {
+    let s = o.status();
+    let generation = num(o.metadata.generation);
+    if generation > num(s.observed_generation) {
         return Verdict::NotYet("waiting for deployment spec update to be observed".into());
     }
-    if let Some(c) = condition(o, "Progressing") {
-        if c["reason"].as_str() == Some("ProgressDeadlineExceeded") {
+    if let Some(c) = o.condition("Progressing") {
+        if c.reason.as_deref() == Some("ProgressDeadlineExceeded") {
             return Verdict::Never(format!(
                 "deployment {name:?} exceeded its progress deadline"
             ));
         }
     }
-    let updated = num(o, "/status/updatedReplicas");
-    if let Some(want) = opt_num(o, "/spec/replicas") {
+    let updated = num(s.updated_replicas);
+    if let Some(want) = o.spec.replicas {
         if updated < want {
             return Verdict::NotYet(format!(
                 "waiting for deployment {name:?} rollout to finish: {updated} out of {want} new replicas have been updated"
             ));
         }
     }
-    let replicas = num(o, "/status/replicas");
+    let replicas = num(s.replicas);
     if replicas > updated {
         return Verdict::NotYet(format!(
             "waiting for deployment {name:?} rollout to finish: {} old replicas are pending termination",
             replicas - updated
         ));
     }
-    let available = num(o, "/status/availableReplicas");
+    let available = num(s.available_replicas);
     if available < updated {
         return Verdict::NotYet(format!(
             "waiting for deployment {name:?} rollout to finish: {available} of {updated} updated replicas are available"
@@ -247,8 +244,13 @@ fn deployment(name: &str, o: &Value) -> Verdict {
 }
 
 /// The update strategy (the API server defaults it to RollingUpdate).
-fn rolling(o: &Value) -> Result<(), Verdict> {
-    match str_at(o, "/spec/updateStrategy/type") {
+fn rolling(o: &Object) -> Result<(), Verdict> {
+    match o
+        .spec
+        .update_strategy
+        .as_ref()
+        .and_then(|s| s.kind.as_deref())
+    {
         None | Some("RollingUpdate") => Ok(()),
         Some(other) => Err(Verdict::Never(format!(
             "rollout status is only available for RollingUpdate strategy type (this one is {other})"
@@ -256,21 +258,22 @@ fn rolling(o: &Value) -> Result<(), Verdict> {
     }
 }
 
-fn daemonset(name: &str, o: &Value) -> Verdict {
+fn daemonset(name: &str, o: &Object) -> Verdict {
     if let Err(v) = rolling(o) {
         return v;
     }
-    if num(o, "/metadata/generation") > num(o, "/status/observedGeneration") {
+    let s = o.status();
+    if num(o.metadata.generation) > num(s.observed_generation) {
         return Verdict::NotYet("waiting for daemon set spec update to be observed".into());
     }
-    let desired = num(o, "/status/desiredNumberScheduled");
-    let updated = num(o, "/status/updatedNumberScheduled");
+    let desired = num(s.desired_number_scheduled);
+    let updated = num(s.updated_number_scheduled);
     if updated < desired {
         return Verdict::NotYet(format!(
             "waiting for daemon set {name:?} rollout to finish: {updated} out of {desired} new pods have been updated"
         ));
     }
-    let available = num(o, "/status/numberAvailable");
+    let available = num(s.number_available);
     if available < desired {
         return Verdict::NotYet(format!(
             "waiting for daemon set {name:?} rollout to finish: {available} of {desired} updated pods are available"
@@ -279,27 +282,30 @@ fn daemonset(name: &str, o: &Value) -> Verdict {
     Verdict::Ready
 }
 
-fn statefulset(o: &Value) -> Verdict {
+fn statefulset(o: &Object) -> Verdict {
     if let Err(v) = rolling(o) {
         return v;
     }
-    let observed = num(o, "/status/observedGeneration");
-    if observed == 0 || num(o, "/metadata/generation") > observed {
+    let s = o.status();
+    let observed = num(s.observed_generation);
+    if observed == 0 || num(o.metadata.generation) > observed {
         return Verdict::NotYet("waiting for statefulset spec update to be observed".into());
     }
-    let replicas = opt_num(o, "/spec/replicas");
-    let ready = num(o, "/status/readyReplicas");
+    let replicas = o.spec.replicas;
+    let ready = num(s.ready_replicas);
     if let Some(want) = replicas {
         if ready < want {
             return Verdict::NotYet(format!("waiting for {} pods to be ready", want - ready));
         }
     }
-    let updated = num(o, "/status/updatedReplicas");
+    let updated = num(s.updated_replicas);
     if let Some(ru) = o
-        .pointer("/spec/updateStrategy/rollingUpdate")
-        .filter(|v| !v.is_null())
+        .spec
+        .update_strategy
+        .as_ref()
+        .and_then(|s| s.rolling_update.as_ref())
     {
-        if let (Some(want), Some(partition)) = (replicas, ru["partition"].as_i64()) {
+        if let (Some(want), Some(partition)) = (replicas, ru.partition) {
             if updated < want - partition {
                 return Verdict::NotYet(format!(
                     "waiting for partitioned roll out to finish: {updated} out of {} new pods have been updated",
@@ -309,8 +315,8 @@ fn statefulset(o: &Value) -> Verdict {
         }
         return Verdict::Ready;
     }
-    let update = str_at(o, "/status/updateRevision").unwrap_or("");
-    if update != str_at(o, "/status/currentRevision").unwrap_or("") {
+    let update = s.update_revision.as_deref().unwrap_or("");
+    if update != s.current_revision.as_deref().unwrap_or("") {
         return Verdict::NotYet(format!(
             "waiting for statefulset rolling update to complete {updated} pods at revision {update}"
         ));
@@ -318,37 +324,37 @@ fn statefulset(o: &Value) -> Verdict {
     Verdict::Ready
 }
 
-fn pod_phase(o: &Value) -> &str {
-    str_at(o, "/status/phase").unwrap_or("Pending")
-}
-
-fn pod(name: &str, o: &Value) -> Verdict {
-    if is_true(condition(o, "Ready")) {
+fn pod(name: &str, phase: Option<&str>, ready: Option<&Cond>) -> Verdict {
+    if ready.is_some_and(|c| c.is_true) {
         return Verdict::Ready;
     }
-    let phase = pod_phase(o);
+    let phase = phase.unwrap_or("Pending");
     if matches!(phase, "Succeeded" | "Failed") {
         // A finished pod never becomes Ready again.
         return Verdict::Never(format!("pod {name:?} has ended (phase {phase})"));
     }
-    match condition(o, "Ready") {
+    match ready {
         Some(c) => Verdict::NotYet(format!(
             "pod {name:?} not ready ({phase}; {})",
-            reason_message(c)
+            c.why.as_deref().unwrap_or("no reason given")
         )),
         None => Verdict::NotYet(format!("pod {name:?} not ready ({phase})")),
     }
 }
 
-fn pods<'a>(selector: &str, min: u64, objects: impl Iterator<Item = &'a Value>) -> Verdict {
+fn pods<'a>(
+    selector: &str,
+    min: u64,
+    objects: impl Iterator<Item = (&'a str, &'a Kept)>,
+) -> Verdict {
     let (mut total, mut ready) = (0u64, 0u64);
     let mut first_unready = None;
-    for o in objects {
+    for (name, o) in objects {
         total += 1;
-        if is_true(condition(o, "Ready")) {
+        if matches!(o, Kept::Pod { ready: Some(c), .. } if c.is_true) {
             ready += 1;
         } else if first_unready.is_none() {
-            first_unready = str_at(o, "/metadata/name").map(str::to_string);
+            first_unready = Some(name);
         }
     }
     if total == 0 {
@@ -369,11 +375,23 @@ fn pods<'a>(selector: &str, min: u64, objects: impl Iterator<Item = &'a Value>) 
 
 #[cfg(test)]
 mod tests {
+    use super::super::object::Objects;
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    /// Objects as the API would send them, as readiness keeps them.
+    fn all(w: &What, os: Vec<Value>) -> Verdict {
+        let mut objects = Objects::default();
+        for o in os {
+            objects
+                .insert(serde_json::from_value(o).unwrap(), w)
+                .unwrap();
+        }
+        w.verdict(objects.iter())
+    }
 
     fn one(w: &What, o: Value) -> Verdict {
-        w.verdict([o].iter())
+        all(w, vec![o])
     }
 
     #[test]
@@ -402,7 +420,7 @@ mod tests {
         late["status"]["conditions"] = json!([{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]);
         assert!(matches!(one(&w, late), Verdict::Never(r) if r.contains("progress deadline")));
         assert!(
-            matches!(w.verdict([].iter()), Verdict::NotYet(r) if r == "deployment \"web\" not found")
+            matches!(all(&w, vec![]), Verdict::NotYet(r) if r == "deployment \"web\" not found")
         );
     }
 
@@ -481,16 +499,16 @@ mod tests {
             o
         };
         assert!(
-            matches!(ps.verdict([].iter()), Verdict::NotYet(r) if r.contains("no pod matches app=db"))
+            matches!(all(&ps, vec![]), Verdict::NotYet(r) if r.contains("no pod matches app=db"))
         );
         assert!(
-            matches!(ps.verdict([named("a", "True")].iter()), Verdict::NotYet(r) if r.contains("needs at least 2"))
+            matches!(all(&ps, vec![named("a", "True")]), Verdict::NotYet(r) if r.contains("needs at least 2"))
         );
         assert!(
-            matches!(ps.verdict([named("a", "True"), named("b", "False")].iter()), Verdict::NotYet(r) if r.contains("\"b\" is not"))
+            matches!(all(&ps, vec![named("a", "True"), named("b", "False")]), Verdict::NotYet(r) if r.contains("\"b\" is not"))
         );
         assert_eq!(
-            ps.verdict([named("a", "True"), named("b", "True")].iter()),
+            all(&ps, vec![named("a", "True"), named("b", "True")]),
             Verdict::Ready
         );
 
@@ -502,16 +520,36 @@ mod tests {
             {"addresses": ["10.0.0.1"], "conditions": {"ready": true}},
             {"addresses": ["10.0.0.2"], "conditions": {"ready": false}},
             {"addresses": ["10.0.0.3"]}]});
-        assert_eq!(s.verdict([slice.clone()].iter()), Verdict::Ready);
+        assert_eq!(all(&s, vec![slice.clone()]), Verdict::Ready);
         let s3 = What::Service {
             name: "db".into(),
             min: 3,
         };
         assert!(
-            matches!(s3.verdict([slice].iter()), Verdict::NotYet(r) if r.contains("2 ready endpoints (needs 3)"))
+            matches!(all(&s3, vec![slice]), Verdict::NotYet(r) if r.contains("2 ready endpoints (needs 3)"))
         );
+        assert!(matches!(all(&s3, vec![]), Verdict::NotYet(r) if r.contains("no EndpointSlice")));
+    }
+
+    #[test]
+    fn a_pod_in_two_slices_is_one_endpoint() {
+        let s = What::Service {
+            name: "web".into(),
+            min: 2,
+        };
+        // Dual stack: the same pod (uid) in the IPv4 and the IPv6 slice.
+        let v4 = json!({"metadata": {"name": "web-v4"}, "endpoints": [
+            {"addresses": ["10.0.0.1"], "conditions": {"ready": true}, "targetRef": {"uid": "u1"}}]});
+        let v6 = json!({"metadata": {"name": "web-v6"}, "endpoints": [
+            {"addresses": ["fd00::1"], "conditions": {"ready": true}, "targetRef": {"uid": "u1"}}]});
         assert!(
-            matches!(s3.verdict([].iter()), Verdict::NotYet(r) if r.contains("no EndpointSlice"))
+            matches!(all(&s, vec![v4.clone(), v6.clone()]), Verdict::NotYet(r) if r.contains("has 1 ready endpoint (needs 2)"))
         );
+        // Without a targetRef, the address is the key: the same address in two
+        // slices (during a move between slices) counts once.
+        let a = json!({"metadata": {"name": "a"}, "endpoints": [{"addresses": ["10.0.0.9"]}]});
+        let b = json!({"metadata": {"name": "b"}, "endpoints": [{"addresses": ["10.0.0.9"]}]});
+        assert!(matches!(all(&s, vec![a.clone(), b]), Verdict::NotYet(_)));
+        assert_eq!(all(&s, vec![v4, v6, a]), Verdict::Ready);
     }
 }
