@@ -445,3 +445,41 @@ fn the_attempt_timeout_kills_the_plugin_group_and_the_attempt_fails_transiently(
     let pids: Vec<u32> = plugin_pids(&api).into_iter().flatten().collect();
     assert_eq!(still_alive(&pids), Vec::<u32>::new(), "{r:?}");
 }
+
+#[test]
+fn an_exec_plugin_token_echoed_by_the_server_is_never_shown() {
+    let api = FakeApi::start();
+    api.misbehave(Mischief::EchoUnknownToken);
+    let token = "plugin-token-Zq8rT2vK5w";
+    let script = api.dir.join("token-plugin");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{token}\"}}}}\\n'\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let kc = api.kubeconfig(
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ./token-plugin\n      interactiveMode: Never",
+    );
+    for mode in [&[][..], &["--json"][..]] {
+        let r = run(
+            whenready()
+                .env("KUBECONFIG", &kc)
+                .args(["-t", "10s", "k8s://pod/web-0"])
+                .args(mode),
+            LIMIT,
+        );
+        // 401 is permanent, and the server's message is shown, masked.
+        assert_exited(&r, 3);
+        assert!(r.stderr.contains("unknown token ***"), "{r:?}");
+        assert_no_secret(&r, token);
+    }
+    // The server did receive the token: the plugin ran and its token was sent.
+    assert!(
+        api.requests().iter().any(|(_, t)| t == token),
+        "the fake never saw the plugin's token"
+    );
+}

@@ -90,6 +90,9 @@ pub enum Mischief {
     /// Every watch is answered 200 with an event line that never ends (bytes
     /// stream until the client goes).
     EndlessWatchLine,
+    /// A request with a token the server does not know is answered 401 with a
+    /// `Status` whose message repeats that token (a server that echoes what it got).
+    EchoUnknownToken,
 }
 
 /// The fake API server; stops on drop.
@@ -502,10 +505,15 @@ fn handle(
         (user, w.drops)
     };
     let Some(user) = user else {
+        let echo = world.0.lock().unwrap().mischief == Mischief::EchoUnknownToken;
+        let message = match (&req.token, echo) {
+            (Some(t), true) => format!("Unauthorized: unknown token {t}"),
+            _ => "Unauthorized".to_string(),
+        };
         respond(
             r.get_mut(),
             401,
-            &status(401, "Unauthorized", "Unauthorized", Value::Null),
+            &status(401, "Unauthorized", &message, Value::Null),
         );
         return true;
     };

@@ -89,8 +89,17 @@ impl Credentials {
     }
 
     /// The bearer token to send now (a token file is read again every time, an exec
-    /// plugin runs again when its token expires).
+    /// plugin runs again when its token expires), registered as a secret so that no
+    /// reason shows it.
     pub async fn token(&self) -> Result<Option<String>, crate::probe::ProbeError> {
+        let token = self.fresh_token().await?;
+        if let Some(t) = &token {
+            crate::secret::register(t);
+        }
+        Ok(token)
+    }
+
+    async fn fresh_token(&self) -> Result<Option<String>, crate::probe::ProbeError> {
         match &self.auth {
             Auth::None => Ok(None),
             Auth::Token(t) => Ok(Some(t.clone())),
