@@ -16,6 +16,7 @@ pub mod error;
 pub mod net;
 pub mod tls;
 pub mod watch;
+pub mod wire;
 
 pub mod amqp;
 pub mod dns;
