@@ -154,6 +154,12 @@ impl Target {
             });
         };
         kind.check_raw(text).map_err(invalid)?;
+        if let Some(check) = kind.parse_text(text, env) {
+            return Ok(Target {
+                check: Arc::from(check.map_err(invalid)?),
+                shown: masked,
+            });
+        }
         let url = Url::parse(text).map_err(|e| invalid(e.to_string()))?;
         if url.fragment().is_some() && !kind.takes_fragment() {
             return Err(invalid(format!(
