@@ -10,6 +10,7 @@
 pub mod dnsmasq;
 pub mod grpc;
 pub mod hostile;
+pub mod kafka;
 pub mod mariadb;
 pub mod memcached;
 pub mod mosquitto;
