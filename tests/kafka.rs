@@ -524,3 +524,218 @@ fn malformed_targets_exit_2_naming_them() {
         assert_eq!(r.stderr.lines().count(), 1, "{r:?}");
     }
 }
+
+// ---------------------------------------------------------------- hostile peers
+
+mod hostile_peers {
+    use super::common::hostile::{
+        assert_bounded_memory, assert_no_forged_line, assert_within_deadline, run_measured,
+        Measured,
+    };
+    use super::common::*;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    const PW: &str = "hostile-kafka-Canary-77";
+    const FIVE: Duration = Duration::from_secs(5);
+
+    /// Reads one request; returns its API key and correlation ID.
+    fn request(s: &mut TcpStream) -> Option<(i16, i32)> {
+        let mut size = [0u8; 4];
+        s.read_exact(&mut size).ok()?;
+        let mut body = vec![0u8; i32::from_be_bytes(size).clamp(0, 1 << 20) as usize];
+        s.read_exact(&mut body).ok()?;
+        let key = i16::from_be_bytes([body[0], body[1]]);
+        let id = i32::from_be_bytes([body[4], body[5], body[6], body[7]]);
+        Some((key, id))
+    }
+
+    /// A size-prefixed frame.
+    fn frame(body: &[u8]) -> Vec<u8> {
+        let mut f = (body.len() as i32).to_be_bytes().to_vec();
+        f.extend_from_slice(body);
+        f
+    }
+
+    /// A valid ApiVersions v3 response (header v0): Metadata 0-12, SaslHandshake
+    /// 0-1, ApiVersions 0-4, SaslAuthenticate 0-2.
+    fn api_versions(id: i32) -> Vec<u8> {
+        let mut b = id.to_be_bytes().to_vec();
+        b.extend_from_slice(&[0, 0, 5]);
+        for (k, max) in [(3i16, 12i16), (17, 1), (18, 4), (36, 2)] {
+            b.extend_from_slice(&k.to_be_bytes());
+            b.extend_from_slice(&[0, 0]);
+            b.extend_from_slice(&max.to_be_bytes());
+            b.push(0);
+        }
+        b.extend_from_slice(&[0, 0, 0, 0, 0]);
+        frame(&b)
+    }
+
+    /// A broker that answers ApiVersions, then every other request with `attack`.
+    fn broker(attack: fn(&mut TcpStream, i16, i32)) -> Fake {
+        Fake::start(move |mut s, _| {
+            while let Some((key, id)) = request(&mut s) {
+                if key == 18 {
+                    if s.write_all(&api_versions(id)).is_err() {
+                        return;
+                    }
+                } else {
+                    attack(&mut s, key, id);
+                    return;
+                }
+            }
+        })
+    }
+
+    /// Writes `unit` again and again until the client goes away.
+    fn endless(s: &mut TcpStream, unit: &[u8]) {
+        let chunk = unit.repeat((64 * 1024 / unit.len()).max(1));
+        while s.write_all(&chunk).is_ok() {}
+    }
+
+    fn attack(options: &[&str], url: &str) -> Measured {
+        let mut args: Vec<&str> = options.to_vec();
+        args.push(url);
+        run_measured(whenready().args(&args), Duration::from_secs(40))
+    }
+
+    fn assert_held(m: &Measured, reason: &str) {
+        assert_exited(&m.run, 1);
+        assert_within_deadline(&m.run, FIVE);
+        assert_bounded_memory(m);
+        assert!(m.run.stderr.contains(reason), "{reason:?}: {:?}", m.run);
+        assert_no_secret(&m.run, PW);
+        assert_no_forged_line(&m.run, "whenready: forged", 2048);
+        eprintln!(
+            "peak {} KiB, {:?}, reason {reason:?}",
+            m.peak_kib, m.run.elapsed
+        );
+    }
+
+    #[test]
+    fn a_response_of_two_gigabytes() {
+        let fake = Fake::start(|mut s, _| {
+            if request(&mut s).is_some() {
+                let _ = s.write_all(&0x7fff_ffffi32.to_be_bytes());
+                endless(&mut s, b"\nwhenready: forged\n");
+            }
+        });
+        let url = format!("kafka://app:{PW}@{}?sasl=scram-sha-512", fake.addr());
+        let reason = "not a Kafka response to ApiVersions v3: a response of 2147483647 bytes (at most 64 KiB)";
+        assert_held(&attack(&["-t", "5s"], &url), reason);
+        assert_held(&attack(&["-t", "5s", "--once"], &url), reason);
+        assert_held(
+            &attack(&["-t", "5s", "--json"], &url),
+            "a response of 2147483647 bytes",
+        );
+    }
+
+    #[test]
+    fn an_endless_metadata_response() {
+        // As large as Metadata may be (2 MiB), then more, forever.
+        let fake = broker(|s, _, id| {
+            let mut head = (2 * 1024 * 1024i32).to_be_bytes().to_vec();
+            head.extend_from_slice(&id.to_be_bytes());
+            if s.write_all(&head).is_ok() {
+                endless(s, &[0x7f, 0xff, 0xff, 0xff]);
+            }
+        });
+        let url = format!("kafka://{}", fake.addr());
+        let m = attack(&["-t", "5s", "--attempt-timeout", "15s"], &url);
+        assert_held(&m, "not a Kafka response to Metadata");
+        let m = attack(&["-t", "5s", "--once"], &url);
+        assert_held(&m, "not a Kafka response to Metadata");
+    }
+
+    #[test]
+    fn a_response_over_the_limit_and_one_that_stalls() {
+        let fake = broker(|s, _, id| {
+            let mut head = (2 * 1024 * 1024i32 + 1).to_be_bytes().to_vec();
+            head.extend_from_slice(&id.to_be_bytes());
+            let _ = s.write_all(&head);
+        });
+        let m = attack(&["-t", "5s"], &format!("kafka://{}", fake.addr()));
+        assert_held(&m, "a response of 2097153 bytes (at most 2048 KiB)");
+        // A few bytes of a response, then nothing: the deadline ends it.
+        let stalled = broker(|s, _, id| {
+            let mut head = 100i32.to_be_bytes().to_vec();
+            head.extend_from_slice(&id.to_be_bytes());
+            let _ = s.write_all(&head);
+            std::thread::sleep(Duration::from_secs(30));
+        });
+        let url = format!("kafka://{}", stalled.addr());
+        let m = attack(&["-t", "5s", "--attempt-timeout", "15s"], &url);
+        assert_exited(&m.run, 1);
+        assert_within_deadline(&m.run, FIVE);
+        assert_bounded_memory(&m);
+    }
+
+    #[test]
+    fn two_billion_brokers() {
+        let fake = broker(|s, _, id| {
+            let mut body = id.to_be_bytes().to_vec();
+            body.push(0); // header tags
+            body.extend_from_slice(&[0, 0, 0, 0]); // throttle
+            body.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x07]); // brokers: 2^31 - 1
+            body.extend_from_slice(&[1; 64]);
+            let _ = s.write_all(&frame(&body));
+            std::thread::sleep(Duration::from_secs(10));
+        });
+        let m = attack(&["-t", "5s"], &format!("kafka://{}", fake.addr()));
+        assert_held(&m, "the brokers claims 2147483646 elements");
+    }
+
+    #[test]
+    fn a_scram_count_of_two_billion() {
+        let fake = broker(|s, key, id| {
+            // SaslHandshake: accepted.
+            if key != 17 {
+                return;
+            }
+            let mut b = id.to_be_bytes().to_vec();
+            b.extend_from_slice(&[0, 0, 0, 0, 0, 1, 0, 13]);
+            b.extend_from_slice(b"SCRAM-SHA-512");
+            if s.write_all(&frame(&b)).is_err() {
+                return;
+            }
+            // The client's first message (its nonce extended): a count of 2^31 - 1.
+            let mut size = [0u8; 4];
+            if s.read_exact(&mut size).is_err() {
+                return;
+            }
+            let mut body = vec![0u8; i32::from_be_bytes(size).clamp(0, 4096) as usize];
+            if s.read_exact(&mut body).is_err() {
+                return;
+            }
+            let id = i32::from_be_bytes([body[4], body[5], body[6], body[7]]);
+            let text = String::from_utf8_lossy(&body).into_owned();
+            let nonce: String = text
+                .split("r=")
+                .nth(1)
+                .unwrap_or("")
+                .chars()
+                .take_while(|c| *c != '\0')
+                .collect();
+            let server_first = format!("r={nonce}xyz,s=c2FsdA==,i=2147483647");
+            let server_first = server_first.as_bytes();
+            let mut b = id.to_be_bytes().to_vec();
+            b.push(0); // header tags (v2 is flexible)
+            b.extend_from_slice(&[0, 0, 0]); // error 0, null message
+            b.push(server_first.len() as u8 + 1);
+            b.extend_from_slice(server_first);
+            b.extend_from_slice(&[0; 8]);
+            b.push(0);
+            let _ = s.write_all(&frame(&b));
+            std::thread::sleep(Duration::from_secs(10));
+        });
+        let url = format!("kafka://app:{PW}@{}?sasl=scram-sha-512", fake.addr());
+        let reason =
+            "the server asks for 2147483647 SCRAM iterations, over the 16384 whenready allows";
+        assert_held(&attack(&["-t", "5s"], &url), reason);
+        let m = attack(&["-t", "5s", "--once"], &url);
+        assert_held(&m, reason);
+        assert!(m.run.elapsed < Duration::from_secs(2), "{:?}", m.run);
+    }
+}

@@ -294,7 +294,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         r.tags("the response header")
             .map_err(|g| garbage(what, &g))?;
         let start = response.len() - r.left();
-        Ok(response[start..].to_vec())
+        // In place: a second copy of a large response would double its memory.
+        let mut response = response;
+        response.drain(..start);
+        Ok(response)
     }
 }
 
@@ -332,7 +335,9 @@ pub async fn read_frame<S: AsyncRead + Unpin>(
             &format!("a response of {size} bytes (at most {} KiB)", limit / 1024),
         ));
     }
-    let mut body = Vec::new();
+    // One allocation of the announced size (bounded by the limit): its pages are
+    // touched only as bytes arrive.
+    let mut body = Vec::with_capacity(size as usize);
     let n = (&mut *stream)
         .take(size as u64)
         .read_to_end(&mut body)

@@ -18,9 +18,9 @@ use crate::probe::{net, tls, Ctx};
 use crate::target::Endpoint;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-/// The largest Metadata response read: enough for every topic of a big cluster,
+/// The largest Metadata response read: enough for every topic of a big cluster
 /// which a broker older than Kafka 0.11 sends when topics are waited for.
-pub const MAX_METADATA: usize = 4 * 1024 * 1024;
+pub const MAX_METADATA: usize = 2 * 1024 * 1024;
 /// The largest response to ApiVersions, SaslHandshake or SaslAuthenticate.
 pub const MAX_SMALL: usize = 64 * 1024;
 
