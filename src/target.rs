@@ -473,7 +473,7 @@ mod tests {
             ("[nope]:1", "not an IPv6"),
             ("tcp://db", "missing port"),
             ("tcp://db:1/x", "nothing more"),
-            ("mongodb://db:27017", "unsupported scheme"),
+            ("cassandra://db:9042", "unsupported scheme"),
             ("unix:relative", "ABSOLUTE"),
             ("http://", "invalid target"),
             ("redis://h/abc", "invalid database"),

@@ -605,7 +605,9 @@ pub fn nameservers(conf: &str) -> Vec<SocketAddr> {
     found
 }
 
-async fn servers(t: &DnsTarget) -> Result<Vec<SocketAddr>, ProbeError> {
+/// The servers a target's query goes to: its `server=`, or resolv.conf's
+/// nameservers (also for `mongodb+srv://`'s lookups).
+pub(crate) async fn servers(t: &DnsTarget) -> Result<Vec<SocketAddr>, ProbeError> {
     match &t.server {
         Server::Given(ep) => net::resolve(ep).await,
         Server::System => {
@@ -642,7 +644,7 @@ async fn probe(t: &DnsTarget) -> Result<(), ProbeError> {
 
 /// Asks one server over UDP (then TCP if truncated); the error is why no answer
 /// came.
-async fn ask(t: &DnsTarget, server: SocketAddr) -> Result<Answer, String> {
+pub(crate) async fn ask(t: &DnsTarget, server: SocketAddr) -> Result<Answer, String> {
     let id = random_id();
     let query = build_query(id, &t.name, t.rtype);
     let answer = tokio::time::timeout(SERVER_TIMEOUT, ask_udp(&query, id, t, server))

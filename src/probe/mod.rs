@@ -29,6 +29,7 @@ pub mod http2;
 pub mod k8s;
 pub mod kafka;
 pub mod memcached;
+pub mod mongodb;
 pub mod mqtt;
 pub mod mysql;
 pub mod nats;
@@ -63,6 +64,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &dns::Dns,
     &grpc::Grpc,
     &kafka::Kafka,
+    &mongodb::Mongodb,
 ];
 
 /// One kind of target: how it is written and parsed, and how it is documented.
