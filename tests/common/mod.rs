@@ -13,6 +13,7 @@ pub mod hostile;
 pub mod kafka;
 pub mod mariadb;
 pub mod memcached;
+pub mod mongodb;
 pub mod mosquitto;
 pub mod nats;
 pub mod pyhttp;

@@ -1,0 +1,430 @@
+//! MongoDB targets (`mongodb://`, `mongodb+srv://`) against a fake server written
+//! from MongoDB's protocol documentation (tests/common/mongodb.rs), first checked
+//! with the real driver: pymongo must log in with SCRAM-SHA-256 and SCRAM-SHA-1,
+//! get code 18 for a wrong password, and discover a replica set's primary.
+
+mod common;
+use common::kafka::python;
+use common::mongodb::{replica_set, MongoFake, MongoState, User};
+use common::*;
+use std::time::Duration;
+
+const PW: &str = "mongo-Canary-5b8e";
+
+fn user(mechanisms: &[&str]) -> User {
+    User {
+        name: "app".into(),
+        password: PW.into(),
+        db: "admin".into(),
+        mechanisms: mechanisms.iter().map(|s| s.to_string()).collect(),
+        iterations: 15_000,
+    }
+}
+
+fn authed(mechanisms: &[&str]) -> MongoState {
+    MongoState {
+        user: Some(user(mechanisms)),
+        ..MongoState::default()
+    }
+}
+
+/// pymongo's `admin.command('ping')` against `uri`: prints "ping ok" or the
+/// error's code.
+fn pymongo(uri: &str, extra: &str) -> (bool, String) {
+    python(&format!(
+        r#"
+import pymongo, sys
+from pymongo.errors import OperationFailure
+c = pymongo.MongoClient("{uri}", serverSelectionTimeoutMS=5000, connectTimeoutMS=3000 {extra})
+try:
+    print("ping", c.admin.command("ping"))
+    print("primary", c.primary, "nodes", sorted(c.nodes))
+except OperationFailure as e:
+    print("code", e.code, e.details.get("codeName"))
+    sys.exit(3)
+"#
+    ))
+}
+
+// ---------------------------------------------------------------- the fake, checked
+
+#[test]
+fn pymongo_pings_the_fake_without_and_with_scram() {
+    let m = MongoFake::start(MongoState::default(), None);
+    let (ok, out) = pymongo(&format!("mongodb://{}/", m.addr()), "");
+    assert!(ok, "{out}");
+    assert!(out.contains("ping {'ok': 1.0}"), "{out}");
+    for mechanisms in [&["SCRAM-SHA-1", "SCRAM-SHA-256"][..], &["SCRAM-SHA-1"]] {
+        let m = MongoFake::start(authed(mechanisms), None);
+        let (ok, out) = pymongo(&format!("mongodb://app:{PW}@{}/", m.addr()), "");
+        assert!(ok, "{mechanisms:?}: {out}");
+        let log = m.log();
+        let want = if mechanisms.len() == 2 {
+            "SCRAM-SHA-256"
+        } else {
+            "SCRAM-SHA-1"
+        };
+        assert!(
+            log.iter()
+                .any(|(c, db)| *c == format!("saslStart {want}") && db == "admin"),
+            "{log:?}"
+        );
+        let (ok, out) = pymongo(&format!("mongodb://app:wrong@{}/", m.addr()), "");
+        assert!(!ok, "{out}");
+        assert!(out.contains("code 18 AuthenticationFailed"), "{out}");
+    }
+}
+
+#[test]
+fn pymongo_finds_the_primary_of_the_fake_replica_set() {
+    let set = replica_set(
+        "rs0",
+        Some(1),
+        Some(user(&["SCRAM-SHA-1", "SCRAM-SHA-256"])),
+    );
+    let uri = format!("mongodb://app:{PW}@{}/?replicaSet=rs0", set[0].addr());
+    let (ok, out) = pymongo(&uri, "");
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!("primary ('127.0.0.1', {})", set[1].fake.port)),
+        "{out}"
+    );
+    assert!(out.contains("ping {'ok': 1.0}"), "{out}");
+    // The ping went to the primary.
+    assert!(
+        set[1].log().iter().any(|(c, _)| c == "ping"),
+        "{:?}",
+        set[1].log()
+    );
+    // No primary: pymongo waits for one and gives up.
+    let set = replica_set("rs1", None, None);
+    let uri = format!("mongodb://{}/?replicaSet=rs1", set[0].addr());
+    let (ok, out) = python(&format!(
+        r#"
+import pymongo
+c = pymongo.MongoClient("{uri}", serverSelectionTimeoutMS=2000)
+try:
+    c.admin.command("ping")
+    print("pinged")
+except pymongo.errors.ServerSelectionTimeoutError as e:
+    print("no primary:", type(e).__name__)
+"#
+    ));
+    assert!(
+        ok && out.contains("no primary: ServerSelectionTimeoutError"),
+        "{out}"
+    );
+}
+
+#[test]
+fn pymongo_speaks_tls_to_the_fake() {
+    let certs = certs(&["localhost", "127.0.0.1"]);
+    let m = MongoFake::start(authed(&["SCRAM-SHA-256"]), Some(&certs));
+    let uri = format!(
+        "mongodb://app:{PW}@localhost:{}/?tls=true&tlsCAFile={}",
+        m.fake.port,
+        certs.ca.display()
+    );
+    let (ok, out) = pymongo(&uri, "");
+    assert!(ok, "{out}");
+}
+
+// ---------------------------------------------------------------- whenready
+
+fn commands(m: &MongoFake) -> Vec<String> {
+    m.log().into_iter().map(|(c, _)| c).collect()
+}
+
+#[test]
+fn ready_then_command_runs() {
+    let m = MongoFake::start(MongoState::default(), None);
+    let r = wr(&[&format!("mongodb://{}", m.addr()), "--", "echo", "ran"]);
+    assert_exited(&r, 0);
+    assert_eq!(r.stdout, "ran\n");
+    assert_eq!(commands(&m), ["hello", "ping"]);
+}
+
+#[test]
+fn scram_sha_256_or_sha_1_as_the_user_has() {
+    for (mechanisms, want) in [
+        (
+            &["SCRAM-SHA-1", "SCRAM-SHA-256"][..],
+            "saslStart SCRAM-SHA-256",
+        ),
+        (&["SCRAM-SHA-1"][..], "saslStart SCRAM-SHA-1"),
+    ] {
+        let m = MongoFake::start(authed(mechanisms), None);
+        let target = format!("mongodb://app:{PW}@{}/", m.addr());
+        let r = wr(&["--once", &target]);
+        assert_exited(&r, 0);
+        assert!(r.stderr.contains("mongodb://app:***@"), "{r:?}");
+        assert_no_secret(&r, PW);
+        assert_eq!(commands(&m), ["hello", want, "saslContinue", "ping"]);
+        assert!(m.log().iter().all(|(_, db)| db == "admin"));
+    }
+    // authSource, then the URL's database, name where the user is defined.
+    let mut state = authed(&["SCRAM-SHA-256"]);
+    state.user.as_mut().unwrap().db = "app".into();
+    let m = MongoFake::start(state, None);
+    for target in [
+        format!("mongodb://app:{PW}@{}/app", m.addr()),
+        format!("mongodb://app:{PW}@{}/other?authSource=app", m.addr()),
+    ] {
+        let r = wr(&["--once", &target]);
+        assert_exited(&r, 0);
+    }
+    let r = wr(&["--once", &format!("mongodb://app:{PW}@{}/", m.addr())]);
+    assert_exited(&r, 1);
+    // authMechanism=SCRAM-SHA-1 is honoured (and needs no saslSupportedMechs).
+    let m = MongoFake::start(authed(&["SCRAM-SHA-1", "SCRAM-SHA-256"]), None);
+    let r = wr(&[
+        "--once",
+        &format!("mongodb://app:{PW}@{}/?authMechanism=SCRAM-SHA-1", m.addr()),
+    ]);
+    assert_exited(&r, 0);
+    assert!(commands(&m).contains(&"saslStart SCRAM-SHA-1".to_string()));
+}
+
+#[test]
+fn old_servers_get_ismaster_and_the_empty_round() {
+    let mut state = authed(&["SCRAM-SHA-1"]);
+    state.knows_hello = false;
+    state.skip_empty_exchange = false;
+    let m = MongoFake::start(state, None);
+    let r = wr(&["--once", &format!("mongodb://app:{PW}@{}/", m.addr())]);
+    assert_exited(&r, 0);
+    assert_eq!(
+        commands(&m),
+        [
+            "hello",
+            "isMaster",
+            "saslStart SCRAM-SHA-1",
+            "saslContinue",
+            "saslContinue",
+            "ping"
+        ]
+    );
+}
+
+#[test]
+fn a_wrong_password_is_permanent_and_never_printed() {
+    let wrong = "Wrong-mongo-Canary-19";
+    let m = MongoFake::start(authed(&["SCRAM-SHA-1", "SCRAM-SHA-256"]), None);
+    let target = format!("mongodb://app:{wrong}@{}/", m.addr());
+    for json in [false, true] {
+        let mut args = vec!["-t", "30s"];
+        if json {
+            args.push("--json");
+        }
+        args.extend([target.as_str(), "--", "echo", "ran"]);
+        let r = wr(&args);
+        assert_exited(&r, 3);
+        assert_eq!(r.stdout, "");
+        assert!(r.stderr.contains("AuthenticationFailed (18)"), "{r:?}");
+        assert!(r.elapsed < Duration::from_secs(10), "{r:?}");
+        assert_no_secret(&r, wrong);
+    }
+    let r = wr(&["--once", &target]);
+    assert_exited(&r, 1);
+    assert_no_secret(&r, wrong);
+}
+
+#[test]
+fn a_server_that_starts_late_and_recovers() {
+    let port = free_port();
+    let target = format!("mongodb://127.0.0.1:{port}");
+    let mut w = Watched::spawn(whenready().args(["-t", "20s", &target, "--", "echo", "ran"]));
+    let start = std::time::Instant::now();
+    w.wait_for_line("connection refused", Duration::from_secs(10));
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let m = MongoFake::on(
+        listener,
+        MongoState {
+            error: Some((
+                11600,
+                "InterruptedAtShutdown".into(),
+                "interrupted at shutdown".into(),
+            )),
+            ..MongoState::default()
+        },
+        None,
+    );
+    w.wait_for_line("InterruptedAtShutdown (11600)", Duration::from_secs(10));
+    m.set(|s| s.error = None);
+    let r = w.finish(start, Duration::from_secs(20));
+    assert_exited(&r, 0);
+    assert_eq!(r.stdout, "ran\n");
+}
+
+#[test]
+fn never_ready_and_once() {
+    assert_never_started(
+        &format!("mongodb://127.0.0.1:{}", free_port()),
+        &format!("mongodb://127.0.0.1:{}/?tls=true", free_port()),
+    );
+    let m = MongoFake::start(
+        MongoState {
+            error: Some((
+                13436,
+                "NotPrimaryOrSecondary".into(),
+                "node is recovering".into(),
+            )),
+            ..MongoState::default()
+        },
+        None,
+    );
+    let target = format!("mongodb://{}", m.addr());
+    let r = wr(&["-t", "1s", &target, "--", "echo", "ran"]);
+    assert_exited(&r, 1);
+    assert_eq!(r.stdout, "");
+    assert!(
+        r.stderr
+            .contains("ping failed: NotPrimaryOrSecondary (13436): node is recovering"),
+        "{r:?}"
+    );
+    let r = wr(&["--once", &target]);
+    assert_exited(&r, 1);
+    m.set(|s| s.error = None);
+    let r = wr(&["--once", &target]);
+    assert_exited(&r, 0);
+}
+
+#[test]
+fn a_replica_set_needs_its_primary() {
+    let set = replica_set("rs0", Some(2), Some(user(&["SCRAM-SHA-256"])));
+    // Seeded with a secondary only: the primary it names is tried next.
+    let target = format!("mongodb://app:{PW}@{}/?replicaSet=rs0", set[0].addr());
+    let r = wr(&["--once", &target, "--", "echo", "ran"]);
+    assert_exited(&r, 0);
+    assert!(
+        commands(&set[2]).contains(&"ping".to_string()),
+        "{:?}",
+        set[2].log()
+    );
+    assert!(!commands(&set[0]).contains(&"ping".to_string()));
+    // All three seeds: the primary is among them.
+    let all = format!(
+        "mongodb://app:{PW}@{},{},{}/?replicaSet=rs0",
+        set[0].addr(),
+        set[1].addr(),
+        set[2].addr()
+    );
+    let r = wr(&["--once", &all]);
+    assert_exited(&r, 0);
+    // Another set's name: transient, said.
+    let r = wr(&["-t", "1s", &all.replace("rs0", "other")]);
+    assert_exited(&r, 1);
+    assert!(
+        r.stderr
+            .contains("a member of replica set \"rs0\", not of \"other\""),
+        "{r:?}"
+    );
+    // No primary: waited for, then elected.
+    let set = replica_set("rs1", None, None);
+    let target = format!("mongodb://{}/?replicaSet=rs1", set[0].addr());
+    let r = wr(&["-t", "1s", &target]);
+    assert_exited(&r, 1);
+    assert!(
+        r.stderr
+            .contains("a secondary of replica set \"rs1\"; no primary is known"),
+        "{r:?}"
+    );
+    let mut w = Watched::spawn(whenready().args(["-t", "20s", &target, "--", "echo", "ran"]));
+    let start = std::time::Instant::now();
+    w.wait_for_line("no primary is known", Duration::from_secs(10));
+    let primary = set[1].state.lock().unwrap().me.clone();
+    for (i, m) in set.iter().enumerate() {
+        let p = primary.clone();
+        m.set(|s| {
+            s.primary = Some(p);
+            s.writable = i == 1;
+            s.secondary = i != 1;
+        });
+    }
+    let r = w.finish(start, Duration::from_secs(20));
+    assert_exited(&r, 0);
+    assert_eq!(r.stdout, "ran\n");
+    // Without replicaSet, any member will do.
+    let r = wr(&["--once", &format!("mongodb://{}", set[0].addr())]);
+    assert_exited(&r, 0);
+}
+
+#[test]
+fn tls_verifies_the_certificate() {
+    let certs = certs(&["localhost", "127.0.0.1"]);
+    let m = MongoFake::start(authed(&["SCRAM-SHA-256"]), Some(&certs));
+    let base = format!("mongodb://app:{PW}@localhost:{}/?tls=true", m.fake.port);
+    let r = wr(&["--once", "--cacert", certs.ca.to_str().unwrap(), &base]);
+    assert_exited(&r, 0);
+    let r = wr(&[
+        "--once",
+        &format!("{base}&tlsCAFile={}", certs.ca.display()),
+    ]);
+    assert_exited(&r, 0);
+    let r = wr(&["-t", "30s", &base]);
+    assert_exited(&r, 3);
+    assert!(r.stderr.contains("certificate"), "{r:?}");
+    let r = wr(&["--once", &format!("{base}&tlsInsecure=true")]);
+    assert_exited(&r, 0);
+    // A client certificate from tlsCertificateKeyFile (certificate and key in one file).
+    let both = certs.dir.join("client.pem");
+    let pem = std::fs::read_to_string(&certs.client_cert).unwrap()
+        + &std::fs::read_to_string(&certs.client_key).unwrap();
+    std::fs::write(&both, pem).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&both, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let r = wr(&[
+        "--once",
+        &format!(
+            "{base}&tlsCAFile={}&tlsCertificateKeyFile={}",
+            certs.ca.display(),
+            both.display()
+        ),
+    ]);
+    assert_exited(&r, 0);
+    let r = wr(&["--once", &format!("{base}&tlsCAFile=/nonexistent/ca.pem")]);
+    assert_exited(&r, 2);
+    assert!(r.stderr.contains("tlsCAFile"), "{r:?}");
+    // Plain text to a TLS server: a hint.
+    let r = wr(&["-t", "1s", &format!("mongodb://localhost:{}", m.fake.port)]);
+    assert_exited(&r, 1);
+}
+
+#[test]
+fn malformed_targets_exit_2_naming_them() {
+    for (target, needle) in [
+        ("mongodb://", "missing host"),
+        ("mongodb://h:99999", "invalid port"),
+        ("mongodb://h/?bogus=1", "unknown option"),
+        (
+            "mongodb://app:Hidden-Canary@h/?authMechanism=PLAIN",
+            "not supported",
+        ),
+        (
+            "mongodb://app:Hidden-Canary@h?replicaSet=rs",
+            "a / before the options",
+        ),
+        ("mongodb+srv://h.example.com:27017", "without a port"),
+        ("mongodb://h/?tls=yes", "expected true or false"),
+        ("mongodb://app@h", "missing password"),
+    ] {
+        let r = wr(&[target]);
+        assert_exited(&r, 2);
+        assert!(r.stderr.contains(needle), "{target}: {r:?}");
+        assert!(r.stderr.contains("invalid target"), "{target}: {r:?}");
+        assert_no_secret(&r, "Hidden-Canary");
+        assert_eq!(r.stderr.lines().count(), 1, "{r:?}");
+    }
+    // Options of the specification that do not matter here are accepted.
+    let m = MongoFake::start(MongoState::default(), None);
+    let r = wr(&[
+        "--once",
+        &format!(
+            "mongodb://{}/app?retryWrites=true&w=majority&appName=web&maxPoolSize=10&directConnection=true",
+            m.addr()
+        ),
+    ]);
+    assert_exited(&r, 0);
+}
