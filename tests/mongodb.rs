@@ -428,3 +428,191 @@ fn malformed_targets_exit_2_naming_them() {
     ]);
     assert_exited(&r, 0);
 }
+
+// ---------------------------------------------------------------- mongodb+srv
+
+/// A dnsmasq of the test's own on port 53 of a loopback address no one else uses,
+/// answering `records` for the `test` domain; killed on drop.
+struct Dns {
+    addr: String,
+    child: std::process::Child,
+    _dir: TempDir,
+}
+
+impl Dns {
+    fn start(records: &[String]) -> Dns {
+        let dnsmasq = require("dnsmasq", "dnsmasq-base");
+        let dir = TempDir::new("srv-dns");
+        let n = std::process::id();
+        let addr = format!("127.53.{}.{}", (n >> 8) % 250 + 1, n % 250 + 1);
+        let child = std::process::Command::new(dnsmasq)
+            .args([
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--pid-file=",
+                "--user=root",
+                "--bind-interfaces",
+                "--no-resolv",
+                "--no-hosts",
+                "--local=/test/",
+                "--port=53",
+            ])
+            .arg(format!("--listen-address={addr}"))
+            .args(records)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start dnsmasq");
+        // Ready when it answers (dig is not needed: whenready's own dns:// kind).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = wr(&[
+                "--once",
+                "-q",
+                &format!("dns://a.mongo.test?type=A&server={addr}"),
+            ]);
+            if r.code == 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "dnsmasq did not start: {r:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Dns {
+            addr,
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// Runs `program args` in a mount namespace whose /etc/resolv.conf names this
+    /// server only.
+    fn run(&self, program: &str, args: &[&str]) -> Run {
+        require("unshare", "util-linux");
+        let conf = self._dir.join("resolv.conf");
+        std::fs::write(&conf, format!("nameserver {}\n", self.addr)).unwrap();
+        let quoted: Vec<String> = std::iter::once(program)
+            .chain(args.iter().copied())
+            .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+            .collect();
+        let script = format!(
+            "set -e; mount --bind '{}' /etc/resolv.conf; exec {}",
+            conf.display(),
+            quoted.join(" ")
+        );
+        run(
+            std::process::Command::new("unshare").args(["--mount", "sh", "-c", &script]),
+            Duration::from_secs(30),
+        )
+    }
+}
+
+impl Drop for Dns {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn mongodb_srv_finds_its_seeds_and_options_in_dns() {
+    let certs = certs(&["a.mongo.test"]);
+    let plain = MongoFake::start(
+        MongoState {
+            set_name: Some("rs0".into()),
+            user: Some(user(&["SCRAM-SHA-256"])),
+            ..MongoState::default()
+        },
+        None,
+    );
+    plain.set(|s| {
+        s.hosts = vec![s.me.clone()];
+        s.primary = Some(s.me.clone());
+    });
+    let tls = MongoFake::start(authed(&["SCRAM-SHA-256"]), Some(&certs));
+    let dns = Dns::start(&[
+        "--host-record=a.mongo.test,127.0.0.1".into(),
+        format!(
+            "--srv-host=_mongodb._tcp.plain.mongo.test,a.mongo.test,{}",
+            plain.fake.port
+        ),
+        "--txt-record=plain.mongo.test,replicaSet=rs0&authSource=admin".into(),
+        format!(
+            "--srv-host=_mongodb._tcp.secure.mongo.test,a.mongo.test,{}",
+            tls.fake.port
+        ),
+        format!(
+            "--srv-host=_mongodb._tcp.evil.mongo.test,a.elsewhere.test,{}",
+            plain.fake.port
+        ),
+        "--txt-record=two.mongo.test,replicaSet=a".into(),
+        "--txt-record=two.mongo.test,replicaSet=b".into(),
+        format!(
+            "--srv-host=_mongodb._tcp.two.mongo.test,a.mongo.test,{}",
+            plain.fake.port
+        ),
+    ]);
+    let wr_bin = env!("CARGO_BIN_EXE_whenready");
+    // The seed and the replica set's name from DNS; TLS off by the URL.
+    let r = dns.run(
+        wr_bin,
+        &[
+            "--once",
+            &format!("mongodb+srv://app:{PW}@plain.mongo.test/?tls=false"),
+        ],
+    );
+    assert_exited(&r, 0);
+    assert_no_secret(&r, PW);
+    // The TXT record's replicaSet is the URL's unless the URL says otherwise.
+    let r = dns.run(
+        wr_bin,
+        &[
+            "-t",
+            "1s",
+            &format!("mongodb+srv://app:{PW}@plain.mongo.test/?tls=false&replicaSet=x"),
+        ],
+    );
+    assert_exited(&r, 1);
+    assert!(r.stderr.contains("not of \"x\""), "{r:?}");
+    // TLS by default, verified against the name of the SRV record's host.
+    let ca = certs.ca.to_str().unwrap();
+    let r = dns.run(
+        wr_bin,
+        &[
+            "--once",
+            "--cacert",
+            ca,
+            &format!("mongodb+srv://app:{PW}@secure.mongo.test"),
+        ],
+    );
+    assert_exited(&r, 0);
+    // No records, a host outside the domain, two TXT records: transient, said.
+    for (name, reason) in [
+        (
+            "nothing.mongo.test",
+            "_mongodb._tcp.nothing.mongo.test does not exist",
+        ),
+        (
+            "evil.mongo.test",
+            "names \"a.elsewhere.test\", which is not under mongo.test",
+        ),
+        ("two.mongo.test", "two.mongo.test has 2 TXT records"),
+    ] {
+        let r = dns.run(
+            wr_bin,
+            &["-t", "1s", &format!("mongodb+srv://{name}/?tls=false")],
+        );
+        assert_exited(&r, 1);
+        assert!(r.stderr.contains(reason), "{name}: {r:?}");
+    }
+    // pymongo reads the same records the same way.
+    let python = common::kafka::clients_python();
+    let code = format!(
+        "import pymongo; c = pymongo.MongoClient('mongodb+srv://app:{PW}@plain.mongo.test/?tls=false', serverSelectionTimeoutMS=5000); print('ping', c.admin.command('ping'), 'set', c.topology_description.replica_set_name)"
+    );
+    let r = dns.run(python.to_str().unwrap(), &["-c", &code]);
+    assert_exited(&r, 0);
+    assert!(r.stdout.contains("ping {'ok': 1.0} set rs0"), "{r:?}");
+}
