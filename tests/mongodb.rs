@@ -616,3 +616,207 @@ fn mongodb_srv_finds_its_seeds_and_options_in_dns() {
     assert_exited(&r, 0);
     assert!(r.stdout.contains("ping {'ok': 1.0} set rs0"), "{r:?}");
 }
+
+// ---------------------------------------------------------------- hostile peers
+
+mod hostile_peers {
+    use super::common::hostile::{
+        assert_bounded_memory, assert_no_forged_line, assert_within_deadline, run_measured,
+        Measured,
+    };
+    use super::common::*;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    const PW: &str = "hostile-mongo-Canary-42";
+    const FIVE: Duration = Duration::from_secs(5);
+
+    /// Reads one message; returns its request ID and body.
+    fn request(s: &mut TcpStream) -> Option<(i32, Vec<u8>)> {
+        let mut head = [0u8; 16];
+        s.read_exact(&mut head).ok()?;
+        let len = i32::from_le_bytes(head[..4].try_into().unwrap());
+        let mut body = vec![0u8; (len.clamp(16, 1 << 20) - 16) as usize];
+        s.read_exact(&mut body).ok()?;
+        Some((i32::from_le_bytes(head[4..8].try_into().unwrap()), body))
+    }
+
+    /// An OP_MSG reply to `to` carrying `doc`.
+    fn reply(to: i32, doc: &[u8]) -> Vec<u8> {
+        let mut m = ((16 + 5 + doc.len()) as i32).to_le_bytes().to_vec();
+        m.extend_from_slice(&1i32.to_le_bytes());
+        m.extend_from_slice(&to.to_le_bytes());
+        m.extend_from_slice(&2013i32.to_le_bytes());
+        m.extend_from_slice(&[0, 0, 0, 0, 0]);
+        m.extend_from_slice(doc);
+        m
+    }
+
+    fn endless(s: &mut TcpStream, unit: &[u8]) {
+        let chunk = unit.repeat((64 * 1024 / unit.len()).max(1));
+        while s.write_all(&chunk).is_ok() {}
+    }
+
+    fn attack(options: &[&str], url: &str) -> Measured {
+        let mut args: Vec<&str> = options.to_vec();
+        args.push(url);
+        run_measured(whenready().args(&args), Duration::from_secs(40))
+    }
+
+    fn assert_held(m: &Measured, reason: &str) {
+        assert_exited(&m.run, 1);
+        assert_within_deadline(&m.run, FIVE);
+        assert_bounded_memory(m);
+        assert!(m.run.stderr.contains(reason), "{reason:?}: {:?}", m.run);
+        assert_no_secret(&m.run, PW);
+        assert_no_forged_line(&m.run, "whenready: forged", 2048);
+        eprintln!(
+            "peak {} KiB, {:?}, reason {reason:?}",
+            m.peak_kib, m.run.elapsed
+        );
+    }
+
+    #[test]
+    fn a_message_of_two_gigabytes() {
+        let fake = Fake::start(|mut s, _| {
+            if request(&mut s).is_some() {
+                let _ = s.write_all(&0x7fff_ffffi32.to_le_bytes());
+                endless(&mut s, b"\nwhenready: forged\n");
+            }
+        });
+        let url = format!("mongodb://app:{PW}@{}/", fake.addr());
+        let reason =
+            "not a MongoDB reply to hello: a message of 2147483647 bytes (at most 1024 KiB)";
+        assert_held(&attack(&["-t", "5s"], &url), reason);
+        assert_held(&attack(&["-t", "5s", "--once"], &url), reason);
+        assert_held(
+            &attack(&["-t", "5s", "--json"], &url),
+            "a message of 2147483647 bytes",
+        );
+    }
+
+    #[test]
+    fn an_endless_reply_at_the_limit() {
+        // A reply as long as allowed (1 MiB), then more, forever.
+        let fake = Fake::start(|mut s, _| {
+            if let Some((id, _)) = request(&mut s) {
+                let mut head = (1024 * 1024i32).to_le_bytes().to_vec();
+                head.extend_from_slice(&1i32.to_le_bytes());
+                head.extend_from_slice(&id.to_le_bytes());
+                head.extend_from_slice(&2013i32.to_le_bytes());
+                if s.write_all(&head).is_ok() {
+                    endless(&mut s, &[0x03, 0xff, 0xff, 0xff, 0x7f]);
+                }
+            }
+        });
+        let url = format!("mongodb://{}", fake.addr());
+        let m = attack(&["-t", "5s", "--attempt-timeout", "15s"], &url);
+        assert_held(&m, "not a MongoDB reply to hello");
+    }
+
+    #[test]
+    fn documents_nested_without_end_and_lying_lengths() {
+        // {a: {a: {a: ...}}} 10,000 deep, each length true.
+        let fake = Fake::start(|mut s, _| {
+            if let Some((id, _)) = request(&mut s) {
+                let mut doc = vec![5, 0, 0, 0, 0];
+                for _ in 0..10_000 {
+                    let mut outer = vec![0u8; 4];
+                    outer.extend_from_slice(b"\x03a\0");
+                    outer.extend_from_slice(&doc);
+                    outer.push(0);
+                    let n = outer.len() as i32;
+                    outer[..4].copy_from_slice(&n.to_le_bytes());
+                    doc = outer;
+                }
+                let _ = s.write_all(&reply(id, &doc));
+                std::thread::sleep(Duration::from_secs(10));
+            }
+        });
+        let m = attack(&["-t", "5s"], &format!("mongodb://{}", fake.addr()));
+        assert_held(&m, "documents nested deeper than 16");
+        // A string that claims 2 GB inside a small document.
+        let fake = Fake::start(|mut s, _| {
+            if let Some((id, _)) = request(&mut s) {
+                let mut doc = vec![0u8; 4];
+                doc.extend_from_slice(b"\x02errmsg\0");
+                doc.extend_from_slice(&0x7fff_ffffi32.to_le_bytes());
+                doc.extend_from_slice(b"x\0\0");
+                let n = doc.len() as i32;
+                doc[..4].copy_from_slice(&n.to_le_bytes());
+                let _ = s.write_all(&reply(id, &doc));
+                std::thread::sleep(Duration::from_secs(10));
+            }
+        });
+        let m = attack(&["-t", "5s"], &format!("mongodb://{}", fake.addr()));
+        assert_held(&m, "not a MongoDB reply to hello");
+    }
+
+    /// A server that answers hello, then saslStart with `server_first` (its
+    /// `{nonce}` replaced by the client's nonce extended).
+    fn scram_server(server_first: &'static str) -> Fake {
+        Fake::start(move |mut s, _| {
+            let hello = super::common::mongodb::doc(vec![
+                (
+                    "isWritablePrimary",
+                    super::common::mongodb::Bson::Bool(true),
+                ),
+                ("maxWireVersion", super::common::mongodb::Bson::Int32(21)),
+                ("ok", super::common::mongodb::Bson::Double(1.0)),
+            ]);
+            let Some((id, _)) = request(&mut s) else {
+                return;
+            };
+            if s.write_all(&reply(id, &hello.bytes())).is_err() {
+                return;
+            }
+            let Some((id, body)) = request(&mut s) else {
+                return;
+            };
+            let text = String::from_utf8_lossy(&body).into_owned();
+            let nonce: String = text
+                .split(",r=")
+                .nth(1)
+                .unwrap_or("")
+                .chars()
+                .take_while(|c| c.is_ascii_graphic() && *c != ',')
+                .collect();
+            use super::common::mongodb::{doc, Bson};
+            let first = server_first.replace("{nonce}", &format!("{nonce}srv"));
+            let answer = doc(vec![
+                ("conversationId", Bson::Int32(1)),
+                ("done", Bson::Bool(false)),
+                ("payload", Bson::Binary(0, first.into_bytes())),
+                ("ok", Bson::Double(1.0)),
+            ]);
+            let _ = s.write_all(&reply(id, &answer.bytes()));
+            std::thread::sleep(Duration::from_secs(10));
+        })
+    }
+
+    #[test]
+    fn a_scram_count_of_two_billion() {
+        let fake = scram_server("r={nonce},s=c2FsdHNhbHRzYWx0,i=2147483647");
+        let url = format!("mongodb://app:{PW}@{}/", fake.addr());
+        let reason =
+            "the server asks for 2147483647 SCRAM iterations, over the 1000000 whenready allows";
+        assert_held(&attack(&["-t", "5s"], &url), reason);
+        let m = attack(&["-t", "5s", "--once"], &url);
+        assert_held(&m, reason);
+        assert!(m.run.elapsed < Duration::from_secs(2), "{:?}", m.run);
+    }
+
+    #[test]
+    fn the_largest_count_allowed_does_not_hold_the_deadline() {
+        // A million rounds are derived off the runtime's thread: the deadline
+        // still ends the run on time, whatever the derivation costs.
+        let fake = scram_server("r={nonce},s=c2FsdHNhbHRzYWx0,i=1000000");
+        let url = format!("mongodb://app:{PW}@{}/", fake.addr());
+        let m = attack(&["-t", "1s"], &url);
+        assert_exited(&m.run, 1);
+        assert_within_deadline(&m.run, Duration::from_secs(1));
+        assert_bounded_memory(&m);
+        assert_no_secret(&m.run, PW);
+    }
+}
