@@ -394,6 +394,27 @@ mod tests {
     }
 
     #[test]
+    fn fuzz_kafka_frames() {
+        use crate::probe::wire::fuzz::{assert_reason, outcome, run, runtime, settle, Peer};
+        let rt = runtime();
+        let seeds = vec![
+            vec![0, 0, 0, 4, 1, 2, 3, 4],
+            vec![0x7f, 0xff, 0xff, 0xff, 0],
+        ];
+        run("kafka_frames", &seeds, 4096, |input, case| {
+            let mut peer = Peer::new(input.to_vec(), case);
+            let r = settle(&rt, read_frame(&mut peer, 1024, "Metadata"));
+            if let Err(e) = &r {
+                assert_reason(&e.reason);
+            }
+            if let Ok(body) = &r {
+                assert!(body.len() <= 1024);
+            }
+            outcome(&r)
+        });
+    }
+
+    #[test]
     fn frames_are_read_through_the_limit() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()

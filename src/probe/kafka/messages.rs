@@ -310,7 +310,7 @@ pub fn handshake_request(version: i16, mechanism: &str) -> (Api, Vec<u8>) {
 }
 
 /// The most mechanism names kept from a SaslHandshake response (for the reason).
-const MAX_MECHANISMS: usize = 16;
+pub const MAX_MECHANISMS: usize = 16;
 
 /// Reads a SaslHandshake response: its error code and the mechanisms the broker
 /// enables (at most [`MAX_MECHANISMS`], each at most 64 characters).
@@ -498,17 +498,33 @@ mod tests {
         assert!(read_metadata(&cut, 1, &wanted).is_err());
     }
 
-    proptest::proptest! {
-        #[test]
-        fn no_panic_on_any_response(
-            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
-            version in 0i16..13,
-        ) {
-            let wanted = vec!["t".to_string()];
-            let _ = read_metadata(&bytes, version, &wanted);
-            let _ = read_api_versions(&bytes, version.min(3));
-            let _ = read_handshake(&bytes);
-            let _ = read_authenticate(&bytes, version.min(2));
-        }
+    #[test]
+    fn fuzz_kafka_responses() {
+        use crate::probe::wire::fuzz::{assert_reason, outcome, run};
+        let wanted = vec!["t".to_string()];
+        let seeds = vec![
+            metadata_v1(1, "t", 1),
+            vec![
+                0, 0, 3, 0, 3, 0, 0, 0, 12, 0, 0, 18, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0,
+            ],
+            vec![0, 35, 0, 0, 0, 1, 0, 18, 0, 0, 0, 2],
+            [&[0, 0, 0, 0, 0, 1, 0, 5][..], b"PLAIN"].concat(),
+        ];
+        run("kafka_responses", &seeds, 1024, |input, case| {
+            let version = (case % 13) as i16;
+            let metadata = read_metadata(input, version, &wanted);
+            for reason in [
+                metadata.as_ref().err(),
+                read_api_versions(input, version.min(3)).as_ref().err(),
+                read_handshake(input).as_ref().err(),
+                read_authenticate(input, version.min(2)).as_ref().err(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                assert_reason(reason);
+            }
+            outcome(&metadata)
+        });
     }
 }

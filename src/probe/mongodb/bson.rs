@@ -425,13 +425,29 @@ mod tests {
         assert!(e.contains("cut"), "{e}");
     }
 
-    proptest::proptest! {
-        #[test]
-        fn no_panic_on_any_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
-            if let Ok(d) = parse(&bytes) {
-                let _ = d.iter().count();
-                let _ = d.strings("hosts", 50);
+    #[test]
+    fn fuzz_bson() {
+        use crate::probe::wire::fuzz::{assert_reason, outcome, run};
+        let seeds = vec![
+            DocBuf::new()
+                .i32("ok", 1)
+                .str("setName", "rs0")
+                .binary("payload", b"r=x")
+                .doc("d", DocBuf::new().bool("b", true))
+                .finish(),
+            vec![5, 0, 0, 0, 0],
+        ];
+        run("bson", &seeds, 1024, |input, _| {
+            let r = parse(input);
+            match &r {
+                Ok(d) => {
+                    let _ = d.iter().count();
+                    let _ = d.strings("hosts", 50);
+                    let _ = d.text("setName");
+                }
+                Err(e) => assert_reason(e),
             }
-        }
+            outcome(&r)
+        });
     }
 }

@@ -217,10 +217,27 @@ mod tests {
         });
     }
 
-    proptest::proptest! {
-        #[test]
-        fn no_panic_on_any_reply(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
-            let _ = body(&bytes, 1);
-        }
+    #[test]
+    fn fuzz_op_msg() {
+        use crate::probe::wire::fuzz::{assert_reason, outcome, run, runtime, settle, Peer};
+        let rt = runtime();
+        let doc = DocBuf::new().i32("ok", 1).finish();
+        let mut whole = ((reply(1, 0, &doc, &[]).len() + 4) as i32)
+            .to_le_bytes()
+            .to_vec();
+        whole.extend_from_slice(&reply(1, 0, &doc, &[]));
+        let seeds = vec![whole, reply(1, 1, &doc, &[0, 0, 0, 0])];
+        run("op_msg", &seeds, 2048, |input, case| {
+            let mut peer = Peer::new(input.to_vec(), case);
+            let read = settle(&rt, read_message(&mut peer, "hello"));
+            if let Err(e) = &read {
+                assert_reason(&e.reason);
+            }
+            let r = body(input, 1);
+            if let Err(e) = &r {
+                assert_reason(e);
+            }
+            outcome(&r)
+        });
     }
 }
