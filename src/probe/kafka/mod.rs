@@ -54,8 +54,8 @@ impl Kind for Kafka {
     }
     fn help(&self) -> (&'static str, &'static str) {
         (
-            "kafka(s)://[USER:PASS@]HOST[:PORT][,...][?topic=T&sasl=M]",
-            "Metadata names a controller; each topic has a leader per partition",
+            "kafka(s)://[USER:PASS@]HOST[:PORT][,...]",
+            "Metadata names a controller; ?topic=T: T has leaders (?sasl=M)",
         )
     }
     fn parse_text(&self, text: &str, _env: &Env) -> Option<Result<Box<dyn Check>, String>> {

@@ -56,8 +56,8 @@ impl Kind for Mongodb {
     }
     fn help(&self) -> (&'static str, &'static str) {
         (
-            "mongodb(+srv)://[USER:PASS@]HOST[,...][/DB][?replicaSet=&tls=]",
-            "hello, SCRAM login and ping; with replicaSet, a primary",
+            "mongodb(+srv)://[USER:PASS@]HOST[,...]",
+            "hello, SCRAM login and ping (/DB, ?replicaSet=: its primary)",
         )
     }
     fn secret_params(&self) -> &'static [&'static str] {
