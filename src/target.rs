@@ -154,6 +154,12 @@ impl Target {
             });
         };
         kind.check_raw(text).map_err(invalid)?;
+        if let Some(check) = kind.parse_text(text, env) {
+            return Ok(Target {
+                check: Arc::from(check.map_err(invalid)?),
+                shown: masked,
+            });
+        }
         let url = Url::parse(text).map_err(|e| invalid(e.to_string()))?;
         register_secrets(&url, kind);
         if url.fragment().is_some() && !kind.takes_fragment() {
@@ -570,7 +576,7 @@ mod tests {
             ("[nope]:1", "not an IPv6"),
             ("tcp://db", "missing port"),
             ("tcp://db:1/x", "nothing more"),
-            ("mongodb://db:27017", "unsupported scheme"),
+            ("cassandra://db:9042", "unsupported scheme"),
             ("unix:relative", "ABSOLUTE"),
             ("http://", "invalid target"),
             ("redis://h/abc", "invalid database"),
@@ -649,6 +655,19 @@ mod tests {
             ),
             ("tcp://h:1,u@h:2", &["tcp://h:1,u@h:2"]),
             ("postgres://a:1,b:2/db", &["postgres://a:1", "b:2/db"]),
+            // Kinds whose authority is a list of hosts keep it whole.
+            (
+                "kafka://b1:9092,b2:9092,db:5432",
+                &["kafka://b1:9092,b2:9092,db:5432"],
+            ),
+            (
+                "mongodb://h1,h2/app,redis://cache:6379",
+                &["mongodb://h1,h2/app", "redis://cache:6379"],
+            ),
+            (
+                "kafka://b1:9092,b2:9092/ db:5432",
+                &["kafka://b1:9092,b2:9092/", "db:5432"],
+            ),
         ] {
             assert_eq!(split_list(text), parts, "{text}");
         }

@@ -44,7 +44,11 @@ fn bad_targets_exit_2_and_name_the_input() {
     usage_error(&["db:99999"], &[], &["\"99999\"", "1 to 65535"]);
     usage_error(&["db:0"], &[], &["\"0\""]);
     usage_error(&["::1:80"], &[], &["brackets"]);
-    usage_error(&["mongodb://db:27017"], &[], &["\"mongodb\"", "postgres"]);
+    usage_error(
+        &["cassandra://db:9042"],
+        &[],
+        &["\"cassandra\"", "postgres"],
+    );
     usage_error(&["unix:run/x.sock"], &[], &["unix:///"]);
     usage_error(&["python", "app.py"], &[], &["\"python\"", "after --"]);
     usage_error(&["redis://cache/zero"], &[], &["\"zero\""]);

@@ -13,8 +13,10 @@
 //! handshake for every protocol, [`error`] says why an attempt failed, [`wire`]
 //! reads the bytes of the protocols whose decoders are written by hand.
 
+pub mod cluster;
 pub mod error;
 pub mod net;
+pub mod scram;
 pub mod tls;
 pub mod watch;
 pub mod wire;
@@ -26,7 +28,9 @@ pub mod grpc;
 pub mod http;
 pub mod http2;
 pub mod k8s;
+pub mod kafka;
 pub mod memcached;
+pub mod mongodb;
 pub mod mqtt;
 pub mod mysql;
 pub mod nats;
@@ -60,6 +64,8 @@ pub static KINDS: &[&dyn Kind] = &[
     &memcached::Memcached,
     &dns::Dns,
     &grpc::Grpc,
+    &kafka::Kafka,
+    &mongodb::Mongodb,
 ];
 
 /// One kind of target: how it is written and parsed, and how it is documented.
@@ -105,6 +111,13 @@ pub trait Kind: Sync {
     /// Parses a URL of one of its schemes; `env` supplies its variables. The error
     /// says why, without quoting the input (the caller quotes it, masked).
     fn parse(&self, url: &Url, env: &Env) -> Result<Box<dyn Check>, String>;
+    /// Parses the target's text itself, for kinds whose URLs a URL parser cannot
+    /// read: a list of hosts in the authority (`kafka://a:9092,b:9092`,
+    /// `mongodb://a,b/?replicaSet=rs`). `None`, the default, hands the text to the
+    /// URL parser and [`Kind::parse`]. The error says why, like [`Kind::parse`]'s.
+    fn parse_text(&self, _text: &str, _env: &Env) -> Option<Result<Box<dyn Check>, String>> {
+        None
+    }
 }
 
 /// A parsed target of some kind, ready to be probed.

@@ -259,6 +259,13 @@ pub fn with_system_roots() -> Arc<ClientConfig> {
     with_store(system_roots(), true)
 }
 
+/// The system and bundled roots without the host name check: only for an explicit
+/// request of the user's (MongoDB's `tlsAllowInvalidHostnames`), since then any
+/// publicly trusted certificate passes.
+pub fn with_system_roots_any_name() -> Arc<ClientConfig> {
+    with_store(system_roots(), false)
+}
+
 fn with_store(store: RootCertStore, check_name: bool) -> Arc<ClientConfig> {
     match WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider()).build() {
         Ok(v) if check_name => build(v),

@@ -10,8 +10,10 @@
 pub mod dnsmasq;
 pub mod grpc;
 pub mod hostile;
+pub mod kafka;
 pub mod mariadb;
 pub mod memcached;
+pub mod mongodb;
 pub mod mosquitto;
 pub mod mysql_fake;
 pub mod nats;

@@ -27,6 +27,7 @@ pub use message::{
 };
 pub use target::{parse, DnsTarget, Expect, Server};
 pub use transport::nameservers;
+pub(crate) use transport::{ask, servers};
 
 use super::error::ProbeError;
 use super::{Attempt, Check, Ctx, Kind};

@@ -48,8 +48,9 @@ pub fn nameservers(conf: &str) -> Vec<SocketAddr> {
     found
 }
 
-/// The servers to ask, in turn.
-pub(super) async fn servers(t: &DnsTarget) -> Result<Vec<SocketAddr>, ProbeError> {
+/// The servers to ask, in turn: the target's `server=`, or resolv.conf's nameservers
+/// (also for `mongodb+srv://`'s lookups).
+pub(crate) async fn servers(t: &DnsTarget) -> Result<Vec<SocketAddr>, ProbeError> {
     match &t.server {
         Server::Given(ep) => net::resolve(ep).await,
         Server::System => {
@@ -64,7 +65,7 @@ pub(super) async fn servers(t: &DnsTarget) -> Result<Vec<SocketAddr>, ProbeError
 
 /// Asks one server over UDP (then TCP if truncated); the error is why no answer
 /// came.
-pub(super) async fn ask(t: &DnsTarget, server: SocketAddr) -> Result<Answer, String> {
+pub(crate) async fn ask(t: &DnsTarget, server: SocketAddr) -> Result<Answer, String> {
     let id = random_id();
     let query = build_query(id, &t.name, t.rtype);
     let answer = tokio::time::timeout(SERVER_TIMEOUT, ask_udp(&query, id, t, server))
