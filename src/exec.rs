@@ -14,6 +14,8 @@ pub fn replace_process(argv: &[OsString]) -> Exit {
     let Some((program, args)) = argv.split_first() else {
         return Exit::Ready;
     };
+    // No child of whenready's (an exec plugin still running) lives on as COMMAND's.
+    crate::children::kill_all();
     let err = Command::new(program).args(args).exec();
     let shown = program.to_string_lossy();
     let (exit, why) = match err.kind() {

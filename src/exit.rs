@@ -61,8 +61,10 @@ impl Exit {
         }
     }
 
-    /// Ends the process with this outcome's status.
+    /// Ends the process with this outcome's status, and with it every child it
+    /// started that still runs (exec plugins).
     pub fn exit(self) -> ! {
+        crate::children::kill_all();
         std::process::exit(self.code())
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod backoff;
+pub mod children;
 pub mod cli;
 pub mod compat;
 pub mod config;
