@@ -633,6 +633,7 @@ mod tests {
             ("app:s3cret@db:5432", "credentials need a URL"),
             ("tcp://h:1#x", "takes no #fragment"),
             ("postgres://h/db#query=", "query= needs SQL"),
+            ("mysql://h/db#tabel=t", "unknown expectation \"tabel\""),
             ("http://h/#jsn=/a", "unknown expectation or option \"jsn\""),
             ("http+unix://relative/x", "absolute path"),
         ] {
