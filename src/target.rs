@@ -632,6 +632,7 @@ mod tests {
             ("a b:1", "invalid host"),
             ("app:s3cret@db:5432", "credentials need a URL"),
             ("tcp://h:1#x", "takes no #fragment"),
+            ("redis://h#x", "needs a value"),
             ("postgres://h/db#query=", "query= needs SQL"),
             ("mysql://h/db#tabel=t", "unknown expectation \"tabel\""),
             ("http://h/#jsn=/a", "unknown expectation or option \"jsn\""),
