@@ -635,6 +635,8 @@ mod tests {
             ("redis://h#x", "needs a value"),
             ("postgres://h/db#query=", "query= needs SQL"),
             ("mysql://h/db#tabel=t", "unknown expectation \"tabel\""),
+            ("cmd:", "no command"),
+            ("cmd:echo 'unclosed", "quote"),
             ("http://h/#jsn=/a", "unknown expectation or option \"jsn\""),
             ("http+unix://relative/x", "absolute path"),
         ] {

@@ -22,6 +22,7 @@ pub mod watch;
 pub mod wire;
 
 pub mod amqp;
+pub mod cmd;
 pub mod dns;
 pub mod file;
 pub mod grpc;
@@ -62,6 +63,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &memcached::Memcached,
     &dns::Dns,
     &grpc::Grpc,
+    &cmd::Cmd,
 ];
 
 /// One kind of target: how it is written and parsed, and how it is documented.
