@@ -18,7 +18,9 @@ fn alive_in_group(pgid: u32) -> Vec<String> {
     processes_in_group(pgid, 0)
         .into_iter()
         .filter(|stat| {
-            let state = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next());
+            let state = stat
+                .rfind(')')
+                .and_then(|i| stat[i + 1..].split_whitespace().next());
             state != Some("Z")
         })
         .collect()
@@ -57,7 +59,11 @@ fn wait_for_groups(file: &Path, n: usize) -> Vec<u32> {
         if g.len() >= n {
             return g;
         }
-        assert!(Instant::now() < deadline, "only {g:?} in {}", file.display());
+        assert!(
+            Instant::now() < deadline,
+            "only {g:?} in {}",
+            file.display()
+        );
         thread::sleep(Duration::from_millis(10));
     }
 }
@@ -102,16 +108,24 @@ fn ready_late_runs_the_command() {
     assert_exited(&r, 0);
     assert_eq!(r.stdout, "ran\n");
     assert!(
-        r.stderr.contains("not ready: exit 1: migrations: 3 pending"),
+        r.stderr
+            .contains("not ready: exit 1: migrations: 3 pending"),
         "{r:?}"
     );
-    assert!(r.stderr.contains(&format!("cmd:{check} ready after")), "{r:?}");
+    assert!(
+        r.stderr.contains(&format!("cmd:{check} ready after")),
+        "{r:?}"
+    );
 }
 
 #[test]
 fn never_ready_exits_1_with_the_reason() {
     for json in [false, true] {
-        let mut args = vec!["-t", "1s", "cmd:sh -c 'echo db:5432 - no response >&2; exit 2'"];
+        let mut args = vec![
+            "-t",
+            "1s",
+            "cmd:sh -c 'echo db:5432 - no response >&2; exit 2'",
+        ];
         if json {
             args.insert(0, "--json");
         }
@@ -140,10 +154,7 @@ fn permanent_failures_exit_3_at_once_without_a_password() {
             "cmd:whenready-no-such-program-17".to_string(),
             "command not found: whenready-no-such-program-17",
         ),
-        (
-            format!("cmd:{}", plain.display()),
-            "permission denied",
-        ),
+        (format!("cmd:{}", plain.display()), "permission denied"),
         (format!("cmd:{}", dir.0.display()), "permission denied"),
         (
             format!("cmd:sh -c 'echo \"$0\"; exit 127' {url}"),
@@ -181,7 +192,13 @@ fn once_is_0_or_1() {
     let r = wr(&["--once", "cmd:true", "--", "echo", "ran"]);
     assert_exited(&r, 0);
     assert_eq!(r.stdout, "ran\n");
-    let r = wr(&["--once", "cmd:sh -c 'echo not yet; exit 1'", "--", "echo", "ran"]);
+    let r = wr(&[
+        "--once",
+        "cmd:sh -c 'echo not yet; exit 1'",
+        "--",
+        "echo",
+        "ran",
+    ]);
     assert_exited(&r, 1);
     assert_eq!(r.stdout, "");
     assert!(r.stderr.contains("exit 1: not yet"), "{r:?}");
@@ -211,7 +228,9 @@ fn malformed_targets_are_usage_errors_that_name_them() {
         let r = wr(&[target, "--", "echo", "ran"]);
         assert_exited(&r, 2);
         assert!(
-            r.stderr.contains(&format!("invalid target {:?}", target.trim())) && r.stderr.contains(why),
+            r.stderr
+                .contains(&format!("invalid target {:?}", target.trim()))
+                && r.stderr.contains(why),
             "{target}: {r:?}"
         );
         assert_eq!(r.stdout, "");

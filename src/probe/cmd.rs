@@ -271,7 +271,10 @@ mod tests {
                 "x y".into()
             ])
         );
-        assert_eq!(argv("echo $HOME *"), Ok(vec!["echo".into(), "$HOME".into(), "*".into()]));
+        assert_eq!(
+            argv("echo $HOME *"),
+            Ok(vec!["echo".into(), "$HOME".into(), "*".into()])
+        );
         for (w, needle) in [
             ("", "no command"),
             ("   ", "no command"),
@@ -293,7 +296,10 @@ mod tests {
         };
         assert_eq!(last(&[b"one\ntwo\n\n  \n"]), Some("two".into()));
         assert_eq!(last(&[b"on", b"e\ntw", b"o"]), Some("two".into()));
-        assert_eq!(last(&[b"progress 10%\rprogress 100%\r\n"]), Some("progress 100%".into()));
+        assert_eq!(
+            last(&[b"progress 10%\rprogress 100%\r\n"]),
+            Some("progress 100%".into())
+        );
         assert_eq!(last(&[b"\n\n"]), None);
         assert_eq!(last(&[]), None);
         let long = vec![b'x'; 100_000];
@@ -311,14 +317,20 @@ mod tests {
         let exit = |code: i32| Some(ExitStatus::from_raw(code << 8));
         assert_eq!(judge(exit(0), Some("x".into())), Ok(()));
         let e = judge(exit(1), Some("db: no response".into())).unwrap_err();
-        assert_eq!((e.is_permanent(), &*e.reason), (false, "exit 1: db: no response"));
+        assert_eq!(
+            (e.is_permanent(), &*e.reason),
+            (false, "exit 1: db: no response")
+        );
         let e = judge(exit(2), None).unwrap_err();
         assert_eq!((e.is_permanent(), &*e.reason), (false, "exit 2"));
         for code in [126, 127] {
             assert!(judge(exit(code), None).unwrap_err().is_permanent());
         }
         let e = judge(Some(ExitStatus::from_raw(9)), None).unwrap_err();
-        assert_eq!((e.is_permanent(), &*e.reason), (false, "killed by signal 9 (SIGKILL)"));
+        assert_eq!(
+            (e.is_permanent(), &*e.reason),
+            (false, "killed by signal 9 (SIGKILL)")
+        );
         assert!(!judge(None, None).unwrap_err().is_permanent());
     }
 
@@ -326,7 +338,9 @@ mod tests {
     async fn commands_run_for_real() {
         let t = |w: &str| CmdTarget::parse(w).unwrap();
         assert_eq!(run(&t("true")).await, Ok(()));
-        let e = run(&t("sh -c 'echo out; echo err >&2; exit 4'")).await.unwrap_err();
+        let e = run(&t("sh -c 'echo out; echo err >&2; exit 4'"))
+            .await
+            .unwrap_err();
         assert_eq!((e.is_permanent(), &*e.reason), (false, "exit 4: err"));
         let e = run(&t("whenready-no-such-command-x1")).await.unwrap_err();
         assert_eq!(
@@ -334,7 +348,10 @@ mod tests {
             (true, "command not found: whenready-no-such-command-x1")
         );
         let e = run(&t("/")).await.unwrap_err();
-        assert!(e.is_permanent() && e.reason.contains("permission denied"), "{e:?}");
+        assert!(
+            e.is_permanent() && e.reason.contains("permission denied"),
+            "{e:?}"
+        );
         let e = run(&t("sh -c 'exit 127'")).await.unwrap_err();
         assert!(e.is_permanent(), "{e:?}");
         // stdin is /dev/null: a command that reads it sees its end at once.

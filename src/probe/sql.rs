@@ -106,13 +106,17 @@ pub fn not_true(seen: &Seen) -> String {
     match seen {
         Seen::NoRow => "the query returned no rows".into(),
         Seen::Null => "the query returned NULL".into(),
-        Seen::False(shown) => format!("the query returned {shown} (false)"),
+        Seen::False(shown) if shown == "false" => "the query returned false".into(),
+        Seen::False(shown) => format!("the query returned {shown}, which counts as false"),
     }
 }
 
 /// The reason for a table that does not exist.
 pub fn no_table(name: &str) -> String {
-    format!("no table {}", crate::probe::redis::resp::shown(name.as_bytes(), 100))
+    format!(
+        "no table {}",
+        crate::probe::redis::resp::shown(name.as_bytes(), 100)
+    )
 }
 
 #[cfg(test)]
@@ -122,21 +126,53 @@ mod tests {
     #[test]
     fn text_values_are_judged_as_users_read_them() {
         for t in [
-            "", " ", "0", "00", "0.00", "-0", "+0", "0e3", " 0 ", "false", "FALSE", "f", "F",
-            "no", "No", "n", "off", "OFF", "0.000000000000000000000000000000",
+            "",
+            " ",
+            "0",
+            "00",
+            "0.00",
+            "-0",
+            "+0",
+            "0e3",
+            " 0 ",
+            "false",
+            "FALSE",
+            "f",
+            "F",
+            "no",
+            "No",
+            "n",
+            "off",
+            "OFF",
+            "0.000000000000000000000000000000",
         ] {
             assert!(text_truth(t.as_bytes()).is_err(), "{t:?} should be false");
         }
         for t in [
-            "1", "t", "true", "yes", "on", "y", "done", "2", "-1", "0.01", "nan", "inf",
-            "2026-01-01", "null", "0x0", "offline", "\0",
+            "1",
+            "t",
+            "true",
+            "yes",
+            "on",
+            "y",
+            "done",
+            "2",
+            "-1",
+            "0.01",
+            "nan",
+            "inf",
+            "2026-01-01",
+            "null",
+            "0x0",
+            "offline",
+            "\0",
         ] {
             assert!(text_truth(t.as_bytes()).is_ok(), "{t:?} should be true");
         }
         assert!(text_truth(&vec![b'0'; KEEP + 1]).is_ok());
         assert_eq!(
             text_truth(b"no").map_err(|s| not_true(&s)),
-            Err("the query returned \"no\" (false)".into())
+            Err("the query returned \"no\", which counts as false".into())
         );
     }
 
@@ -146,7 +182,9 @@ mod tests {
         assert_eq!(p(""), Ok(None));
         assert_eq!(
             p("query=SELECT%20count(*)%20%3E%200%20FROM%20t"),
-            Ok(Some(Expectation::Query("SELECT count(*) > 0 FROM t".into())))
+            Ok(Some(Expectation::Query(
+                "SELECT count(*) > 0 FROM t".into()
+            )))
         );
         assert_eq!(
             p("table=public.users"),

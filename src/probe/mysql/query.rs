@@ -83,7 +83,9 @@ impl Expect {
 /// for a backquote inside).
 fn table_name(given: &str) -> Result<(Option<String>, String), String> {
     let bad = |why: &str| {
-        format!("invalid table={given}: {why} (write NAME or DB.NAME, `…` around a name with a dot)")
+        format!(
+            "invalid table={given}: {why} (write NAME or DB.NAME, `…` around a name with a dot)"
+        )
     };
     let mut parts = Vec::new();
     let mut rest = given.trim();
@@ -448,7 +450,7 @@ mod tests {
     fn framed(payload: &[u8], mut seq: u8) -> Vec<u8> {
         let mut out = Vec::new();
         let mut chunks: Vec<&[u8]> = payload.chunks(0xFF_FFFF).collect();
-        if payload.len() % 0xFF_FFFF == 0 {
+        if payload.len().is_multiple_of(0xFF_FFFF) {
             chunks.push(&[]);
         }
         for c in chunks {
@@ -535,10 +537,15 @@ mod tests {
         let one = |v: Option<&[u8]>| result_set(253, &[row(&[v])]);
         assert_eq!(ask("SELECT 1", one(Some(b"1"))).await, Ok(()));
         let e = ask("SELECT 0", one(Some(b"0"))).await.unwrap_err();
-        assert_eq!((e.is_permanent(), &*e.reason), (false, "the query returned \"0\" (false)"));
+        assert_eq!(
+            (e.is_permanent(), &*e.reason),
+            (false, "the query returned \"0\", which counts as false")
+        );
         let e = ask("SELECT NULL", one(None)).await.unwrap_err();
         assert_eq!(&*e.reason, "the query returned NULL");
-        let e = ask("SELECT 1 FROM t", result_set(3, &[])).await.unwrap_err();
+        let e = ask("SELECT 1 FROM t", result_set(3, &[]))
+            .await
+            .unwrap_err();
         assert_eq!(&*e.reason, "the query returned no rows");
         let bit = |b: u8| result_set(TYPE_BIT, &[row(&[Some(&[b])])]);
         assert!(ask("SELECT b'0'", bit(0)).await.is_err());
@@ -557,7 +564,10 @@ mod tests {
         let answer = result_set(253, &[row(&[Some(b"0"), Some(&big)])]);
         drop(big);
         let e = ask("SELECT 0, x", answer).await.unwrap_err();
-        assert_eq!(&*e.reason, "the query returned \"0\" (false)");
+        assert_eq!(
+            &*e.reason,
+            "the query returned \"0\", which counts as false"
+        );
         // A first column of 20 MiB: true, its start only kept.
         let big = vec![b'y'; 20 << 20];
         let answer = result_set(253, &[row(&[Some(&big)])]);
@@ -578,16 +588,36 @@ mod tests {
             p.extend_from_slice(text.as_bytes());
             framed(&p, 1)
         };
-        let e = ask("SELECT * FROM t", err(1146, "Table 'app.t' doesn't exist")).await.unwrap_err();
-        assert_eq!((e.is_permanent(), &*e.reason), (false, "Table 'app.t' doesn't exist (1146)"));
-        let e = ask("SELECT 1 FROM other.t", err(1049, "Unknown database 'other'")).await.unwrap_err();
+        let e = ask("SELECT * FROM t", err(1146, "Table 'app.t' doesn't exist"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.is_permanent(), &*e.reason),
+            (false, "Table 'app.t' doesn't exist (1146)")
+        );
+        let e = ask(
+            "SELECT 1 FROM other.t",
+            err(1049, "Unknown database 'other'"),
+        )
+        .await
+        .unwrap_err();
         assert!(!e.is_permanent(), "{e:?}");
-        let e = ask("SELEC 1", err(1064, "You have an error in your SQL syntax")).await.unwrap_err();
+        let e = ask("SELEC 1", err(1064, "You have an error in your SQL syntax"))
+            .await
+            .unwrap_err();
         assert!(e.is_permanent(), "{e:?}");
-        let e = ask("INSERT INTO t VALUES (1)", err(1792, "Cannot execute statement in a READ ONLY transaction")).await.unwrap_err();
+        let e = ask(
+            "INSERT INTO t VALUES (1)",
+            err(1792, "Cannot execute statement in a READ ONLY transaction"),
+        )
+        .await
+        .unwrap_err();
         assert!(e.is_permanent(), "{e:?}");
         let e = ask("DO 1", framed(OK, 1)).await.unwrap_err();
-        assert!(e.is_permanent() && e.reason.contains("returns no rows"), "{e:?}");
+        assert!(
+            e.is_permanent() && e.reason.contains("returns no rows"),
+            "{e:?}"
+        );
     }
 
     #[test]

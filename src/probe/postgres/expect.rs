@@ -79,7 +79,9 @@ pub async fn check(client: &mut Client, expectation: &Expectation) -> Result<(),
     let _ = tx.rollback().await;
     match (verdict?, expectation) {
         (Ok(()), _) => Ok(()),
-        (Err(Seen::NoRow), Expectation::Table(name)) => Err(ProbeError::transient(sql::no_table(name))),
+        (Err(Seen::NoRow), Expectation::Table(name)) => {
+            Err(ProbeError::transient(sql::no_table(name)))
+        }
         (Err(_), Expectation::Table(name)) => Err(ProbeError::transient(format!(
             "{} is not a table or view",
             crate::probe::redis::resp::shown(name.as_bytes(), 100)
@@ -125,10 +127,7 @@ pub fn classify_query(code: &SqlState) -> Transience {
 struct Cell<'a>(Option<&'a [u8]>);
 
 impl<'a> FromSql<'a> for Cell<'a> {
-    fn from_sql(
-        _: &Type,
-        raw: &'a [u8],
-    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
         Ok(Cell(Some(raw)))
     }
     fn from_sql_null(_: &Type) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {

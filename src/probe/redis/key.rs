@@ -151,12 +151,18 @@ mod tests {
     fn fragments() {
         assert!(KeyExpectation::parse("").unwrap().is_none());
         let k = parsed("key=app%3Aready");
-        assert_eq!((k.name.as_slice(), k.pattern.is_none()), (&b"app:ready"[..], true));
+        assert_eq!(
+            (k.name.as_slice(), k.pattern.is_none()),
+            (&b"app:ready"[..], true)
+        );
         let k = parsed("key=app%3Astatus:%5Edone%24");
         assert_eq!(k.name, b"app:status");
         assert_eq!(k.pattern.as_ref().unwrap().1, "^done$");
         let k = parsed("key=v:(?:a|b):c");
-        assert_eq!((k.name.as_slice(), k.pattern.unwrap().1.as_str()), (&b"v"[..], "(?:a|b):c"));
+        assert_eq!(
+            (k.name.as_slice(), k.pattern.unwrap().1.as_str()),
+            (&b"v"[..], "(?:a|b):c")
+        );
         for (f, needle) in [
             ("key=", "needs a key name"),
             ("key=:x", "needs a key name"),
@@ -191,13 +197,24 @@ mod tests {
         let e = m.judge("TYPE", &simple("list")).unwrap_err();
         assert_eq!(
             (e.is_permanent(), &*e.reason),
-            (false, "key \"status\" holds a list, not a string for #key=NAME:REGEX to match")
+            (
+                false,
+                "key \"status\" holds a list, not a string for #key=NAME:REGEX to match"
+            )
         );
         assert_eq!(m.judge("STRLEN", &Reply::Integer(5)), Ok(false));
         let e = m.judge("STRLEN", &Reply::Integer(600_000)).unwrap_err();
-        assert!(!e.is_permanent() && e.reason.contains("600000 bytes, over the 512 KiB"), "{e:?}");
-        assert_eq!(m.judge("GETRANGE", &Reply::Bulk(b"ready".to_vec())), Ok(true));
-        let e = m.judge("GETRANGE", &Reply::Bulk(b"starting".to_vec())).unwrap_err();
+        assert!(
+            !e.is_permanent() && e.reason.contains("600000 bytes, over the 512 KiB"),
+            "{e:?}"
+        );
+        assert_eq!(
+            m.judge("GETRANGE", &Reply::Bulk(b"ready".to_vec())),
+            Ok(true)
+        );
+        let e = m
+            .judge("GETRANGE", &Reply::Bulk(b"starting".to_vec()))
+            .unwrap_err();
         assert_eq!(
             &*e.reason,
             "the value of key \"status\" does not match \"^ready$\": \"starting\""
