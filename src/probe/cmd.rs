@@ -20,7 +20,9 @@
 //! The attempt timeout, the deadline, a signal and every way whenready ends kill
 //! the command's whole process group: the attempt's guard kills it when the
 //! attempt is dropped, and [`crate::children::kill_all`] when whenready exits or
-//! becomes COMMAND.
+//! becomes COMMAND. As PID 1 (a container's entrypoint), whenready inherits what a
+//! command left in its group when it exited; those are reaped once the group is
+//! killed ([`reap_orphans`]), so that no zombie piles up and none is COMMAND's.
 
 use super::error::{io_reason, ProbeError};
 use super::{Attempt, Check, Ctx, Kind};
@@ -127,8 +129,13 @@ pub async fn run(t: &CmdTarget) -> Result<(), ProbeError> {
     // the pipe ends when the group's processes are gone.
     drop(command);
     let child = spawned.map_err(|e| spawn_failure(program, &e))?;
-    let _guard = KillOnDrop(child.id());
-    let mut waiter = tokio::task::spawn_blocking(move || child.output(0, 0));
+    let pgid = child.id();
+    let _guard = KillOnDrop(pgid);
+    let mut waiter = tokio::task::spawn_blocking(move || {
+        let output = child.output(0, 0);
+        reap_orphans(pgid);
+        output
+    });
     let mut tail = Tail::default();
     let mut pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(read)).ok();
     let outcome = {
@@ -156,6 +163,29 @@ pub async fn run(t: &CmdTarget) -> Result<(), ProbeError> {
         Err(_) => None,
     };
     judge(status, last)
+}
+
+/// Reaps the members of group `pgid` (its leader already reaped, the group killed)
+/// that are whenready's children: as PID 1 or a subreaper, the processes a leader
+/// left behind become whenready's when it exits, and killed with the group they
+/// would stay zombies, then COMMAND's. Elsewhere none is whenready's: one system
+/// call (ECHILD). Waits at most 100 ms for the killed to die.
+fn reap_orphans(pgid: u32) {
+    use rustix::process::{waitpgid, Pid, WaitOptions};
+    let Some(pgid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) else {
+        return;
+    };
+    let until = std::time::Instant::now() + Duration::from_millis(100);
+    loop {
+        match waitpgid(pgid, WaitOptions::NOHANG) {
+            Ok(Some(_)) => {}
+            Ok(None) if std::time::Instant::now() < until => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            // ECHILD: none left; or the time is up.
+            _ => return,
+        }
+    }
 }
 
 /// Why a command could not be started: a program that is missing, not executable
