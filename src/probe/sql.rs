@@ -47,6 +47,11 @@ impl Expectation {
             };
             let key = decode(key);
             let value = decode(raw).trim().to_string();
+            if value.contains('\0') && matches!(key.as_str(), "query" | "table") {
+                return Err(format!(
+                    "{key}= holds a NUL byte (%00), which no server takes"
+                ));
+            }
             let expectation = match key.as_str() {
                 "query" if value.is_empty() => return Err("query= needs SQL".into()),
                 "table" if value.is_empty() => return Err("table= needs a table name".into()),
@@ -201,6 +206,7 @@ mod tests {
             ("query", "needs a value"),
             ("query=SELECT%201&table=t", "one expectation per target"),
             ("table=a&table=b", "one expectation per target"),
+            ("query=SELECT%00", "NUL byte"),
         ] {
             let e = p(f).unwrap_err();
             assert!(e.contains(needle), "{f}: {e}");
