@@ -22,7 +22,7 @@
 //! attempt is dropped, and [`crate::children::kill_all`] when whenready exits or
 //! becomes COMMAND. As PID 1 (a container's entrypoint), whenready inherits what a
 //! command left in its group when it exited; those are reaped once the group is
-//! killed ([`reap_orphans`]), so that no zombie piles up and none is COMMAND's.
+//! killed, so that no zombie piles up and none is COMMAND's.
 
 use super::error::{io_reason, ProbeError};
 use super::{Attempt, Check, Ctx, Kind};
