@@ -188,6 +188,10 @@ def oneshot():
             ("PostgreSQL", [("whenready --once (login + SELECT 1)", f"{WHENREADY} --once {pg.url()}"),
                             ("pg_isready (no login)", f"pg_isready -q -h 127.0.0.1 -p {pg.port}"),
                             ("psql -c 'select 1'", f"psql {pg.url()} -Atqc 'select 1'")]),
+            ("PostgreSQL #query=", [("whenready --once '…#query=SELECT count(*) > 0 FROM pg_class'",
+                                     f"{WHENREADY} --once '{pg.url()}#query=SELECT count(*) > 0 FROM pg_class'"),
+                                    ("psql -c 'SELECT count(*) > 0 FROM pg_class'",
+                                     f"psql {pg.url()} -Atqc 'SELECT count(*) > 0 FROM pg_class'")]),
             ("Redis", [("whenready --once (PING)", f"{WHENREADY} --once redis://127.0.0.1:{rd.port}"),
                        ("redis-cli ping", f"redis-cli -p {rd.port} ping")]),
             ("HTTP", [("whenready --once (GET)", f"{WHENREADY} --once http://127.0.0.1:{web.port}/"),
@@ -434,6 +438,13 @@ def kinds():
                  f"{WHENREADY} --once mysql://app:{MY_PASSWORD}@127.0.0.1:{my.port}/", 100, {}),
                 ("mariadb-admin ping -u app -p…", admin, 100, {}),
                 ("mariadb-admin ping --silent -u app -p…", admin + " --silent", 100, {})]))
+            groups.append(("MariaDB 10.11 #query=", [
+                ("whenready --once 'mysql://app:…@…/#query=SELECT COUNT(*) > 0 FROM information_schema.schemata'",
+                 f"{WHENREADY} --once 'mysql://app:{MY_PASSWORD}@127.0.0.1:{my.port}/"
+                 "#query=SELECT COUNT(*) > 0 FROM information_schema.schemata'", 100, {}),
+                ("mysql -e 'SELECT COUNT(*) > 0 FROM information_schema.schemata'",
+                 f"mysql -N -B -h 127.0.0.1 -P {my.port} -u app -p{MY_PASSWORD} "
+                 "-e 'SELECT COUNT(*) > 0 FROM information_schema.schemata'", 100, {})]))
             notes.append("mariadb-admin ping exits 0 whenever the server answers, even when it refuses "
                          "the login (mysqld is alive only on a successful one).")
         else:

@@ -118,6 +118,22 @@ impl Target {
         if text.is_empty() {
             return Err(ParseError::Empty);
         }
+        if let Some((scheme, rest)) = text.split_once(':') {
+            let kind = crate::probe::kind_of(&scheme.to_ascii_lowercase());
+            if let Some(kind) = kind.filter(|k| k.opaque()) {
+                let shown = mask_opaque(text);
+                let check = kind
+                    .parse_opaque(rest, env)
+                    .map_err(|why| ParseError::Invalid {
+                        shown: shown.clone(),
+                        why,
+                    })?;
+                return Ok(Target {
+                    check: Arc::from(check),
+                    shown,
+                });
+            }
+        }
         let Some((scheme, _)) = text.split_once("://") else {
             if text.starts_with("unix:") || text.starts_with("file:") {
                 let (scheme, _) = text.split_once(':').unwrap_or_default();
@@ -163,12 +179,24 @@ impl Target {
         let url = Url::parse(text).map_err(|e| invalid(e.to_string()))?;
         register_secrets(&url, kind);
         if url.fragment().is_some() && !kind.takes_fragment() {
+            let readers: Vec<&str> = crate::probe::KINDS
+                .iter()
+                .filter(|k| k.takes_fragment())
+                .map(|k| k.name())
+                .collect();
             return Err(invalid(format!(
-                "a {} target takes no #fragment (only http targets read #expectations)",
-                kind.name()
+                "a {} target takes no #fragment (only {} targets read #expectations)",
+                kind.name(),
+                readers.join(", ")
             )));
         }
-        let shown = mask_url(&url, kind);
+        let mut shown = mask_url(&url, kind);
+        if kind.fragment_as_given() {
+            if let (Some(at), Some(raw)) = (shown.find('#'), text.find('#')) {
+                shown.truncate(at);
+                shown.push_str(&text[raw..]);
+            }
+        }
         let check = kind.parse(&url, env).map_err(invalid)?;
         Ok(Target {
             check: Arc::from(check),
@@ -216,6 +244,30 @@ fn register_secrets(url: &Url, kind: &dyn Kind) {
             }
         }
     }
+}
+
+/// An opaque target (`cmd:WORDS`) as shown: the passwords of the URLs among its
+/// words registered as secrets ([`crate::secret`]), then every registered secret in
+/// it masked.
+fn mask_opaque(text: &str) -> String {
+    let words = shell_words::split(text)
+        .unwrap_or_else(|_| text.split_whitespace().map(str::to_string).collect());
+    for word in &words {
+        let Some(sep) = word.find("://") else {
+            continue;
+        };
+        // Where the scheme starts: `--url=postgres://…` holds a URL too.
+        let start = word[..sep]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |i| i + 1);
+        if let Ok(url) = Url::parse(&word[start..]) {
+            if let Some(password) = url.password() {
+                crate::secret::register(password);
+                crate::secret::register(&decode(password));
+            }
+        }
+    }
+    crate::secret::mask(text).into_owned()
 }
 
 /// Splits a list of targets (`WHENREADY_TARGETS`) at white space and at commas,
@@ -585,7 +637,12 @@ mod tests {
             ("postgres://a:1,b:2/db", "several hosts"),
             ("a b:1", "invalid host"),
             ("app:s3cret@db:5432", "credentials need a URL"),
-            ("redis://h#x", "takes no #fragment"),
+            ("tcp://h:1#x", "takes no #fragment"),
+            ("redis://h#x", "needs a value"),
+            ("postgres://h/db#query=", "query= needs SQL"),
+            ("mysql://h/db#tabel=t", "unknown expectation \"tabel\""),
+            ("cmd:", "no command"),
+            ("cmd:echo 'unclosed", "quote"),
             ("http://h/#jsn=/a", "unknown expectation or option \"jsn\""),
             ("http+unix://relative/x", "absolute path"),
         ] {

@@ -330,8 +330,9 @@ fn what_the_fragment_does_not_understand_is_a_usage_error() {
             "secret on the command line",
         ),
         ("https://svc/#cert=/c.pem", "needs key="),
-        ("redis://cache:6379#json=/a", "takes no #fragment"),
-        ("postgres://db/app#x", "takes no #fragment"),
+        ("redis://cache:6379#json=/a", "unknown expectation \"json\""),
+        ("postgres://db/app#x", "needs a value"),
+        ("tcp://db:5432#x", "takes no #fragment"),
         ("http+unix://run/docker.sock/_ping", "absolute path"),
     ] {
         let r = wr(&[target]);

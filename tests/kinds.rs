@@ -14,6 +14,10 @@ const NOT_IN_THE_FAULT_MATRIX: &[(&str, &str)] = &[
         "no peer to misbehave: a path exists or not (tests/stuck.rs covers a hung file system)",
     ),
     (
+        "cmd",
+        "no peer: a command of the user's own exits or not; tests/cmd.rs covers its faults (not found, cannot execute, hangs past the attempt timeout, floods its output, forges lines)",
+    ),
+    (
         "k8s",
         "the API server comes from a kubeconfig or the service account, not from the target URL the matrix points at a faulty port; tests/k8s.rs covers its faults (refused, 401, 403, 410, dropped watches) against a fake API server",
     ),

@@ -11,17 +11,20 @@
 //! Shared machinery: [`net`] resolves and connects (every address, resolved again
 //! at every attempt), [`tls`] builds client configurations and performs the
 //! handshake for every protocol, [`error`] says why an attempt failed, [`wire`]
-//! reads the bytes of the protocols whose decoders are written by hand.
+//! reads the bytes of the protocols whose decoders are written by hand, [`sql`]
+//! holds the `#query=` and `#table=` expectations of the SQL kinds.
 
 pub mod cluster;
 pub mod error;
 pub mod net;
 pub mod scram;
+pub mod sql;
 pub mod tls;
 pub mod watch;
 pub mod wire;
 
 pub mod amqp;
+pub mod cmd;
 pub mod dns;
 pub mod file;
 pub mod grpc;
@@ -66,6 +69,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &grpc::Grpc,
     &kafka::Kafka,
     &mongodb::Mongodb,
+    &cmd::Cmd,
 ];
 
 /// One kind of target: how it is written and parsed, and how it is documented.
@@ -98,10 +102,26 @@ pub trait Kind: Sync {
     fn authority_is_host_list(&self) -> bool {
         false
     }
-    /// Whether its URLs may carry a fragment (`#…`): only http reads one; for every
-    /// other kind a fragment is a usage error rather than silently dropped.
+    /// Whether its URLs may carry a fragment (`#…`, its expectations: http,
+    /// postgres, mysql, redis); for every other kind a fragment is a usage error
+    /// rather than silently dropped.
     fn takes_fragment(&self) -> bool {
         false
+    }
+    /// Whether a target shows its fragment as the user wrote it (a SQL query, with
+    /// its spaces), rather than as the URL parser encodes it.
+    fn fragment_as_given(&self) -> bool {
+        false
+    }
+    /// Whether its targets are `SCHEME:REST` where REST is no URL (`cmd:WORDS`):
+    /// then [`Kind::parse_opaque`] reads REST instead of [`Kind::parse`], and the
+    /// target is shown as written, with the passwords of URLs in it masked.
+    fn opaque(&self) -> bool {
+        false
+    }
+    /// Parses the REST of an opaque target ([`Kind::opaque`]); the error says why.
+    fn parse_opaque(&self, _rest: &str, _env: &Env) -> Result<Box<dyn Check>, String> {
+        Err(format!("a {} target is a URL", self.name()))
     }
     /// Checks the raw text before it is parsed as a URL (for forms the URL parser
     /// would misreport); the error says why.

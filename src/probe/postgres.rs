@@ -11,8 +11,16 @@
 //! before any attempt; `sslrootcert=system` trusts the system's roots, with
 //! verify-full only (PostgreSQL 16's libpq). `prefer`, libpq's default, sends the
 //! password to a server whose certificate it did not verify, as libpq does.
+//!
+//! A fragment asks for more than a login: `#query=SQL` (its first column is true)
+//! or `#table=NAME` (the table exists), run read-only ([`expect`]). Every session
+//! reads at most 1 MiB from the server ([`capped`]).
 
-use super::error::{io_reason, tls_failure, ProbeError};
+pub mod capped;
+pub mod expect;
+
+use super::error::{find_in_chain, io_reason, tls_failure, ProbeError};
+use super::sql::Expectation;
 use super::tls;
 use super::{net, Attempt, Check, Ctx, Kind};
 use crate::env::Env;
@@ -43,7 +51,7 @@ impl Kind for Postgres {
     fn help(&self) -> (&'static str, &'static str) {
         (
             "postgres://..., postgresql://...",
-            "login succeeds and SELECT 1 returns",
+            "login succeeds and SELECT 1 returns; #query=SQL is true, #table=NAME exists",
         )
     }
     fn environment(&self) -> Option<&'static str> {
@@ -51,6 +59,12 @@ impl Kind for Postgres {
     }
     fn secret_params(&self) -> &'static [&'static str] {
         &["password", "sslpassword"]
+    }
+    fn takes_fragment(&self) -> bool {
+        true
+    }
+    fn fragment_as_given(&self) -> bool {
+        true
     }
     fn check_raw(&self, text: &str) -> Result<(), String> {
         // libpq allows host1:port1,host2:port2; the url crate would report a bad port.
@@ -183,6 +197,8 @@ pub struct PgTarget {
     pub options: Option<String>,
     /// The client certificate and key (`sslcert`, `sslkey`), if any.
     pub client_cert: Option<ClientCert>,
+    /// `#query=` or `#table=`, if the fragment asks for one.
+    pub expect: Option<Expectation>,
     /// The certificates of `sslrootcert`, read before the first attempt.
     roots: OnceLock<Vec<CertificateDer<'static>>>,
     /// The client certificate, read before the first attempt.
@@ -341,6 +357,7 @@ pub fn parse(url: &Url, env: &Env) -> Result<PgTarget, String> {
         .or_else(|| env.get_lossy("PGAPPNAME").map(str::to_string))
         .unwrap_or_else(|| "whenready".into());
     let options = or_env(options, "PGOPTIONS")?;
+    let expect = Expectation::parse(url.fragment().unwrap_or(""), "postgres")?;
     Ok(PgTarget {
         host,
         port,
@@ -352,6 +369,7 @@ pub fn parse(url: &Url, env: &Env) -> Result<PgTarget, String> {
         client_cert,
         application_name,
         options,
+        expect,
         roots: OnceLock::new(),
         identity: tls::TargetIdentity::default(),
     })
@@ -391,7 +409,7 @@ pub async fn probe(pg: &PgTarget) -> Result<(), ProbeError> {
                 ProbeError::transient(format!("{}: {}", path.display(), io_reason(&e)))
             })?;
             config.ssl_mode(tokio_postgres::config::SslMode::Disable);
-            session(&config, stream, NoTls).await
+            session(&config, stream, NoTls, pg.expect.as_ref()).await
         }
         PgHost::Tcp(host) => {
             let ep = Endpoint {
@@ -402,7 +420,7 @@ pub async fn probe(pg: &PgTarget) -> Result<(), ProbeError> {
             let client_config = match pg.sslmode {
                 SslMode::Disable => {
                     config.ssl_mode(tokio_postgres::config::SslMode::Disable);
-                    return session(&config, stream, NoTls).await;
+                    return session(&config, stream, NoTls, pg.expect.as_ref()).await;
                 }
                 SslMode::Prefer => {
                     config.ssl_mode(tokio_postgres::config::SslMode::Prefer);
@@ -439,29 +457,45 @@ pub async fn probe(pg: &PgTarget) -> Result<(), ProbeError> {
                 host.to_string().trim_start_matches('[').trim_end_matches(']'),
             )
             .map_err(|e| ProbeError::permanent(format!("invalid TLS server name: {e}")))?;
-            session(&config, stream, connect).await
+            session(&config, stream, connect, pg.expect.as_ref()).await
         }
     }
 }
 
-/// Logs in over `stream` and runs `SELECT 1`; closes the session cleanly after.
-async fn session<S, T>(config: &tokio_postgres::Config, stream: S, tls: T) -> Result<(), ProbeError>
+/// Logs in over `stream` (read through [`capped::SESSION_MAX`]) and runs `SELECT 1`,
+/// or the expectation; closes the session cleanly after.
+async fn session<S, T>(
+    config: &tokio_postgres::Config,
+    stream: S,
+    tls: T,
+    expectation: Option<&Expectation>,
+) -> Result<(), ProbeError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    T: TlsConnect<S> + Send + 'static,
+    T: TlsConnect<capped::Capped<S>> + Send + 'static,
     T::Stream: Send + 'static,
 {
-    let (client, connection) = config
-        .connect_raw(stream, tls)
+    let (mut client, connection) = config
+        .connect_raw(capped::Capped::new(stream), tls)
         .await
         .map_err(|e| classify(&e))?;
     let mut connection = std::pin::pin!(connection);
+    let asked = async {
+        match expectation {
+            Some(e) => expect::check(&mut client, e).await,
+            None => client
+                .simple_query("SELECT 1")
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(&e)),
+        }
+    };
     let outcome = tokio::select! {
         done = &mut connection => match done {
             Ok(()) => Err(ProbeError::transient("connection closed by the server")),
             Err(e) => Err(classify(&e)),
         },
-        rows = client.simple_query("SELECT 1") => rows.map(|_| ()).map_err(|e| classify(&e)),
+        outcome = asked => outcome,
     };
     // Dropping the client makes the connection send Terminate and finish; give it a
     // moment so the server does not log an unexpected EOF.
@@ -481,6 +515,12 @@ pub fn classify(e: &tokio_postgres::Error) -> ProbeError {
     }
     if let Some(tls) = tls_failure(e) {
         return tls;
+    }
+    if find_in_chain::<capped::OverCap>(e).is_some() {
+        return ProbeError::transient(format!(
+            "the server sent over {} KiB in one session: a #query= reads one row, which must be smaller (select only the column that decides)",
+            capped::SESSION_MAX / 1024
+        ));
     }
     // tokio-postgres puts the detail in the source chain ("invalid configuration"
     // -> "password missing"), so read all of it.

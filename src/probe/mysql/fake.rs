@@ -19,6 +19,7 @@ pub(super) fn target(password: Option<&str>, database: Option<&str>) -> MysqlTar
         ssl_mode: SslMode::Disabled,
         ssl_ca: None,
         get_server_public_key: false,
+        expect: None,
     }
 }
 

@@ -13,7 +13,9 @@
 //! - `server_key`: the server's RSA key, for `caching_sha2_password`'s full
 //!   authentication without TLS;
 //! - `session`: one session, from the greeting through TLS and the login to
-//!   `COM_PING` and `COM_QUIT`.
+//!   `COM_PING` and `COM_QUIT`;
+//! - `query`: a fragment's `#query=SQL` or `#table=NAME`, run read-only instead
+//!   of the ping, and its result read through limits.
 //!
 //! Every packet from the server is bounds-checked and capped in size: no server input
 //! can panic.
@@ -24,6 +26,7 @@ mod fake;
 mod packet;
 #[cfg(test)]
 mod proptests;
+pub mod query;
 mod server_key;
 mod session;
 
@@ -78,6 +81,8 @@ pub struct MysqlTarget {
     /// authentication may ask the server for its RSA key (unauthenticated, as the
     /// mysql client's option of that name).
     pub get_server_public_key: bool,
+    /// `#query=` or `#table=`: the statement run instead of the ping.
+    pub expect: Option<query::Expect>,
 }
 
 impl std::fmt::Debug for MysqlTarget {
@@ -91,6 +96,7 @@ impl std::fmt::Debug for MysqlTarget {
             .field("ssl_mode", &self.ssl_mode)
             .field("ssl_ca", &self.ssl_ca.as_ref().map(|(p, _)| p))
             .field("get_server_public_key", &self.get_server_public_key)
+            .field("expect", &self.expect)
             .finish()
     }
 }
@@ -196,6 +202,9 @@ pub fn parse(url: &Url, env: &Env) -> Result<MysqlTarget, String> {
             ));
         }
     }
+    let expect = super::sql::Expectation::parse(url.fragment().unwrap_or(""), "mysql")?
+        .map(|e| query::Expect::new(e, database.as_deref()))
+        .transpose()?;
     Ok(MysqlTarget {
         endpoint,
         user,
@@ -204,6 +213,7 @@ pub fn parse(url: &Url, env: &Env) -> Result<MysqlTarget, String> {
         ssl_mode,
         ssl_ca,
         get_server_public_key,
+        expect,
     })
 }
 
@@ -249,11 +259,17 @@ impl super::Kind for Mysql {
     fn help(&self) -> (&'static str, &'static str) {
         (
             "mysql://..., mariadb://...",
-            "login (on DB, if given) succeeds, COM_PING answers OK",
+            "login (on DB, if given) succeeds, COM_PING answers OK; #query=SQL is true, #table=NAME exists",
         )
     }
     fn environment(&self) -> Option<&'static str> {
         Some("MYSQL_PWD is the MySQL / MariaDB password when the URL has none")
+    }
+    fn takes_fragment(&self) -> bool {
+        true
+    }
+    fn fragment_as_given(&self) -> bool {
+        true
     }
     fn parse(&self, url: &Url, env: &Env) -> Result<Box<dyn super::Check>, String> {
         Ok(Box::new(parse(url, env)?))

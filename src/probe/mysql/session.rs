@@ -1,6 +1,6 @@
 //! One MySQL session over a byte stream: the greeting, TLS as `ssl-mode` asks, the
-//! login with its auth switches and AuthMoreData rounds, the database, `COM_PING`,
-//! then `COM_QUIT`.
+//! login with its auth switches and AuthMoreData rounds, the database, `COM_PING`
+//! (or the target's `#query=` / `#table=`, [`super::query`]), then `COM_QUIT`.
 
 use super::auth::{auth_response, native_scramble, nonce_of, Link};
 use super::packet::*;
@@ -177,6 +177,11 @@ pub async fn session(io: Box<dyn Io>, t: &MysqlTarget) -> Result<(), ProbeError>
                 _ => return Err(garbage("an unexpected answer to COM_INIT_DB")),
             }
         }
+    }
+    if let Some(expect) = &t.expect {
+        let outcome = super::query::check(&mut conn, expect).await;
+        let _ = tokio::time::timeout(Duration::from_millis(50), conn.io.shutdown()).await;
+        return outcome;
     }
     // Ping, then leave politely.
     conn.command(&[COM_PING]).await?;

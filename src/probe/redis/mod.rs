@@ -6,6 +6,8 @@
 //! (a line 64 KiB, a bulk string 512 KiB, a reply 1 MiB), so that no peer can make
 //! an attempt hold more. All commands go out in one write and the replies are read
 //! in order, so a probe costs one round trip.
+//!
+//! `#key=NAME` and `#key=NAME:REGEX` ask for a key instead of PING ([`key`]).
 
 use super::error::{io_reason, tls_failure, ProbeError};
 use super::tls::{self, Tls};
@@ -18,6 +20,7 @@ use std::sync::{Arc, OnceLock};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use url::Url;
 
+pub mod key;
 pub mod resp;
 
 /// The Redis kind.
@@ -36,11 +39,17 @@ impl Kind for Redis {
     fn help(&self) -> (&'static str, &'static str) {
         (
             "redis://..., rediss://...",
-            "AUTH/SELECT succeed and PING answers PONG",
+            "AUTH/SELECT succeed and PING answers PONG; #key=NAME exists, #key=NAME:REGEX matches",
         )
     }
     fn environment(&self) -> Option<&'static str> {
         Some("REDISCLI_AUTH is the Redis password when the URL has none")
+    }
+    fn takes_fragment(&self) -> bool {
+        true
+    }
+    fn fragment_as_given(&self) -> bool {
+        true
     }
     fn parse(&self, url: &Url, env: &Env) -> Result<Box<dyn Check>, String> {
         Ok(Box::new(parse(url, env)?))
@@ -77,6 +86,8 @@ pub struct RedisTarget {
     pub db: Option<u32>,
     /// `rediss://…?cert=FILE&key=FILE`: the target's own client certificate.
     pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// `#key=NAME[:REGEX]`: asked instead of PING.
+    pub key: Option<key::KeyExpectation>,
     identity: tls::TargetIdentity,
     /// The TLS configuration with the target's own certificate, made on first use.
     tls_config: OnceLock<Arc<rustls::ClientConfig>>,
@@ -118,6 +129,7 @@ pub fn parse(url: &Url, env: &Env) -> Result<RedisTarget, String> {
         (None, None) => None,
         _ => return Err("cert= and key= go together (a client certificate and its key)".into()),
     };
+    let key = key::KeyExpectation::parse(url.fragment().unwrap_or(""))?;
     Ok(RedisTarget {
         endpoint,
         tls,
@@ -125,6 +137,7 @@ pub fn parse(url: &Url, env: &Env) -> Result<RedisTarget, String> {
         password,
         db,
         client_cert,
+        key,
         identity: tls::TargetIdentity::default(),
         tls_config: OnceLock::new(),
     })
@@ -168,8 +181,13 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
         resp::command(&mut commands, &[b"SELECT", db.to_string().as_bytes()]);
         expect.push("SELECT");
     }
-    resp::command(&mut commands, &[b"PING"]);
-    expect.push("PING");
+    let asked: &[&str] = match &target.key {
+        Some(key) => key.commands(&mut commands),
+        None => {
+            resp::command(&mut commands, &[b"PING"]);
+            &["PING"]
+        }
+    };
     let sent = async {
         stream.write_all(&commands).await?;
         stream.flush().await
@@ -183,8 +201,27 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
         let reply = reader.reply().await.map_err(|e| read_failure(command, e))?;
         check(command, reply)?;
     }
+    // The last command (or an earlier one) decides; the replies after a decisive
+    // one are not read.
+    let mut ready = false;
+    for &command in asked {
+        let reply = reader.reply().await.map_err(|e| read_failure(command, e))?;
+        ready = match &target.key {
+            Some(key) if !matches!(reply, Reply::Error(_)) => key.judge(command, &reply)?,
+            _ => {
+                check(command, reply)?;
+                true
+            }
+        };
+        if ready {
+            break;
+        }
+    }
     let _ = reader.get_mut().shutdown().await;
-    Ok(())
+    match ready {
+        true => Ok(()),
+        false => Err(ProbeError::transient("no decisive reply")),
+    }
 }
 
 fn write_failure(e: &std::io::Error) -> ProbeError {
