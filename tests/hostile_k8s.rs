@@ -173,7 +173,7 @@ fn a_list_in_pages_is_read_to_its_last_page_before_it_is_judged() {
     let mut w =
         Watched::spawn(with_token(&api).args(["-t", "30s", "k8s://pods?selector=app%3Dweb"]));
     w.wait_for_line(
-        "4 of 5 pods matching app=web ready; \"web-4\" is not",
+        "4 of 5 pods matching app=web ready; pod \"web-4\" not ready",
         LIMIT,
     );
     api.wait_for_requests("the watch", |r| {

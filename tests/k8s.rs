@@ -322,10 +322,10 @@ fn pods_behind_a_selector_all_ready_and_enough_of_them() {
     );
     api.wait_for_requests("the watch", watches(1));
     api.put("pods", pod("db-1", false, json!({"app": "db"})));
-    w.wait_for_line("\"db-1\" is not", LIMIT);
+    w.wait_for_line("pod \"db-1\" not ready", LIMIT);
     api.put("pods", pod("db-2", false, json!({"app": "db"})));
     api.put("pods", pod("db-1", true, json!({"app": "db"})));
-    w.wait_for_line("2 of 3 pods matching app=db ready; \"db-2\" is not", LIMIT);
+    w.wait_for_line("2 of 3 pods matching app=db ready; pod \"db-2\" not ready", LIMIT);
     api.delete("pods", "app", "db-2");
     let r = w.finish(start, LIMIT);
     assert_exited(&r, 0);

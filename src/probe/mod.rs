@@ -166,7 +166,8 @@ pub fn all_forms() -> String {
     }
 }
 
-/// What probes share during a run: the TLS settings and the accepted HTTP statuses.
+/// What probes share during a run: the TLS settings, the accepted HTTP statuses,
+/// and whether the run waits for targets to be gone.
 pub struct Ctx {
     /// TLS for kinds verified against the system's and `--cacert`'s roots.
     pub tls: tls::Tls,
@@ -174,6 +175,9 @@ pub struct Ctx {
     pub http_status: http::StatusSet,
     /// Warnings found while preparing (printed once, before the first attempt).
     pub warnings: Vec<String>,
+    /// `--reverse`: for kinds whose "gone" is not "not ready" (a k8s target waits
+    /// until its objects are deleted).
+    pub reverse: bool,
 }
 
 impl Ctx {
@@ -202,6 +206,7 @@ impl Ctx {
             tls: tls::Tls::new(extra, config.insecure),
             http_status: config.http_status.clone(),
             warnings,
+            reverse: config.reverse,
         })
     }
 }
