@@ -1302,7 +1302,7 @@ fn fields_a_pvc_bound_and_a_load_balancer_with_an_address() {
 #[test]
 fn selectors_on_any_resource_every_match_and_enough_of_them() {
     let api = FakeApi::start();
-    let mut job_of = |name: &str, state: &str| {
+    let job_of = |name: &str, state: &str| {
         let mut j = job(name, state);
         j["metadata"]["labels"] = json!({"release": "r1"});
         j

@@ -37,9 +37,18 @@ pub const USER: &str = "system:serviceaccount:app:web";
 /// The default token.
 pub const TOKEN: &str = "sa-token-4c1d2e9f";
 
-/// The built-in resources the fake serves: (group, version, plural, kind, short
-/// names, namespaced), in the order discovery lists them.
-const BUILTIN: &[(&str, &str, &str, &str, &[&str], bool)] = &[
+/// A built-in resource: (group, version, plural, kind, short names, namespaced).
+type Builtin = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    bool,
+);
+
+/// The built-in resources the fake serves, in the order discovery lists them.
+const BUILTIN: &[Builtin] = &[
     ("", "v1", "pods", "Pod", &["po"], true),
     ("", "v1", "services", "Service", &["svc"], true),
     (
