@@ -777,75 +777,283 @@ fn kubectl_discovers_custom_resources_and_waits_on_the_fake() {
     );
 }
 
-#[test]
-fn the_example_role_grants_what_its_init_container_needs() {
-    use yaml_rust2::{Yaml, YamlLoader};
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/kubernetes/wait-for-service-and-migration.yaml"
-    );
-    let docs = YamlLoader::load_from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let of = |kind: &str| -> &Yaml {
-        docs.iter()
-            .find(|d| d["kind"].as_str() == Some(kind))
-            .unwrap_or_else(|| panic!("no {kind} in {path}"))
-    };
-    let name = |d: &Yaml| d["metadata"]["name"].as_str().unwrap().to_string();
-    let (sa, role, binding, deploy) = (
-        of("ServiceAccount"),
-        of("Role"),
-        of("RoleBinding"),
-        of("Deployment"),
-    );
-    assert_eq!(
-        binding["roleRef"]["name"].as_str(),
-        Some(name(role).as_str())
-    );
-    assert_eq!(
-        binding["subjects"][0]["name"].as_str(),
-        Some(name(sa).as_str())
-    );
-    let pod = &deploy["spec"]["template"]["spec"];
-    assert_eq!(pod["serviceAccountName"].as_str(), Some(name(sa).as_str()));
-    assert_eq!(of("Job")["metadata"]["name"].as_str(), Some("migrate"));
-    // The Role's rules, as (verb, resource) pairs.
-    let mut rules = Vec::new();
-    for rule in role["rules"].as_vec().unwrap() {
-        for res in rule["resources"].as_vec().unwrap() {
-            for verb in rule["verbs"].as_vec().unwrap() {
-                rules.push((
-                    verb.as_str().unwrap().to_string(),
-                    res.as_str().unwrap().to_string(),
-                ));
+/// A manifest of examples/kubernetes/, and what its init container needs.
+struct Example {
+    path: String,
+    docs: Vec<yaml_rust2::Yaml>,
+}
+
+impl Example {
+    fn load(file: &str) -> Example {
+        let path = format!("{}/examples/kubernetes/{file}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let docs = yaml_rust2::YamlLoader::load_from_str(&text)
+            .unwrap_or_else(|e| panic!("{path} is not YAML: {e}"));
+        Example { path, docs }
+    }
+
+    fn all(&self, kind: &str) -> Vec<&yaml_rust2::Yaml> {
+        self.docs
+            .iter()
+            .filter(|d| d["kind"].as_str() == Some(kind))
+            .collect()
+    }
+
+    fn of(&self, kind: &str) -> &yaml_rust2::Yaml {
+        self.all(kind)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no {kind} in {}", self.path))
+    }
+
+    /// The rules granted to the ServiceAccount by the Roles and ClusterRoles bound
+    /// to it, as the fake grants them.
+    fn grants(&self, sa: &str) -> Vec<Grant> {
+        let strings = |y: &yaml_rust2::Yaml| -> Vec<String> {
+            y.as_vec()
+                .map(|v| {
+                    v.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut out = Vec::new();
+        for (binding, role) in [
+            ("RoleBinding", "Role"),
+            ("ClusterRoleBinding", "ClusterRole"),
+        ] {
+            for b in self.all(binding) {
+                if b["subjects"][0]["name"].as_str() != Some(sa) {
+                    continue;
+                }
+                assert_eq!(b["roleRef"]["kind"].as_str(), Some(role), "{}", self.path);
+                let name = b["roleRef"]["name"].as_str();
+                let r = self
+                    .all(role)
+                    .into_iter()
+                    .find(|r| r["metadata"]["name"].as_str() == name)
+                    .unwrap_or_else(|| panic!("no {role} {name:?} in {}", self.path));
+                for rule in r["rules"].as_vec().unwrap() {
+                    for resource in strings(&rule["resources"]) {
+                        for verb in strings(&rule["verbs"]) {
+                            out.push(Grant {
+                                verb,
+                                resource: resource.clone(),
+                                names: strings(&rule["resourceNames"]),
+                            });
+                        }
+                    }
+                }
             }
         }
+        out
     }
-    // The init container's k8s targets, against a server that grants only the Role.
-    let args: Vec<String> = pod["initContainers"][0]["args"]
+
+    /// The Deployment's pod: the init container's k8s:// targets, after checking
+    /// that only that container gets an API token, projected where whenready
+    /// reads the service account (token, CA, namespace).
+    fn waiting_pod(&self) -> (String, Vec<String>) {
+        let pod = &self.of("Deployment")["spec"]["template"]["spec"];
+        let sa = pod["serviceAccountName"].as_str().unwrap().to_string();
+        assert_eq!(
+            pod["automountServiceAccountToken"].as_bool(),
+            Some(false),
+            "{}",
+            self.path
+        );
+        let account = self
+            .all("ServiceAccount")
+            .into_iter()
+            .find(|a| a["metadata"]["name"].as_str() == Some(&sa))
+            .unwrap_or_else(|| panic!("no ServiceAccount {sa} in {}", self.path));
+        assert_eq!(
+            account["automountServiceAccountToken"].as_bool(),
+            Some(false)
+        );
+        let volume = pod["volumes"]
+            .as_vec()
+            .unwrap()
+            .iter()
+            .find(|v| !v["projected"].is_badvalue())
+            .unwrap_or_else(|| panic!("no projected volume in {}", self.path));
+        let sources = volume["projected"]["sources"].as_vec().unwrap();
+        let has = |f: &dyn Fn(&yaml_rust2::Yaml) -> bool| sources.iter().any(f);
+        assert!(has(
+            &|s| s["serviceAccountToken"]["path"].as_str() == Some("token")
+        ));
+        assert!(has(&|s| s["configMap"]["name"].as_str()
+            == Some("kube-root-ca.crt")
+            && s["configMap"]["items"][0]["path"].as_str()
+                == Some("ca.crt")));
+        assert!(has(&|s| s["downwardAPI"]["items"][0]["path"].as_str()
+            == Some("namespace")
+            && s["downwardAPI"]["items"][0]["fieldRef"]["fieldPath"]
+                .as_str()
+                == Some("metadata.namespace")));
+        let name = volume["name"].as_str().unwrap();
+        let mounts_it = |c: &yaml_rust2::Yaml| {
+            c["volumeMounts"]
+                .as_vec()
+                .into_iter()
+                .flatten()
+                .find(|m| m["name"].as_str() == Some(name))
+                .map(|m| m["mountPath"].as_str().unwrap().to_string())
+        };
+        let init = &pod["initContainers"][0];
+        assert_eq!(
+            mounts_it(init).as_deref(),
+            Some(whenready::probe::k8s::config::SERVICE_ACCOUNT),
+            "{}",
+            self.path
+        );
+        for c in pod["containers"].as_vec().unwrap() {
+            assert_eq!(mounts_it(c), None, "{}: the app gets no token", self.path);
+        }
+        let targets = init["args"]
+            .as_vec()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .filter(|a| a.starts_with("k8s://"))
+            .collect();
+        (sa, targets)
+    }
+}
+
+/// Runs the targets against a fake that grants only `grants`, once `setup` has
+/// made them not ready, and `ready` then makes them ready: lists, watches and
+/// discovery only, and exit 0.
+fn run_as_granted(
+    grants: Vec<Grant>,
+    targets: &[String],
+    setup: impl Fn(&FakeApi),
+    ready: impl Fn(&FakeApi),
+) {
+    let api = FakeApi::start();
+    api.grant_only(USER, grants);
+    setup(&api);
+    let start = Instant::now();
+    let w = Watched::spawn(with_token(&api).args(["-t", "30s"]).args(targets));
+    api.wait_for_requests("the first watch", watches(1));
+    ready(&api);
+    let r = w.finish(start, LIMIT);
+    assert_exited(&r, 0);
+    for v in verbs(&api) {
+        assert!(
+            v.starts_with("list ") || v.starts_with("watch ") || v.starts_with("discover "),
+            "{v}"
+        );
+    }
+}
+
+#[test]
+fn the_example_role_grants_what_its_init_container_needs() {
+    let ex = Example::load("wait-for-service-and-migration.yaml");
+    let (sa, targets) = ex.waiting_pod();
+    assert_eq!(targets, ["k8s://service/postgres", "k8s://job/migrate"]);
+    assert_eq!(ex.of("Job")["metadata"]["name"].as_str(), Some("migrate"));
+    let grants = ex.grants(&sa);
+    // Least privilege: list and watch, EndpointSlices, and the one Job by name.
+    assert_eq!(
+        grants,
+        [
+            Grant {
+                verb: "list".into(),
+                resource: "endpointslices".into(),
+                names: vec![]
+            },
+            Grant {
+                verb: "watch".into(),
+                resource: "endpointslices".into(),
+                names: vec![]
+            },
+            Grant {
+                verb: "list".into(),
+                resource: "jobs".into(),
+                names: vec!["migrate".into()]
+            },
+            Grant {
+                verb: "watch".into(),
+                resource: "jobs".into(),
+                names: vec!["migrate".into()]
+            },
+        ]
+    );
+    // The migration waits for PostgreSQL itself, without an API token.
+    let job_pod = &ex.of("Job")["spec"]["template"]["spec"];
+    assert_eq!(
+        job_pod["automountServiceAccountToken"].as_bool(),
+        Some(false)
+    );
+    let args: Vec<&str> = job_pod["initContainers"][0]["args"]
         .as_vec()
         .unwrap()
         .iter()
-        .map(|a| a.as_str().unwrap().to_string())
-        .filter(|a| a.starts_with("k8s://"))
+        .filter_map(|a| a.as_str())
         .collect();
-    assert_eq!(args, ["k8s://service/postgres", "k8s://job/migrate"]);
-    let api = FakeApi::start();
-    api.grant_only(USER, rules);
-    api.put(
-        "endpointslices",
-        endpoint_slice("postgres-x1", "postgres", &[true]),
+    assert!(
+        args.iter().any(|a| a.starts_with("postgres://")),
+        "{args:?}"
     );
-    api.put("jobs", job("migrate", "Running"));
-    let start = Instant::now();
-    let w = Watched::spawn(with_token(&api).args(["-t", "30s"]).args(&args));
-    api.wait_for_requests("the watches", watches(1));
-    api.put("jobs", job("migrate", "Complete"));
-    let r = w.finish(start, LIMIT);
-    assert_exited(&r, 0);
-    // Lists and watches only: the Role needs no other verb.
-    for v in verbs(&api) {
-        assert!(v.starts_with("list ") || v.starts_with("watch "), "{v}");
-    }
+    run_as_granted(
+        grants.clone(),
+        &targets,
+        |api| {
+            api.put(
+                "endpointslices",
+                endpoint_slice("postgres-x1", "postgres", &[true]),
+            );
+            api.put("jobs", job("migrate", "Running"));
+        },
+        |api| api.put("jobs", job("migrate", "Complete")),
+    );
+    // The Role grants that Job only: another one is refused, naming the rule.
+    let api = FakeApi::start();
+    api.grant_only(USER, grants);
+    let r = run(with_token(&api).arg("k8s://job/other"), LIMIT);
+    assert_exited(&r, 3);
+    assert!(
+        r.stderr.contains("forbidden: cannot list batch/jobs"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn the_certificate_example_grants_what_its_init_container_needs() {
+    let ex = Example::load("wait-for-certificate-and-crd.yaml");
+    let (sa, targets) = ex.waiting_pod();
+    assert_eq!(
+        targets,
+        [
+            "k8s://crd/certificates.cert-manager.io?condition=Established",
+            "k8s://certificates.cert-manager.io/web-tls?condition=Ready"
+        ]
+    );
+    assert_eq!(
+        ex.of("Certificate")["metadata"]["name"].as_str(),
+        Some("web-tls")
+    );
+    let grants = ex.grants(&sa);
+    assert_eq!(grants.len(), 4, "{grants:?}");
+    assert!(grants.iter().all(|g| g.names.len() == 1), "{grants:?}");
+    run_as_granted(
+        grants,
+        &targets,
+        |api| {
+            api.put("customresourcedefinitions", certificate_crd(false));
+        },
+        |api| {
+            // The Certificate's resource appears with its CRD; then it is issued.
+            api.put("customresourcedefinitions", certificate_crd(true));
+            api.put("certificates", certificate("web-tls", false, 1, 1));
+            api.wait_for_requests("the Certificate's watch", |r| {
+                r.iter()
+                    .any(|(q, _)| q.starts_with("watch /apis/cert-manager.io/"))
+            });
+            api.put("certificates", certificate("web-tls", true, 1, 1));
+        },
+    );
 }
 
 #[test]

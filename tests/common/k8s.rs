@@ -203,8 +203,8 @@ struct World {
     tokens: HashMap<String, String>,
     /// (user, verb, resource) refused.
     denied: Vec<(String, String, String)>,
-    /// user -> the only (verb, resource) pairs it may use, as a Role grants them.
-    grants: HashMap<String, Vec<(String, String)>>,
+    /// user -> the only rules it may use, as Roles grant them.
+    grants: HashMap<String, Vec<Grant>>,
     /// Every request: "VERB-ish path?query" and the token it carried.
     requests: Vec<(String, String)>,
     /// Open watches end when this changes.
@@ -224,6 +224,20 @@ struct World {
     /// Every discovery request: its path and Accept header.
     accepts: Vec<(String, String)>,
     mischief: Mischief,
+}
+
+/// One verb on one resource, as a Role rule grants it; with `names`
+/// (`resourceNames`), only those objects: a get of one of them, or a list or
+/// watch whose field selector is `metadata.name=` one of them (as the API server
+/// authorizes them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// `list`, `watch`, `get`.
+    pub verb: String,
+    /// The resource (plural).
+    pub resource: String,
+    /// `resourceNames`; empty: any.
+    pub names: Vec<String>,
 }
 
 /// How the fake misbehaves, for the hostile-peer tests.
@@ -463,8 +477,8 @@ impl FakeApi {
         self.with(|w| w.denied.push((user.into(), verb.into(), resource.into())));
     }
 
-    /// Lets `user` use only these (verb, resource) pairs, as a Role would.
-    pub fn grant_only(&self, user: &str, rules: Vec<(String, String)>) {
+    /// Lets `user` use only these rules, as Roles would.
+    pub fn grant_only(&self, user: &str, rules: Vec<Grant>) {
         self.with(|w| {
             w.grants.insert(user.into(), rules);
         });
@@ -756,14 +770,28 @@ fn handle(
     let kind = res.kind.clone();
     let group = res.group.clone();
     let group = group.as_str();
+    // The one object a request is about: its name, or its list's or watch's
+    // field selector metadata.name=NAME (what resourceNames can grant).
+    let named = name.map(str::to_string).or_else(|| {
+        param("fieldSelector")
+            .as_deref()
+            .and_then(|f| f.strip_prefix("metadata.name="))
+            .filter(|n| !n.contains(','))
+            .map(str::to_string)
+    });
     let denied = {
         let w = world.0.lock().unwrap();
         w.denied
             .iter()
             .any(|(u, v, r)| *u == user && v == verb && r == resource)
-            || w.grants
-                .get(&user)
-                .is_some_and(|rules| !rules.iter().any(|(v, r)| v == verb && r == resource))
+            || w.grants.get(&user).is_some_and(|rules| {
+                !rules.iter().any(|g| {
+                    g.verb == verb
+                        && g.resource == resource
+                        && (g.names.is_empty()
+                            || named.as_ref().is_some_and(|n| g.names.contains(n)))
+                })
+            })
     };
     if denied {
         // As the API server words it: `pods "x" is forbidden` for one object,
