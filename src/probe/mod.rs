@@ -11,7 +11,7 @@
 //! Shared machinery: [`net`] resolves and connects (every address, resolved again
 //! at every attempt), [`tls`] builds client configurations and performs the
 //! handshake for every protocol, [`error`] says why an attempt failed, [`wire`]
-//! reads the bytes of the protocols whose decoders are written by hand, [`pointer`]
+//! reads the bytes of the protocols whose decoders are written by hand, [`pointer`](mod@pointer)
 //! holds the JSON pointer expectations of http's `#json=` and k8s's `field=`.
 
 pub mod error;

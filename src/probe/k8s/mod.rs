@@ -66,8 +66,8 @@ impl Kind for K8s {
     }
     fn help(&self) -> (&'static str, &'static str) {
         (
-            "k8s://[NS/]RESOURCE/NAME, …/RESOURCE?selector=",
-            "?condition=TYPE[=V], ?field=/PTR:V; else endpoints, Job, rollout, Pod Ready",
+            "k8s://[NS/]RESOURCE/NAME, …?selector=",
+            "?condition=, ?field= hold; else endpoints, Job, rollout, Pod Ready",
         )
     }
     fn environment(&self) -> Option<&'static str> {
