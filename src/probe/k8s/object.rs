@@ -913,9 +913,12 @@ impl<'de> Deserialize<'de> for Text {
                 f.write_str("any JSON")
             }
             fn visit_str<E>(self, s: &str) -> Result<Text, E> {
-                let mut s = s.to_string();
-                truncate(&mut s, MAX_TEXT);
-                Ok(Text(Some(s)))
+                // Only what is kept is copied.
+                let mut end = s.len().min(MAX_TEXT);
+                while !s.is_char_boundary(end) {
+                    end -= 1;
+                }
+                Ok(Text(Some(s[..end].to_string())))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Text, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
