@@ -128,6 +128,44 @@ fn every_documented_command_line_parses() {
 }
 
 #[test]
+fn every_kubernetes_manifest_is_yaml_and_runs_whenready() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/kubernetes");
+    let mut manifests = Vec::new();
+    files(&dir, &mut manifests);
+    manifests.retain(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"));
+    assert!(manifests.len() >= 3, "{manifests:?}");
+    for path in manifests {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let docs = yaml_rust2::YamlLoader::load_from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: not YAML: {e}", path.display()));
+        for d in &docs {
+            for key in ["apiVersion", "kind"] {
+                assert!(
+                    d[key].as_str().is_some(),
+                    "{}: a document without {key}",
+                    path.display()
+                );
+            }
+            assert!(
+                d["metadata"]["name"].as_str().is_some(),
+                "{}: a {} without a name",
+                path.display(),
+                d["kind"].as_str().unwrap_or("")
+            );
+        }
+        // Each manifest's init containers run whenready: the scanner finds them
+        // (and the test above parses them).
+        let mut found = Vec::new();
+        scan(&path, &mut found);
+        assert!(
+            !found.is_empty(),
+            "{}: no whenready command line",
+            path.display()
+        );
+    }
+}
+
+#[test]
 fn the_scanner_finds_each_form() {
     assert_eq!(
         from_json_array(r#"  command: ["whenready", "-t", "2m", "db:1"]"#).unwrap(),

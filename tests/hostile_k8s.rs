@@ -2,8 +2,10 @@
 //! plugins that hang: the contract's "Hostile peers" for the Kubernetes kind.
 //!
 //! The fake API server of tests/common/k8s.rs (checked with the real kubectl in
-//! tests/k8s.rs) answers a list with 64 MB, streams a watch event line that never
-//! ends, or pages a list over several continue tokens. whenready must exit within
+//! tests/k8s.rs) answers a list or a discovery request with 64 MB (or with a
+//! discovery document just under the cap, full of resources no target names),
+//! streams a watch event line that never ends, or pages a list over several
+//! continue tokens. whenready must exit within
 //! the deadline's slack with its peak memory (`VmHWM`) under the 16 MiB an attempt
 //! may use, read every page before it judges, and leave no plugin process behind:
 //! not at the deadline, not on SIGTERM, not when it becomes COMMAND, not when the
@@ -173,7 +175,7 @@ fn a_list_in_pages_is_read_to_its_last_page_before_it_is_judged() {
     let mut w =
         Watched::spawn(with_token(&api).args(["-t", "30s", "k8s://pods?selector=app%3Dweb"]));
     w.wait_for_line(
-        "4 of 5 pods matching app=web ready; \"web-4\" is not",
+        "4 of 5 pods matching app=web ready; pod \"web-4\" not ready",
         LIMIT,
     );
     api.wait_for_requests("the watch", |r| {
@@ -241,6 +243,60 @@ fn an_expired_continue_token_starts_the_list_again() {
         ],
         "{:?}",
         api.requests()
+    );
+}
+
+#[test]
+fn a_64_mb_discovery_answer_is_cut_at_the_cap_within_bounded_memory_and_the_deadline() {
+    let api = FakeApi::start();
+    api.misbehave(Mischief::HugeDiscovery(64_000_000));
+    let timeout = Duration::from_secs(5);
+    let m = run_measured(
+        with_token(&api).args(["-t", "5s", "k8s://certificate/web?condition=Ready"]),
+        LIMIT,
+    );
+    assert_exited(&m.run, 1);
+    assert_within_deadline(&m.run, timeout);
+    assert_attempt_memory(&m);
+    assert!(
+        m.run
+            .stderr
+            .contains("the API server's discovery answer (/api) is larger than 4 MiB"),
+        "{:?}",
+        m.run
+    );
+    // Transient: asked again, never a list of a resource it could not find.
+    assert!(
+        requests_of(&api, "discover ").len() >= 2,
+        "{:?}",
+        api.requests()
+    );
+    assert!(
+        requests_of(&api, "list ").is_empty(),
+        "{:?}",
+        api.requests()
+    );
+}
+
+#[test]
+fn a_discovery_document_just_under_the_cap_is_read_and_kept_nothing_of() {
+    let api = FakeApi::start();
+    // About 20,000 resources, none of them the one named.
+    api.misbehave(Mischief::HugeDiscovery(3_900_000));
+    let timeout = Duration::from_secs(5);
+    let m = run_measured(
+        with_token(&api).args(["-t", "5s", "k8s://certificate/web?condition=Ready"]),
+        LIMIT,
+    );
+    assert_exited(&m.run, 1);
+    assert_within_deadline(&m.run, timeout);
+    assert_attempt_memory(&m);
+    assert!(
+        m.run
+            .stderr
+            .contains(r#"the API server does not know the resource "certificate""#),
+        "{:?}",
+        m.run
     );
 }
 
@@ -376,16 +432,36 @@ fn a_hanging_exec_plugin_dies_with_whenready_on_sigterm() {
     assert_eq!(still_alive(&pids), Vec::<u32>::new(), "{r:?}");
 }
 
+/// A kubeconfig whose plugin hangs on its first run (as [`hanging_plugin`]
+/// does, writing its PIDs) and gives the token on the next ones.
+fn hanging_once_plugin(api: &FakeApi) -> std::path::PathBuf {
+    let script = api.dir.join("hanging-once-plugin");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ndir=\"$(dirname \"$0\")\"\nif [ ! -e \"$dir/hung\" ]; then\n  : > \"$dir/hung\"\n  sleep 1000 &\n  echo \"$$ $!\" >> \"$dir/pids\"\n  sleep 1000\nfi\nprintf '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{TOKEN}\"}}}}\\n'\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    api.kubeconfig(
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ./hanging-once-plugin\n      interactiveMode: Never",
+    )
+}
+
 #[test]
 fn a_hanging_exec_plugin_is_gone_before_command_starts() {
     let api = FakeApi::start();
     let _cleanup = Cleanup(&api);
-    let kc = hanging_plugin(&api);
-    // --reverse: the attempt that the attempt timeout cuts says "gone", and
-    // whenready becomes COMMAND while the plugin of that attempt still runs.
+    api.put("pods", pod("web-0", true, json!({})));
+    let kc = hanging_once_plugin(&api);
+    // The first attempt hangs in the plugin and is cut by the attempt timeout;
+    // the second gets the token, finds the pod Ready, and whenready becomes
+    // COMMAND. (--reverse no longer helps here: a k8s target is gone only when
+    // its object is deleted.)
     let start = Instant::now();
     let w = Watched::spawn(whenready().env("KUBECONFIG", &kc).args([
-        "--reverse",
         "--attempt-timeout",
         "1s",
         "-t",
@@ -410,8 +486,8 @@ fn a_hanging_exec_plugin_is_gone_before_command_starts() {
     let runs = plugin_pids(&api);
     assert_eq!(runs.len(), 1, "{runs:?}");
     let [plugin, grandchild] = runs[0];
-    // The plugin was whenready's child, so it is COMMAND's now: even a zombie
-    // would be left to COMMAND, which never reaps what it did not start.
+    // The plugin was whenready's child, so it would be COMMAND's now: even a
+    // zombie would be left to COMMAND, which never reaps what it did not start.
     assert_eq!(
         state(plugin),
         None,
@@ -421,6 +497,12 @@ fn a_hanging_exec_plugin_is_gone_before_command_starts() {
     assert_eq!(still_alive(&[grandchild]), Vec::<u32>::new());
     let r = w.finish(start, LIMIT);
     assert_exited(&r, 0);
+    // The token of the second run was sent.
+    assert!(
+        api.requests().iter().all(|(_, t)| t == TOKEN),
+        "{:?}",
+        api.requests()
+    );
 }
 
 #[test]

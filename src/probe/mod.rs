@@ -12,11 +12,15 @@
 //! at every attempt), [`tls`] builds client configurations and performs the
 //! handshake for every protocol, [`error`] says why an attempt failed, [`wire`]
 //! reads the bytes of the protocols whose decoders are written by hand, [`sql`]
-//! holds the `#query=` and `#table=` expectations of the SQL kinds.
+//! holds the `#query=` and `#table=` expectations of the SQL kinds,
+//! [`pointer`](mod@pointer) the JSON pointer expectations of http's `#json=` and
+//! k8s's `field=`, [`scram`] the SCRAM logins of Kafka and MongoDB, [`cluster`] the
+//! host lists of Kafka and MongoDB.
 
 pub mod cluster;
 pub mod error;
 pub mod net;
+pub mod pointer;
 pub mod scram;
 pub mod sql;
 pub mod tls;
@@ -197,7 +201,8 @@ pub fn all_forms() -> String {
     }
 }
 
-/// What probes share during a run: the TLS settings and the accepted HTTP statuses.
+/// What probes share during a run: the TLS settings, the accepted HTTP statuses,
+/// and whether the run waits for targets to be gone.
 pub struct Ctx {
     /// TLS for kinds verified against the system's and `--cacert`'s roots.
     pub tls: tls::Tls,
@@ -205,6 +210,9 @@ pub struct Ctx {
     pub http_status: http::StatusSet,
     /// Warnings found while preparing (printed once, before the first attempt).
     pub warnings: Vec<String>,
+    /// `--reverse`: for kinds whose "gone" is not "not ready" (a k8s target waits
+    /// until its objects are deleted).
+    pub reverse: bool,
 }
 
 impl Ctx {
@@ -233,6 +241,7 @@ impl Ctx {
             tls: tls::Tls::new(extra, config.insecure),
             http_status: config.http_status.clone(),
             warnings,
+            reverse: config.reverse,
         })
     }
 }

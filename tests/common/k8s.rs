@@ -1,8 +1,12 @@
 //! A fake Kubernetes API server for the k8s kind's tests, faithful to the API
 //! reference where whenready and kubectl look: HTTPS with a test CA, bearer tokens
 //! and client certificates, 401 and 403 answered with `Status` objects worded as the
-//! API server words them, namespaced lists with `metadata.resourceVersion`, field
-//! and label selectors, discovery documents for kubectl, and watches streamed in
+//! API server words them, namespaced and cluster-scoped lists with
+//! `metadata.resourceVersion`, field and label selectors, API discovery in both
+//! styles kubectl reads (the aggregated `APIGroupDiscoveryList` when asked for it,
+//! else the group lists; [`FakeApi::legacy_discovery`] serves only those), custom
+//! resources served once their CustomResourceDefinition is Established (and
+//! deleted with it), and watches streamed in
 //! chunks (ADDED / MODIFIED / DELETED, BOOKMARK, ERROR 410 Expired for a compacted
 //! resourceVersion), lists in pages (`limit` and `continue`, with 410 Expired for a
 //! continue token older than the history). Tests change objects with
@@ -11,7 +15,8 @@
 //! [`FakeApi::page_size`], and read every request back with [`FakeApi::requests`].
 //!
 //! For the hostile-peer tests it can also misbehave ([`Mischief`]): answer every
-//! list with a body of any size, or stream a watch event line that never ends.
+//! list or discovery request with a body of any size, or stream a watch event line
+//! that never ends.
 //!
 //! Served from plain threads with rustls (as the other fakes in tests/common), so a
 //! test can stop a stream mid-chunk exactly where it wants.
@@ -32,19 +37,158 @@ pub const USER: &str = "system:serviceaccount:app:web";
 /// The default token.
 pub const TOKEN: &str = "sa-token-4c1d2e9f";
 
-/// The resources the fake serves: (API prefix, resource, list kind, kind, namespaced).
-const RESOURCES: &[(&str, &str, &str)] = &[
-    ("/api/v1", "pods", "Pod"),
-    ("/apis/apps/v1", "deployments", "Deployment"),
-    ("/apis/apps/v1", "statefulsets", "StatefulSet"),
-    ("/apis/apps/v1", "daemonsets", "DaemonSet"),
-    ("/apis/batch/v1", "jobs", "Job"),
+/// A built-in resource: (group, version, plural, kind, short names, namespaced).
+type Builtin = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    bool,
+);
+
+/// The built-in resources the fake serves, in the order discovery lists them.
+const BUILTIN: &[Builtin] = &[
+    ("", "v1", "pods", "Pod", &["po"], true),
+    ("", "v1", "services", "Service", &["svc"], true),
     (
-        "/apis/discovery.k8s.io/v1",
+        "",
+        "v1",
+        "persistentvolumeclaims",
+        "PersistentVolumeClaim",
+        &["pvc"],
+        true,
+    ),
+    ("", "v1", "serviceaccounts", "ServiceAccount", &["sa"], true),
+    ("", "v1", "secrets", "Secret", &[], true),
+    ("", "v1", "nodes", "Node", &["no"], false),
+    ("", "v1", "namespaces", "Namespace", &["ns"], false),
+    ("apps", "v1", "deployments", "Deployment", &["deploy"], true),
+    ("apps", "v1", "statefulsets", "StatefulSet", &["sts"], true),
+    ("apps", "v1", "daemonsets", "DaemonSet", &["ds"], true),
+    ("batch", "v1", "jobs", "Job", &[], true),
+    (
+        "discovery.k8s.io",
+        "v1",
         "endpointslices",
         "EndpointSlice",
+        &[],
+        true,
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        "v1",
+        "roles",
+        "Role",
+        &[],
+        true,
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        "v1",
+        "rolebindings",
+        "RoleBinding",
+        &[],
+        true,
+    ),
+    (
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        &["crd", "crds"],
+        false,
+    ),
+    (
+        "apiregistration.k8s.io",
+        "v1",
+        "apiservices",
+        "APIService",
+        &[],
+        false,
     ),
 ];
+
+/// A resource the fake serves.
+#[derive(Debug, Clone)]
+struct Res {
+    group: String,
+    version: String,
+    plural: String,
+    singular: String,
+    kind: String,
+    short: Vec<String>,
+    namespaced: bool,
+}
+
+impl Res {
+    fn prefix(&self) -> String {
+        if self.group.is_empty() {
+            format!("/api/{}", self.version)
+        } else {
+            format!("/apis/{}/{}", self.group, self.version)
+        }
+    }
+    fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+}
+
+/// What the fake serves now: the built-in resources, then the served versions
+/// of every Established CustomResourceDefinition (by name).
+fn served(w: &World) -> Vec<Res> {
+    let mut all: Vec<Res> = BUILTIN
+        .iter()
+        .map(|(g, v, plural, kind, short, namespaced)| Res {
+            group: g.to_string(),
+            version: v.to_string(),
+            plural: plural.to_string(),
+            singular: kind.to_lowercase(),
+            kind: kind.to_string(),
+            short: short.iter().map(|s| s.to_string()).collect(),
+            namespaced: *namespaced,
+        })
+        .collect();
+    for ((res, _, _), crd) in &w.objects {
+        if res != "customresourcedefinitions" {
+            continue;
+        }
+        let established = crd["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Established" && c["status"] == "True");
+        if !established {
+            continue;
+        }
+        let spec = &crd["spec"];
+        let names = &spec["names"];
+        for v in spec["versions"].as_array().into_iter().flatten() {
+            if v["served"] != true {
+                continue;
+            }
+            all.push(Res {
+                group: spec["group"].as_str().unwrap_or("").to_string(),
+                version: v["name"].as_str().unwrap_or("").to_string(),
+                plural: names["plural"].as_str().unwrap_or("").to_string(),
+                singular: names["singular"].as_str().unwrap_or("").to_string(),
+                kind: names["kind"].as_str().unwrap_or("").to_string(),
+                short: names["shortNames"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect(),
+                namespaced: spec["scope"] != "Cluster",
+            });
+        }
+    }
+    all
+}
 
 #[derive(Default)]
 struct World {
@@ -59,8 +203,8 @@ struct World {
     tokens: HashMap<String, String>,
     /// (user, verb, resource) refused.
     denied: Vec<(String, String, String)>,
-    /// user -> the only (verb, resource) pairs it may use, as a Role grants them.
-    grants: HashMap<String, Vec<(String, String)>>,
+    /// user -> the only rules it may use, as Roles grant them.
+    grants: HashMap<String, Vec<Grant>>,
     /// Every request: "VERB-ish path?query" and the token it carried.
     requests: Vec<(String, String)>,
     /// Open watches end when this changes.
@@ -75,7 +219,25 @@ struct World {
     expire_next_continue: bool,
     /// Watches that got past their start (not refused, not expired): streaming.
     streaming: usize,
+    /// Discovery only as group lists, never the aggregated document.
+    legacy_discovery: bool,
+    /// Every discovery request: its path and Accept header.
+    accepts: Vec<(String, String)>,
     mischief: Mischief,
+}
+
+/// One verb on one resource, as a Role rule grants it; with `names`
+/// (`resourceNames`), only those objects: a get of one of them, or a list or
+/// watch whose field selector is `metadata.name=` one of them (as the API server
+/// authorizes them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// `list`, `watch`, `get`.
+    pub verb: String,
+    /// The resource (plural).
+    pub resource: String,
+    /// `resourceNames`; empty: any.
+    pub names: Vec<String>,
 }
 
 /// How the fake misbehaves, for the hostile-peer tests.
@@ -93,6 +255,10 @@ pub enum Mischief {
     /// A request with a token the server does not know is answered 401 with a
     /// `Status` whose message repeats that token (a server that echoes what it got).
     EchoUnknownToken,
+    /// Every discovery request is answered 200 with an aggregated discovery
+    /// document this many bytes long (chunked, no Content-Length), full of
+    /// resources no target names.
+    HugeDiscovery(usize),
 }
 
 /// The fake API server; stops on drop.
@@ -213,9 +379,10 @@ impl FakeApi {
     pub fn put(&self, resource: &str, mut object: Value) {
         self.with(|w| {
             w.rv += 1;
+            // Cluster-scoped objects (nodes, CRDs) have no namespace.
             let ns = object["metadata"]["namespace"]
                 .as_str()
-                .unwrap()
+                .unwrap_or("")
                 .to_string();
             let name = object["metadata"]["name"].as_str().unwrap().to_string();
             object["metadata"]["resourceVersion"] = json!(w.rv.to_string());
@@ -233,16 +400,37 @@ impl FakeApi {
         });
     }
 
-    /// Deletes an object, as the API would.
+    /// Deletes an object, as the API would (`ns` empty for a cluster-scoped one).
+    /// Deleting a CustomResourceDefinition deletes its objects first.
     pub fn delete(&self, resource: &str, ns: &str, name: &str) {
         self.with(|w| {
-            if let Some(mut o) = w.objects.remove(&(resource.into(), ns.into(), name.into())) {
-                w.rv += 1;
-                o["metadata"]["resourceVersion"] = json!(w.rv.to_string());
-                w.events
-                    .push((w.rv, resource.into(), ns.into(), "DELETED".into(), o));
+            let key = (resource.to_string(), ns.to_string(), name.to_string());
+            if resource == "customresourcedefinitions" {
+                if let Some(plural) = w
+                    .objects
+                    .get(&key)
+                    .and_then(|crd| crd["spec"]["names"]["plural"].as_str())
+                    .map(str::to_string)
+                {
+                    let owned: Vec<_> = w
+                        .objects
+                        .keys()
+                        .filter(|(r, _, _)| *r == plural)
+                        .cloned()
+                        .collect();
+                    for k in owned {
+                        delete_one(w, &k);
+                    }
+                }
             }
+            delete_one(w, &key);
         });
+    }
+
+    /// From now on, discovery only as group lists (a server before Kubernetes
+    /// 1.26, or one without the aggregated document).
+    pub fn legacy_discovery(&self) {
+        self.with(|w| w.legacy_discovery = true);
     }
 
     /// Forgets the history and cuts every open watch, at once: the next watch from
@@ -289,8 +477,8 @@ impl FakeApi {
         self.with(|w| w.denied.push((user.into(), verb.into(), resource.into())));
     }
 
-    /// Lets `user` use only these (verb, resource) pairs, as a Role would.
-    pub fn grant_only(&self, user: &str, rules: Vec<(String, String)>) {
+    /// Lets `user` use only these rules, as Roles would.
+    pub fn grant_only(&self, user: &str, rules: Vec<Grant>) {
         self.with(|w| {
             w.grants.insert(user.into(), rules);
         });
@@ -303,7 +491,12 @@ impl FakeApi {
         });
     }
 
-    /// Every request so far, as `list|watch|get PATH?QUERY`, with its token.
+    /// Every discovery request so far: its path and Accept header.
+    pub fn discovery_accepts(&self) -> Vec<(String, String)> {
+        self.with(|w| w.accepts.clone())
+    }
+
+    /// Every request so far, as `list|watch|get|discover PATH?QUERY`, with its token.
     pub fn requests(&self) -> Vec<(String, String)> {
         self.with(|w| w.requests.clone())
     }
@@ -354,12 +547,23 @@ impl FakeApi {
     }
 }
 
+/// Removes one object, with its DELETED event.
+fn delete_one(w: &mut World, key: &(String, String, String)) {
+    if let Some(mut o) = w.objects.remove(key) {
+        w.rv += 1;
+        o["metadata"]["resourceVersion"] = json!(w.rv.to_string());
+        w.events
+            .push((w.rv, key.0.clone(), key.1.clone(), "DELETED".into(), o));
+    }
+}
+
 /// One request's head.
 struct Request {
     path: String,
     query: Vec<(String, String)>,
     raw_query: String,
     token: Option<String>,
+    accept: String,
 }
 
 fn read_head(r: &mut impl BufRead) -> Option<Request> {
@@ -369,6 +573,7 @@ fn read_head(r: &mut impl BufRead) -> Option<Request> {
     }
     let target = line.split_whitespace().nth(1)?.to_string();
     let mut token = None;
+    let mut accept = String::new();
     loop {
         let mut h = String::new();
         if r.read_line(&mut h).ok()? == 0 {
@@ -381,6 +586,9 @@ fn read_head(r: &mut impl BufRead) -> Option<Request> {
         if let Some((k, v)) = h.split_once(':') {
             if k.eq_ignore_ascii_case("authorization") {
                 token = v.trim().strip_prefix("Bearer ").map(str::to_string);
+            }
+            if k.eq_ignore_ascii_case("accept") {
+                accept = v.trim().to_string();
             }
         }
     }
@@ -403,12 +611,17 @@ fn read_head(r: &mut impl BufRead) -> Option<Request> {
         query,
         raw_query: raw_query.to_string(),
         token,
+        accept,
     })
 }
 
 type Tls = rustls::StreamOwned<rustls::ServerConnection, TcpStream>;
 
 fn respond(w: &mut impl Write, status: u16, body: &Value) {
+    respond_typed(w, status, body, "application/json");
+}
+
+fn respond_typed(w: &mut impl Write, status: u16, body: &Value, content_type: &str) {
     let text = body.to_string();
     let reason = match status {
         200 => "OK",
@@ -420,7 +633,7 @@ fn respond(w: &mut impl Write, status: u16, body: &Value) {
     };
     let _ = write!(
         w,
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nCache-Control: no-cache, private\r\n\r\n{text}",
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-cache, private\r\n\r\n{text}",
         text.len()
     );
     let _ = w.flush();
@@ -468,22 +681,30 @@ fn handle(
             .map(|(_, v)| v.clone())
     };
     let parts: Vec<&str> = req.path.trim_matches('/').split('/').collect();
-    // The resource, namespace and name the path is about.
-    let (prefix, ns, resource, name) = match parts.as_slice() {
-        ["api", v, "namespaces", ns, res] => (format!("/api/{v}"), *ns, *res, None),
-        ["api", v, "namespaces", ns, res, name] => (format!("/api/{v}"), *ns, *res, Some(*name)),
-        ["apis", g, v, "namespaces", ns, res] => (format!("/apis/{g}/{v}"), *ns, *res, None),
-        ["apis", g, v, "namespaces", ns, res, name] => {
-            (format!("/apis/{g}/{v}"), *ns, *res, Some(*name))
+    // The API prefix, namespace (none: the cluster scope), resource and name the
+    // path is about; anything else is discovery (or /version).
+    let about = match parts.as_slice() {
+        ["api", v, "namespaces", ns, res] => Some((format!("/api/{v}"), Some(*ns), *res, None)),
+        ["api", v, "namespaces", ns, res, name] => {
+            Some((format!("/api/{v}"), Some(*ns), *res, Some(*name)))
         }
-        _ => return discovery(r.get_mut(), &req.path),
+        ["apis", g, v, "namespaces", ns, res] => {
+            Some((format!("/apis/{g}/{v}"), Some(*ns), *res, None))
+        }
+        ["apis", g, v, "namespaces", ns, res, name] => {
+            Some((format!("/apis/{g}/{v}"), Some(*ns), *res, Some(*name)))
+        }
+        ["api", v, res] => Some((format!("/api/{v}"), None, *res, None)),
+        ["api", v, res, name] => Some((format!("/api/{v}"), None, *res, Some(*name))),
+        ["apis", g, v, res] => Some((format!("/apis/{g}/{v}"), None, *res, None)),
+        ["apis", g, v, res, name] => Some((format!("/apis/{g}/{v}"), None, *res, Some(*name))),
+        _ => None,
     };
-    let verb = if watching {
-        "watch"
-    } else if name.is_some() {
-        "get"
-    } else {
-        "list"
+    let verb = match &about {
+        None => "discover",
+        Some(_) if watching => "watch",
+        Some((_, _, _, Some(_))) => "get",
+        Some(_) => "list",
     };
     // The generation of drop_watches() when the request came: a drop after a test
     // saw the request must reach this watch.
@@ -517,10 +738,23 @@ fn handle(
         );
         return true;
     };
-    let Some(&(_, _, kind)) = RESOURCES
+    let Some((prefix, ns, resource, name)) = about else {
+        world
+            .0
+            .lock()
+            .unwrap()
+            .accepts
+            .push((req.path.clone(), req.accept.clone()));
+        return discovery(r.get_mut(), &req.path, &req.accept, world);
+    };
+    let served = served(&world.0.lock().unwrap());
+    let res = served
         .iter()
-        .find(|(p, res, _)| *p == prefix && *res == resource)
-    else {
+        .find(|x| x.prefix() == prefix && x.plural == resource)
+        // A cluster-scoped resource has no namespaced path.
+        .filter(|x| x.namespaced || ns.is_none())
+        .cloned();
+    let Some(res) = res else {
         respond(
             r.get_mut(),
             404,
@@ -533,18 +767,31 @@ fn handle(
         );
         return true;
     };
-    let group = prefix
-        .strip_prefix("/apis/")
-        .map(|gv| gv.split('/').next().unwrap_or(""))
-        .unwrap_or("");
+    let kind = res.kind.clone();
+    let group = res.group.clone();
+    let group = group.as_str();
+    // The one object a request is about: its name, or its list's or watch's
+    // field selector metadata.name=NAME (what resourceNames can grant).
+    let named = name.map(str::to_string).or_else(|| {
+        param("fieldSelector")
+            .as_deref()
+            .and_then(|f| f.strip_prefix("metadata.name="))
+            .filter(|n| !n.contains(','))
+            .map(str::to_string)
+    });
     let denied = {
         let w = world.0.lock().unwrap();
         w.denied
             .iter()
-            .any(|(u, v, res)| *u == user && v == verb && res == resource)
-            || w.grants
-                .get(&user)
-                .is_some_and(|rules| !rules.iter().any(|(v, res)| v == verb && res == resource))
+            .any(|(u, v, r)| *u == user && v == verb && r == resource)
+            || w.grants.get(&user).is_some_and(|rules| {
+                !rules.iter().any(|g| {
+                    g.verb == verb
+                        && g.resource == resource
+                        && (g.names.is_empty()
+                            || named.as_ref().is_some_and(|n| g.names.contains(n)))
+                })
+            })
     };
     if denied {
         // As the API server words it: `pods "x" is forbidden` for one object,
@@ -558,8 +805,12 @@ fn handle(
             Some(n) => format!("{qualified} {n:?}"),
             None => qualified,
         };
+        let scope = match ns {
+            Some(ns) => format!("in the namespace {ns:?}"),
+            None => "at the cluster scope".to_string(),
+        };
         let message = format!(
-            "{subject} is forbidden: User {user:?} cannot {verb} resource {resource:?} in API group {group:?} in the namespace {ns:?}"
+            "{subject} is forbidden: User {user:?} cannot {verb} resource {resource:?} in API group {group:?} {scope}"
         );
         let mut details = json!({"kind": resource});
         if !group.is_empty() {
@@ -575,6 +826,9 @@ fn handle(
         );
         return true;
     }
+    // Objects of this namespace (cluster-scoped ones have none; a namespaced
+    // resource at the cluster scope lists every namespace).
+    let in_ns = move |n: &str| ns.is_none_or(|ns| n == ns);
     let field = param("fieldSelector");
     let labels = param("labelSelector");
     let matches = move |o: &Value| -> bool {
@@ -601,13 +855,13 @@ fn handle(
         }
         true
     };
-    let api_version = prefix
-        .trim_start_matches("/apis/")
-        .trim_start_matches("/api/")
-        .to_string();
+    let api_version = res.api_version();
     if let Some(name) = name {
         let w = world.0.lock().unwrap();
-        match w.objects.get(&(resource.into(), ns.into(), name.into())) {
+        match w
+            .objects
+            .get(&(resource.into(), ns.unwrap_or("").into(), name.into()))
+        {
             Some(o) => {
                 let mut o = o.clone();
                 o["kind"] = json!(kind);
@@ -617,7 +871,12 @@ fn handle(
             }
             None => {
                 drop(w);
-                let message = format!("{resource} {name:?} not found");
+                let qualified = if group.is_empty() {
+                    resource.to_string()
+                } else {
+                    format!("{resource}.{group}")
+                };
+                let message = format!("{qualified} {name:?} not found");
                 respond(
                     r.get_mut(),
                     404,
@@ -674,7 +933,7 @@ fn handle(
         let all: Vec<&Value> = w
             .objects
             .iter()
-            .filter(|((res, n, _), o)| res == resource && n == ns && matches(o))
+            .filter(|((res, n, _), o)| res == resource && in_ns(n) && matches(o))
             .map(|(_, o)| o)
             .collect();
         let mut size = param("limit")
@@ -747,7 +1006,7 @@ fn handle(
         initial = w
             .objects
             .iter()
-            .filter(|((res, n, _), o)| res == resource && n == ns && matches(o))
+            .filter(|((res, n, _), o)| res == resource && in_ns(n) && matches(o))
             .map(|(_, o)| json!({"type": "ADDED", "object": o}))
             .collect();
     }
@@ -772,7 +1031,7 @@ fn handle(
                 w.events
                     .iter()
                     .filter(|(rv, res, n, _, o)| {
-                        *rv > cursor && res == resource && n == ns && matches(o)
+                        *rv > cursor && res == resource && in_ns(n) && matches(o)
                     })
                     .map(|(_, _, _, t, o)| json!({"type": t, "object": o})),
             )
@@ -868,52 +1127,223 @@ fn endless_line(out: &mut Tls) {
     while write!(out, "{:x}\r\n{block}\r\n", block.len()).is_ok() && out.flush().is_ok() {}
 }
 
-/// The discovery documents kubectl reads before it lists or watches.
-fn discovery(out: &mut Tls, path: &str) -> bool {
-    let resource = |name: &str, kind: &str, verbs: &[&str]| json!({"name": name, "singularName": kind.to_lowercase(), "namespaced": true, "kind": kind, "verbs": verbs});
-    let rw = ["get", "list", "watch"];
+/// The content type of an aggregated discovery document.
+const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// The discovery documents kubectl reads before it lists or watches, in both
+/// styles: the aggregated `APIGroupDiscoveryList` (Kubernetes 1.26 and later)
+/// when `accept` asks for it, else `APIVersions`, `APIGroupList` and
+/// `APIResourceList`s. False: the connection closes.
+fn discovery(
+    out: &mut Tls,
+    path: &str,
+    accept: &str,
+    world: &Arc<(Mutex<World>, Condvar)>,
+) -> bool {
+    let (served, legacy, mischief) = {
+        let w = world.0.lock().unwrap();
+        (served(&w), w.legacy_discovery, w.mischief)
+    };
+    if let Mischief::HugeDiscovery(size) = mischief {
+        if path != "/version" {
+            return huge_discovery(out, size);
+        }
+    }
+    let aggregated = accept.contains("as=APIGroupDiscoveryList") && !legacy;
+    let verbs = [
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch",
+    ];
+    let scope = |r: &Res| {
+        if r.namespaced {
+            "Namespaced"
+        } else {
+            "Cluster"
+        }
+    };
+    let aggregated_resource = |r: &Res| {
+        let mut e = json!({"resource": r.plural,
+            "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
+            "scope": scope(r), "singularResource": r.singular, "verbs": verbs,
+            "subresources": [{"subresource": "status",
+                "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
+                "verbs": ["get", "patch", "update"]}]});
+        if !r.short.is_empty() {
+            e["shortNames"] = json!(r.short);
+        }
+        e
+    };
+    let legacy_resources = |rs: Vec<&Res>| -> Vec<Value> {
+        let mut out = Vec::new();
+        for r in rs {
+            let mut e = json!({"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced,
+                "kind": r.kind, "verbs": verbs, "storageVersionHash": "abc="});
+            if !r.short.is_empty() {
+                e["shortNames"] = json!(r.short);
+            }
+            out.push(e);
+            out.push(
+                json!({"name": format!("{}/status", r.plural), "singularName": "",
+                "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get", "patch", "update"]}),
+            );
+        }
+        out
+    };
+    // The groups in the order they are served, each with its versions in order.
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for r in served.iter().filter(|r| !r.group.is_empty()) {
+        match groups.iter_mut().find(|(g, _)| *g == r.group) {
+            Some((_, vs)) if !vs.contains(&r.version) => vs.push(r.version.clone()),
+            Some(_) => {}
+            None => groups.push((r.group.clone(), vec![r.version.clone()])),
+        }
+    }
+    let of = |g: &str, v: &str| -> Vec<&Res> {
+        served
+            .iter()
+            .filter(|r| r.group == g && r.version == v)
+            .collect()
+    };
     let body = match path.trim_end_matches('/') {
-        "/api" => json!({"kind": "APIVersions", "versions": ["v1"],
-            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}]}),
-        "/apis" => {
-            let group = |g: &str| {
-                json!({"name": g, "versions": [{"groupVersion": format!("{g}/v1"), "version": "v1"}],
-                "preferredVersion": {"groupVersion": format!("{g}/v1"), "version": "v1"}})
-            };
-            json!({"kind": "APIGroupList", "apiVersion": "v1",
-                "groups": [group("apps"), group("batch"), group("discovery.k8s.io")]})
-        }
-        "/api/v1" => json!({"kind": "APIResourceList", "groupVersion": "v1",
-            "resources": [resource("pods", "Pod", &rw), resource("namespaces", "Namespace", &rw)]}),
-        "/apis/apps/v1" => {
-            json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "apps/v1",
-            "resources": [resource("deployments", "Deployment", &rw), resource("statefulsets", "StatefulSet", &rw),
-                          resource("daemonsets", "DaemonSet", &rw)]})
-        }
-        "/apis/batch/v1" => {
-            json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "batch/v1",
-            "resources": [resource("jobs", "Job", &rw)]})
-        }
-        "/apis/discovery.k8s.io/v1" => json!({"kind": "APIResourceList", "apiVersion": "v1",
-            "groupVersion": "discovery.k8s.io/v1", "resources": [resource("endpointslices", "EndpointSlice", &rw)]}),
-        "/version" => {
-            json!({"major": "1", "minor": "34", "gitVersion": "v1.34.0", "platform": "linux/amd64"})
-        }
-        _ => {
-            respond(
+        "/api" if aggregated => {
+            let resources: Vec<Value> = of("", "v1").into_iter().map(aggregated_resource).collect();
+            respond_typed(
                 out,
-                404,
-                &status(
-                    404,
-                    "NotFound",
-                    "the server could not find the requested resource",
-                    Value::Null,
-                ),
+                200,
+                &json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {},
+                    "items": [{"metadata": {"creationTimestamp": null},
+                               "versions": [{"version": "v1", "resources": resources, "freshness": "Current"}]}]}),
+                AGGREGATED,
             );
             return true;
         }
+        "/apis" if aggregated => {
+            let items: Vec<Value> = groups
+                .iter()
+                .map(|(g, vs)| {
+                    let versions: Vec<Value> = vs
+                        .iter()
+                        .map(|v| {
+                            let resources: Vec<Value> =
+                                of(g, v).into_iter().map(aggregated_resource).collect();
+                            json!({"version": v, "resources": resources, "freshness": "Current"})
+                        })
+                        .collect();
+                    json!({"metadata": {"name": g, "creationTimestamp": null}, "versions": versions})
+                })
+                .collect();
+            respond_typed(
+                out,
+                200,
+                &json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2",
+                    "metadata": {}, "items": items}),
+                AGGREGATED,
+            );
+            return true;
+        }
+        "/api" => json!({"kind": "APIVersions", "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}]}),
+        "/apis" => {
+            let list: Vec<Value> = groups
+                .iter()
+                .map(|(g, vs)| {
+                    let versions: Vec<Value> = vs
+                        .iter()
+                        .map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
+                        .collect();
+                    json!({"name": g, "versions": versions, "preferredVersion": versions[0]})
+                })
+                .collect();
+            json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": list})
+        }
+        "/api/v1" => json!({"kind": "APIResourceList", "groupVersion": "v1",
+            "resources": legacy_resources(of("", "v1"))}),
+        "/version" => {
+            json!({"major": "1", "minor": "34", "gitVersion": "v1.34.0", "platform": "linux/amd64"})
+        }
+        other => {
+            let parts: Vec<&str> = other.trim_start_matches('/').split('/').collect();
+            let listed = match parts.as_slice() {
+                ["apis", g, v] => Some(of(g, v))
+                    .filter(|rs| !rs.is_empty())
+                    .map(|rs| (format!("{g}/{v}"), rs)),
+                _ => None,
+            };
+            match listed {
+                Some((gv, rs)) => json!({"kind": "APIResourceList", "apiVersion": "v1",
+                    "groupVersion": gv, "resources": legacy_resources(rs)}),
+                None => {
+                    respond(
+                        out,
+                        404,
+                        &status(
+                            404,
+                            "NotFound",
+                            "the server could not find the requested resource",
+                            Value::Null,
+                        ),
+                    );
+                    return true;
+                }
+            }
+        }
     };
     respond(out, 200, &body);
+    true
+}
+
+/// An aggregated discovery document `size` bytes long, in chunks: one group full
+/// of resources no target names (whole entries while they fit, then white space to
+/// the exact length), written as it goes. False: the connection closes.
+fn huge_discovery(out: &mut Tls, size: usize) -> bool {
+    let head = r#"{"kind":"APIGroupDiscoveryList","apiVersion":"apidiscovery.k8s.io/v2","metadata":{},"items":[{"metadata":{"name":"filler.example.com"},"versions":[{"version":"v1","resources":["#;
+    let tail = "]}]}]}";
+    let mut block = String::new();
+    let mut i = 0;
+    while block.len() < 64 << 10 {
+        if !block.is_empty() {
+            block.push(',');
+        }
+        block.push_str(&format!(
+            r#"{{"resource":"filler{i}","responseKind":{{"group":"filler.example.com","version":"v1","kind":"Filler{i}"}},"scope":"Namespaced","singularResource":"filler{i}","verbs":["get","list","watch"],"shortNames":["f{i}"]}}"#
+        ));
+        i += 1;
+    }
+    let chunk = |out: &mut Tls, data: &str| -> bool {
+        write!(out, "{:x}\r\n{data}\r\n", data.len()).is_ok()
+    };
+    if write!(
+        out,
+        "HTTP/1.1 200 OK\r\nContent-Type: {AGGREGATED}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .is_err()
+        || !chunk(out, head)
+    {
+        return false;
+    }
+    let mut left = size.saturating_sub(head.len() + tail.len());
+    let mut first = true;
+    while left > block.len() + 1 {
+        let data = if first {
+            block.clone()
+        } else {
+            format!(",{block}")
+        };
+        if !chunk(out, &data) {
+            return false;
+        }
+        left -= data.len();
+        first = false;
+    }
+    let _ = chunk(out, &" ".repeat(left)) && chunk(out, tail);
+    let _ = write!(out, "0\r\n\r\n");
+    let _ = out.flush();
     true
 }
 
@@ -1022,4 +1452,101 @@ fn slice(name: &str, service: &str, first: usize, ready: &[bool], family: &str) 
             "labels": {"kubernetes.io/service-name": service, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
         "addressType": family, "endpoints": endpoints,
         "ports": [{"name": "", "port": 5432, "protocol": "TCP"}]})
+}
+
+/// A PersistentVolumeClaim in `phase` (`Pending`, `Bound`).
+pub fn pvc(name: &str, phase: &str) -> Value {
+    json!({"metadata": {"name": name, "namespace": "app"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
+                 "storageClassName": "standard", "volumeMode": "Filesystem"},
+        "status": {"phase": phase}})
+}
+
+/// A Node (cluster-scoped), Ready or not, as the kubelet reports it.
+pub fn node(name: &str, ready: bool) -> Value {
+    let (status, reason, message) = if ready {
+        ("True", "KubeletReady", "kubelet is posting ready status")
+    } else {
+        (
+            "False",
+            "KubeletNotReady",
+            "container runtime network not ready: NetworkReady=false",
+        )
+    };
+    json!({"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "spec": {"podCIDR": "10.244.0.0/24"},
+        "status": {"conditions": [
+            {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory"},
+            {"type": "Ready", "status": status, "reason": reason, "message": message}]}})
+}
+
+/// A CustomResourceDefinition of `plural.group` (kind `kind`, namespaced, version
+/// v1 served), Established or not yet: its resource is served once it is.
+pub fn crd(plural: &str, group: &str, kind: &str, short: &[&str], established: bool) -> Value {
+    let status = if established { "True" } else { "False" };
+    let singular = kind.to_lowercase();
+    json!({"metadata": {"name": format!("{plural}.{group}"), "generation": 1},
+        "spec": {"group": group, "scope": "Namespaced",
+                 "names": {"plural": plural, "singular": singular, "kind": kind, "listKind": format!("{kind}List"), "shortNames": short},
+                 "versions": [{"name": "v1", "served": true, "storage": true,
+                               "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
+                               "subresources": {"status": {}}}]},
+        "status": {"acceptedNames": {"plural": plural, "kind": kind},
+                   "storedVersions": ["v1"],
+                   "conditions": [
+                       {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found"},
+                       {"type": "Established", "status": status, "reason": if established {"InitialNamesAccepted"} else {"Installing"},
+                        "message": if established {"the initial names have been accepted"} else {"the resource is being installed"}}]}})
+}
+
+/// The CRD of cert-manager's Certificates (`certificates.cert-manager.io`).
+pub fn certificate_crd(established: bool) -> Value {
+    crd(
+        "certificates",
+        "cert-manager.io",
+        "Certificate",
+        &["cert", "certs"],
+        established,
+    )
+}
+
+/// A cert-manager Certificate at `generation`, whose Ready condition (for
+/// `observed`) is True or False with cert-manager's reasons.
+pub fn certificate(name: &str, ready: bool, generation: i64, observed: i64) -> Value {
+    let (status, reason, message) = if ready {
+        (
+            "True",
+            "Ready",
+            "Certificate is up to date and has not expired",
+        )
+    } else {
+        (
+            "False",
+            "DoesNotExist",
+            "Issuing certificate as Secret does not exist",
+        )
+    };
+    json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+        "metadata": {"name": name, "namespace": "app", "generation": generation, "labels": {"app": "web"}},
+        "spec": {"secretName": format!("{name}-tls"), "dnsNames": ["web.example.com"],
+                 "issuerRef": {"name": "letsencrypt", "kind": "ClusterIssuer"}},
+        "status": {"conditions": [{"type": "Ready", "status": status, "reason": reason, "message": message,
+                                   "observedGeneration": observed, "lastTransitionTime": "2026-12-03T12:00:00Z"}]}})
+}
+
+/// An APIService (cluster-scoped), Available or not.
+pub fn apiservice(name: &str, available: bool) -> Value {
+    let (status, reason, message) = if available {
+        ("True", "Passed", "all checks passed")
+    } else {
+        (
+            "False",
+            "MissingEndpoints",
+            "endpoints for service/metrics-server in \"kube-system\" have no addresses with port name \"https\"",
+        )
+    };
+    json!({"metadata": {"name": name},
+        "spec": {"group": "metrics.k8s.io", "version": "v1beta1", "groupPriorityMinimum": 100, "versionPriority": 100,
+                 "service": {"name": "metrics-server", "namespace": "kube-system"}},
+        "status": {"conditions": [{"type": "Available", "status": status, "reason": reason, "message": message}]}})
 }

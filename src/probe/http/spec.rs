@@ -5,6 +5,8 @@
 use super::status::StatusSet;
 use crate::env::Env;
 use crate::probe::error::ProbeError;
+pub use crate::probe::pointer::JsonExpectation;
+use crate::probe::pointer::Scalar;
 use crate::target::decode;
 use hyper::body::Bytes;
 use hyper::header::{HeaderName, HeaderValue};
@@ -56,36 +58,6 @@ impl Pattern {
                 ))
             }
         }
-    }
-}
-
-/// `json=POINTER[:VALUE,VALUE...]`: the value at an RFC 6901 pointer.
-#[derive(Debug)]
-pub struct JsonExpectation {
-    /// The pointer, decoded (`~0`, `~1` still escaped, as RFC 6901 writes them).
-    pub pointer: String,
-    /// Accepted values; empty means present and neither `null` nor `false`.
-    pub values: Vec<String>,
-}
-
-impl JsonExpectation {
-    /// Whether `value` is one of the accepted values: a string equals one, a number
-    /// equals one read as a number, `true`/`false`/`null` are written as such.
-    fn accepts(&self, value: &serde_json::Value) -> bool {
-        use serde_json::Value;
-        if self.values.is_empty() {
-            return !matches!(value, Value::Null | Value::Bool(false));
-        }
-        self.values.iter().any(|want| match value {
-            Value::String(s) => s == want,
-            Value::Number(n) => match (n.as_f64(), want.parse::<f64>()) {
-                (Some(a), Ok(b)) => a == b,
-                _ => false,
-            },
-            Value::Bool(b) => want == if *b { "true" } else { "false" },
-            Value::Null => want == "null",
-            Value::Array(_) | Value::Object(_) => false,
-        })
     }
 }
 
@@ -154,14 +126,11 @@ impl Spec {
                     once(spec.body_matches.is_some())?;
                     spec.body_matches = Some(Pattern::new(decode(raw), "body")?);
                 }
-                "json" => {
-                    let (pointer, values) = match raw.split_once(':') {
-                        Some((p, v)) => (decode(p), v.split(',').map(decode).collect()),
-                        None => (decode(raw), Vec::new()),
-                    };
-                    check_pointer(&pointer)?;
-                    spec.json.push(JsonExpectation { pointer, values });
-                }
+                "json" => spec.json.push(JsonExpectation::parse(
+                    raw,
+                    "json",
+                    "json=/status:green,yellow",
+                )?),
                 "header" => {
                     let (name, rest) =
                         name_and_rest(raw, "header", "NAME:REGEX, e.g. header=content-type:json")?;
@@ -277,26 +246,6 @@ impl Spec {
     }
 }
 
-/// An RFC 6901 pointer: empty (the whole document) or `/`-separated tokens in
-/// which `~` is followed by `0` or `1`.
-fn check_pointer(pointer: &str) -> Result<(), String> {
-    let bad = |why: &str| {
-        Err(format!(
-            "invalid JSON pointer {pointer:?} in json=: {why} (write json=/status:green,yellow)"
-        ))
-    };
-    if !pointer.is_empty() && !pointer.starts_with('/') {
-        return bad("it starts with /");
-    }
-    let mut chars = pointer.chars();
-    while let Some(c) = chars.next() {
-        if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
-            return bad("~ is followed by 0 or 1");
-        }
-    }
-    Ok(())
-}
-
 /// How much of a body the expectations look at.
 pub const BODY_LIMIT: usize = 1 << 20;
 
@@ -360,23 +309,14 @@ pub fn expectations(spec: &Spec, answer: &Answer) -> Result<(), ProbeError> {
         ))
     })?;
     for want in &spec.json {
-        let shown = if want.pointer.is_empty() {
-            "the document"
-        } else {
-            &want.pointer
-        };
-        let expected = if want.values.is_empty() {
-            "expected a value other than null and false".to_string()
-        } else {
-            format!("expected {}", want.values.join(" or "))
-        };
+        let (shown, expected) = (want.shown(), want.expected());
         match document.pointer(&want.pointer) {
             None => {
                 return Err(ProbeError::transient(format!(
                     "HTTP {status}, but the JSON has no {shown} ({expected})"
                 )))
             }
-            Some(value) if !want.accepts(value) => {
+            Some(value) if !want.accepts(Scalar::of(value)) => {
                 return Err(ProbeError::transient(format!(
                     "HTTP {status}, but {shown} is {} ({expected})",
                     seen(value.to_string().as_bytes())

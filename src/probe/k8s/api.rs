@@ -1,11 +1,11 @@
-//! Requests to the Kubernetes API: a list page, and a watch whose events are read
-//! one JSON line at a time, over hyper's HTTP/1.1 client on our own connection (the
+//! Requests to the Kubernetes API: a discovery document, a list page, and a watch
+//! whose events are read one JSON line at a time, over hyper's HTTP/1.1 client on our own connection (the
 //! shared resolver and TLS handshake). Every request counts, for `--json`'s
 //! `requests`. Failures are mapped the way the API reports them: a `Status` object
 //! with `reason` and `message`.
 //!
-//! Whatever the server sends is read through a limit: an answer's body and a watch
-//! event's line are at most [`MAX_BODY`] bytes (etcd stores an object of at most
+//! Whatever the server sends is read through a limit: an answer's body (a
+//! discovery document too) and a watch event's line are at most [`MAX_BODY`] bytes (etcd stores an object of at most
 //! 1.5 MiB, its request limit, and its JSON is rarely more than twice that; a
 //! page of a list is kept under the cap by its `limit`), an error's body
 //! 64 KiB. Past the cap the request is a transient failure that says so,
@@ -42,6 +42,13 @@ const SMALL: usize = 64 << 10;
 /// The largest error body read (a `Status` is a few hundred bytes).
 const MAX_STATUS: usize = 64 << 10;
 
+/// What lists and watches accept.
+const JSON: &str = "application/json";
+
+/// What discovery accepts, as kubectl asks: the aggregated document (v2, then
+/// v2beta1 as Kubernetes 1.26 to 1.29 serve it), else the legacy one.
+const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+
 /// How a request failed.
 #[derive(Debug)]
 pub enum Failure {
@@ -53,6 +60,9 @@ pub enum Failure {
     WatchRefused(String),
     /// The answer is larger than [`MAX_BODY`].
     TooLarge,
+    /// 404: the server does not serve the collection (a resource whose
+    /// CustomResourceDefinition is gone); the server's message.
+    NotFound(String),
     /// Anything else.
     Probe(ProbeError),
 }
@@ -88,6 +98,7 @@ impl Drop for Driver {
 pub struct Watch {
     body: Incoming,
     buf: Vec<u8>,
+    what: Arc<What>,
     _driver: Driver,
 }
 
@@ -105,7 +116,7 @@ impl Watch {
                 let parsed = if line.iter().all(u8::is_ascii_whitespace) {
                     None
                 } else {
-                    Some(object::event(line))
+                    Some(object::event(line, &self.what))
                 };
                 self.buf.drain(..=end);
                 if self.buf.capacity() > SMALL && self.buf.len() <= SMALL {
@@ -174,7 +185,7 @@ impl Client {
             query.push_str("&continue=");
             query.push_str(&super::encode(token));
         }
-        let (status, body, _driver) = self.get(path, &query).await?;
+        let (status, _, body, _driver) = self.get(path, &query, JSON).await?;
         if status != 200 {
             let bytes = read_body(body, MAX_STATUS).await?.unwrap_or_default();
             return Err(failure(status, &bytes, "list", path, false));
@@ -190,14 +201,21 @@ impl Client {
         })
     }
 
-    /// Opens a watch on a collection from `rv`.
-    pub async fn watch(&self, path: &str, query: &str, rv: &str) -> Result<Watch, Failure> {
+    /// Opens a watch on a collection from `rv`; its events are read for `what`.
+    pub async fn watch(
+        &self,
+        path: &str,
+        query: &str,
+        rv: &str,
+        what: Arc<What>,
+    ) -> Result<Watch, Failure> {
         let query = format!("{query}&watch=1&resourceVersion={rv}&allowWatchBookmarks=true");
-        let (status, body, driver) = self.get(path, &query).await?;
+        let (status, _, body, driver) = self.get(path, &query, JSON).await?;
         if status == 200 {
             return Ok(Watch {
                 body,
                 buf: Vec::new(),
+                what,
                 _driver: driver,
             });
         }
@@ -205,7 +223,31 @@ impl Client {
         Err(failure(status, &bytes, "watch", path, true))
     }
 
-    async fn get(&self, path: &str, query: &str) -> Result<(u16, Incoming, Driver), ProbeError> {
+    /// GET a discovery document (`/api`, `/apis`, `/apis/GROUP/VERSION`), asked
+    /// for in the aggregated form (`APIGroupDiscoveryList`) when `aggregated`:
+    /// whether the answer is in that form, and its body (at most [`MAX_BODY`]).
+    pub async fn discover(&self, path: &str, aggregated: bool) -> Result<(bool, Vec<u8>), Failure> {
+        let accept = if aggregated { AGGREGATED } else { JSON };
+        let (status, content_type, body, _driver) = self.get(path, "", accept).await?;
+        if status != 200 {
+            let bytes = read_body(body, MAX_STATUS).await?.unwrap_or_default();
+            return Err(failure(status, &bytes, "get", path, false));
+        }
+        let Some(bytes) = read_body(body, MAX_BODY).await? else {
+            return Err(Failure::TooLarge);
+        };
+        let is_aggregated = content_type
+            .as_deref()
+            .is_some_and(|t| t.contains("as=APIGroupDiscoveryList"));
+        Ok((is_aggregated, bytes))
+    }
+
+    async fn get(
+        &self,
+        path: &str,
+        query: &str,
+        accept: &'static str,
+    ) -> Result<(u16, Option<String>, Incoming, Driver), ProbeError> {
         let token = self.creds.token().await?;
         let server = &self.creds.server;
         let host = match server.host() {
@@ -221,7 +263,11 @@ impl Client {
         })
         .await?;
         let prefix = server.path().trim_end_matches('/');
-        let target = format!("{prefix}{path}?{query}");
+        let target = if query.is_empty() {
+            format!("{prefix}{path}")
+        } else {
+            format!("{prefix}{path}?{query}")
+        };
         let authority = match server.port() {
             Some(p) => format!("{}:{p}", server.host_str().unwrap_or("")),
             None => server.host_str().unwrap_or("").to_string(),
@@ -232,7 +278,7 @@ impl Client {
                 hyper::header::USER_AGENT,
                 concat!("whenready/", env!("CARGO_PKG_VERSION")),
             )
-            .header(hyper::header::ACCEPT, "application/json");
+            .header(hyper::header::ACCEPT, accept);
         if let Some(t) = token {
             req = req.header(hyper::header::AUTHORIZATION, format!("Bearer {t}"));
         }
@@ -252,7 +298,7 @@ impl Client {
 async fn send<S>(
     stream: S,
     req: hyper::Request<Empty<Bytes>>,
-) -> Result<(u16, Incoming, Driver), ProbeError>
+) -> Result<(u16, Option<String>, Incoming, Driver), ProbeError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -266,7 +312,17 @@ where
         .send_request(req)
         .await
         .map_err(|e| classify(&e, "request failed"))?;
-    Ok((response.status().as_u16(), response.into_body(), driver))
+    let content_type = response
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Ok((
+        response.status().as_u16(),
+        content_type,
+        response.into_body(),
+        driver,
+    ))
 }
 
 /// The body, or `None` when it is longer than `max` bytes (read no further; a
@@ -335,14 +391,17 @@ fn classify(e: &hyper::Error, what: &str) -> ProbeError {
     ProbeError::transient(format!("{what}: {e}"))
 }
 
-/// The resource a request path is about: API group and resource name, and the
-/// namespace (`/apis/apps/v1/namespaces/NS/deployments`).
-fn resource_of(path: &str) -> (&str, &str, &str) {
+/// What a request path is about: the API group and resource, and the namespace
+/// (`None`: the cluster scope), or `None` for a path that names no resource
+/// (discovery: `/apis`).
+fn resource_of(path: &str) -> Option<(&str, Option<&str>, &str)> {
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match parts.as_slice() {
-        ["api", _, "namespaces", ns, res] => ("", ns, res),
-        ["apis", group, _, "namespaces", ns, res] => (group, ns, res),
-        _ => ("", "", path),
+        ["api", _, "namespaces", ns, res] => Some(("", Some(*ns), *res)),
+        ["apis", group, _, "namespaces", ns, res] => Some((*group, Some(*ns), *res)),
+        ["api", _, res] => Some(("", None, *res)),
+        ["apis", group, _, res] => Some((*group, None, *res)),
+        _ => None,
     }
 }
 
@@ -358,11 +417,16 @@ fn failure(status: u16, body: &[u8], verb: &str, path: &str, watching: bool) -> 
             .to_string()
     };
     let (message, reason) = (field("message"), field("reason"));
-    let (group, ns, resource) = resource_of(path);
-    let shown = if group.is_empty() {
-        resource.to_string()
-    } else {
-        format!("{group}/{resource}")
+    let about = resource_of(path);
+    let shown = match about {
+        Some(("", _, resource)) => resource.to_string(),
+        Some((group, _, resource)) => format!("{group}/{resource}"),
+        None => path.to_string(),
+    };
+    let scope = match about {
+        Some((_, Some(ns), _)) => format!(" in namespace {ns:?}"),
+        Some((_, None, _)) => " at the cluster scope".to_string(),
+        None => String::new(),
     };
     match status {
         410 => Failure::Gone,
@@ -375,7 +439,7 @@ fn failure(status: u16, body: &[u8], verb: &str, path: &str, watching: bool) -> 
             }
         ))),
         403 if watching => Failure::WatchRefused(format!(
-            "cannot watch {shown} in namespace {ns:?}: polling instead (grant the verb \"watch\" to spare the API server)"
+            "cannot watch {shown}{scope}: polling instead (grant the verb \"watch\" to spare the API server)"
         )),
         405 if watching => Failure::WatchRefused(format!(
             "the API server does not watch {shown}: polling instead"
@@ -387,10 +451,24 @@ fn failure(status: u16, body: &[u8], verb: &str, path: &str, watching: bool) -> 
                 .and_then(|(_, rest)| rest.split_once('"'))
                 .map(|(u, _)| format!(" (User {u:?})"))
                 .unwrap_or_default();
+            let grant = match about {
+                Some((group, ns, resource)) => format!(
+                    "; grant{}: apiGroups: [{group:?}], resources: [{resource:?}], verbs: [\"list\",\"watch\"]",
+                    if ns.is_none() { " in a ClusterRole" } else { "" }
+                ),
+                // Discovery is granted to every authenticated user by the
+                // system:discovery ClusterRole.
+                None => "; API discovery is granted by the ClusterRole system:discovery (bound to system:authenticated by default)".to_string(),
+            };
             Failure::Probe(ProbeError::permanent(format!(
-                "forbidden: cannot {verb} {shown} in namespace {ns:?}{user}; grant: apiGroups: [{group:?}], resources: [{resource:?}], verbs: [\"list\",\"watch\"]"
+                "forbidden: cannot {verb} {shown}{scope}{user}{grant}"
             )))
         }
+        404 if about.is_some() => Failure::NotFound(if message.is_empty() {
+            "the server could not find the requested resource".into()
+        } else {
+            message
+        }),
         400 | 422 => Failure::Probe(ProbeError::permanent(format!(
             "the API server rejects the request (HTTP {status} {reason}): {message}"
         ))),
@@ -401,6 +479,9 @@ fn failure(status: u16, body: &[u8], verb: &str, path: &str, watching: bool) -> 
             }
             if !message.is_empty() {
                 text.push_str(&format!(": {message}"));
+            }
+            if about.is_none() {
+                text.push_str(&format!(" ({path})"));
             }
             Failure::Probe(ProbeError::transient(text))
         }
@@ -452,15 +533,42 @@ mod tests {
             401,
             br#"{"message":"Unauthorized"}"#,
             "list",
-            "/x",
+            "/api/v1/namespaces/ns/pods",
             false
         ))
         .starts_with("unauthorized (HTTP 401)"));
+        // Any resource, cluster-scoped too: a ClusterRole grants it.
+        let r = permanent(failure(
+            403,
+            br#"{"message":"nodes is forbidden: User \"u\" cannot list resource \"nodes\" in API group \"\" at the cluster scope"}"#,
+            "list",
+            "/api/v1/nodes",
+            false,
+        ));
+        assert_eq!(
+            r,
+            r#"forbidden: cannot list nodes at the cluster scope (User "u"); grant in a ClusterRole: apiGroups: [""], resources: ["nodes"], verbs: ["list","watch"]"#
+        );
+        let r = permanent(failure(
+            403,
+            b"",
+            "list",
+            "/apis/cert-manager.io/v1/namespaces/app/certificates",
+            false,
+        ));
+        assert!(r.starts_with(r#"forbidden: cannot list cert-manager.io/certificates in namespace "app"; grant: apiGroups: ["cert-manager.io"], resources: ["certificates"]"#), "{r}");
+        let r = permanent(failure(403, b"", "get", "/apis", false));
+        assert!(r.starts_with("forbidden: cannot get /apis; API discovery is granted by the ClusterRole system:discovery"), "{r}");
+        // A collection the server does not serve.
+        assert!(matches!(
+            failure(404, br#"{"message":"the server could not find the requested resource"}"#, "list", "/apis/example.com/v1/namespaces/app/widgets", false),
+            Failure::NotFound(m) if m == "the server could not find the requested resource"
+        ));
         match failure(
             503,
             br#"{"reason":"ServiceUnavailable","message":"etcd is down"}"#,
             "list",
-            "/x",
+            "/api/v1/namespaces/app/pods",
             false,
         ) {
             Failure::Probe(e) => {

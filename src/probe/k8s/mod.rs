@@ -1,7 +1,12 @@
-//! `k8s://[NAMESPACE/]KIND/NAME` and `k8s://[NAMESPACE/]pods?selector=…`: Kubernetes
-//! objects through the API: a Service with ready endpoints, a complete Job, a
-//! rolled-out Deployment, StatefulSet or DaemonSet, a Ready Pod, Ready pods behind
-//! a label selector.
+//! `k8s://[NAMESPACE/]RESOURCE/NAME` and `k8s://[NAMESPACE/]RESOURCE?selector=…`:
+//! Kubernetes objects through the API. Any resource the API server serves, custom
+//! resources included, found by API discovery ([`discovery`]), and when it
+//! counts: the target's own `condition=TYPE[=VALUE]` and `field=/POINTER:VALUES`
+//! (as `kubectl wait --for=condition=` and `--for=jsonpath=`), else the
+//! resource's own rule (a Service with ready endpoints, a complete Job, a rolled-out
+//! Deployment, StatefulSet or DaemonSet, a Ready Pod; any other object once it
+//! exists). With `--reverse`, a target waits until its objects are deleted (a
+//! watch's DELETED event ends it at once), not until they stop being ready.
 //!
 //! The API server is spared as client-go's informers spare it: one list, then one
 //! watch from the list's resourceVersion (with bookmarks) that lives across
@@ -10,11 +15,12 @@
 //! refused. An attempt applies the events that have come since the last one (and
 //! waits a few milliseconds for more), so each attempt still ends at once with a
 //! reason of its own, and the deadline, backoff and exit codes are the wait loop's
-//! as for every kind. Credentials: [`config`]; requests: [`api`]; what is kept
-//! of each object: [`object`]; readiness rules: [`ready`].
+//! as for every kind. The target as written: [`spec`]; credentials: [`config`];
+//! requests: [`api`]; what is kept of each object: [`object`]; when objects
+//! count: [`ready`].
 //!
 //! Lists come in pages of at most [`PAGE`] objects (`limit` and `continue`, as
-//! kubectl reads them); each object is cut down to what readiness reads as its
+//! kubectl reads them); each object is cut down to what its target reads as its
 //! page is parsed, so a target keeps a few hundred bytes an object whatever the
 //! pages hold, up to [`object::MAX_KEPT`]. A list's progress is kept across
 //! attempts (an attempt cut mid-list resumes from its continue token); an expired
@@ -24,17 +30,21 @@
 
 pub mod api;
 pub mod config;
+pub mod discovery;
 pub mod exec;
 pub mod object;
 pub mod ready;
+pub mod spec;
 
 use super::error::ProbeError;
 use super::{Attempt, Check, Ctx, Kind};
 use crate::env::Env;
 use api::{Client, Failure, Watch, WatchError};
 use config::{Credentials, Sources};
+use discovery::{Builtin, Discovery};
 use object::Objects;
-use ready::{Verdict, What};
+use ready::{Expect, Rule, Verdict, What};
+use spec::{Select, Spec};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -52,19 +62,19 @@ impl Kind for K8s {
         &["k8s"]
     }
     fn forms(&self) -> &'static str {
-        "k8s://[NAMESPACE/]KIND/NAME"
+        "k8s://[NAMESPACE/]RESOURCE/NAME"
     }
     fn help(&self) -> (&'static str, &'static str) {
         (
-            "k8s://[NS/]KIND/NAME, …/pods?selector=",
-            "Service endpoint ready, Job complete, rollout done, Pod Ready",
+            "k8s://[NS/]RESOURCE/NAME, …?selector=",
+            "?condition=, ?field= hold; else endpoints, Job, rollout, Pod Ready",
         )
     }
     fn environment(&self) -> Option<&'static str> {
         Some("KUBECONFIG (or ~/.kube/config), else the in-cluster service account\n  (KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT): credentials of k8s targets")
     }
     fn parse(&self, url: &Url, env: &Env) -> Result<Box<dyn Check>, String> {
-        let target = parse(url)?;
+        let spec = spec::parse(url)?;
         let get = |name: &str| env.get(name).map(|v| v.map(str::to_string));
         let in_cluster = match (
             get("KUBERNETES_SERVICE_HOST")?,
@@ -74,150 +84,42 @@ impl Kind for K8s {
             _ => None,
         };
         Ok(Box::new(K8sTarget {
-            what: target.what,
-            namespace: target.namespace,
             sources: Sources {
                 kubeconfig: get("KUBECONFIG")?,
                 home: get("HOME")?,
                 in_cluster,
-                context: target.context,
+                context: spec.context.clone(),
             },
+            spec,
             client: OnceLock::new(),
             state: tokio::sync::Mutex::new(State::default()),
         }))
     }
 }
 
-/// A target as written.
-#[derive(Debug, PartialEq, Eq)]
-struct Parsed {
-    what: What,
-    namespace: Option<String>,
-    context: Option<String>,
-}
-
-/// A DNS label (namespaces) or subdomain (object names), as the API validates them.
-fn valid_name(s: &str, label: bool) -> bool {
-    let max = if label { 63 } else { 253 };
-    !s.is_empty()
-        && s.len() <= max
-        && s.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || (!label && b == b'.')
-        })
-        && !s.starts_with(['-', '.'])
-        && !s.ends_with(['-', '.'])
-}
-
-fn parse(url: &Url) -> Result<Parsed, String> {
-    if !url.username().is_empty() || url.password().is_some() || url.port().is_some() {
-        return Err("a k8s target has no user, password or port: credentials come from the kubeconfig or the service account".into());
-    }
-    if url.fragment().is_some() {
-        return Err("a k8s target has no #fragment".into());
-    }
-    let mut parts: Vec<String> = Vec::new();
-    if let Some(h) = url.host_str().filter(|h| !h.is_empty()) {
-        parts.push(h.to_string());
-    }
-    parts.extend(url.path().split('/').filter(|s| !s.is_empty()).map(|s| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8_lossy()
-            .into_owned()
-    }));
-    let (mut min, mut selector, mut context) = (None, None, None);
-    for (k, v) in url.query_pairs() {
-        match k.as_ref() {
-            "min" => {
-                min = Some(
-                    v.parse::<u64>()
-                        .ok()
-                        .filter(|n| *n >= 1)
-                        .ok_or_else(|| format!("min={v:?} is not a whole number >= 1"))?,
-                )
-            }
-            "selector" if !v.trim().is_empty() => selector = Some(v.trim().to_string()),
-            "selector" => return Err("selector= is empty: write e.g. selector=app%3Ddb".into()),
-            "context" => context = Some(v.into_owned()),
-            other => {
-                return Err(format!(
-                    "unknown parameter {other:?} (known: selector, min, context)"
-                ))
-            }
-        }
-    }
-    const FORM: &str = "write k8s://[NAMESPACE/]KIND/NAME (KIND: service, job, deployment, statefulset, daemonset, pod) or k8s://[NAMESPACE/]pods?selector=LABELS";
-    let (namespace, kind, name) = match (selector.is_some(), parts.as_slice()) {
-        (true, [kind]) => (None, kind.clone(), None),
-        (true, [ns, kind]) => (Some(ns.clone()), kind.clone(), None),
-        (false, [kind, name]) => (None, kind.clone(), Some(name.clone())),
-        (false, [ns, kind, name]) => (Some(ns.clone()), kind.clone(), Some(name.clone())),
-        _ => return Err(FORM.into()),
-    };
-    if let Some(ns) = &namespace {
-        if !valid_name(ns, true) {
-            return Err(format!(
-                "{ns:?} is not a namespace name (lowercase letters, digits and '-')"
-            ));
-        }
-    }
-    let kind = kind.to_ascii_lowercase();
-    let what = match (kind.as_str(), name, selector) {
-        ("pod" | "pods" | "po", None, Some(selector)) => What::Pods {
-            selector,
-            min: min.unwrap_or(1),
-        },
-        (_, None, Some(_)) => return Err(format!("selector= works with pods only, not {kind:?}")),
-        (_, Some(name), None) => {
-            if !valid_name(&name, false) {
-                return Err(format!(
-                    "{name:?} is not an object name (lowercase letters, digits, '-' and '.')"
-                ));
-            }
-            if min.is_some() && !matches!(kind.as_str(), "service" | "services" | "svc") {
-                return Err("min= works with services and pod selectors only".into());
-            }
-            match kind.as_str() {
-                "service" | "services" | "svc" => What::Service {
-                    name,
-                    min: min.unwrap_or(1),
-                },
-                "job" | "jobs" => What::Job(name),
-                "deployment" | "deployments" | "deploy" => What::Deployment(name),
-                "statefulset" | "statefulsets" | "sts" => What::StatefulSet(name),
-                "daemonset" | "daemonsets" | "ds" => What::DaemonSet(name),
-                "pod" | "pods" | "po" => What::Pod(name),
-                other => return Err(format!("unknown kind {other:?}: {FORM}")),
-            }
-        }
-        _ => return Err(FORM.into()),
-    };
-    Ok(Parsed {
-        what,
-        namespace,
-        context,
-    })
-}
-
 /// A Kubernetes target: what to wait for, where, and the state of its list and
 /// watch, which lives across attempts.
 pub struct K8sTarget {
-    what: What,
-    namespace: Option<String>,
+    spec: Spec,
     sources: Sources,
     client: OnceLock<Prepared>,
     state: tokio::sync::Mutex<State>,
 }
 
-/// What [`Check::prepare`] found: the credentials and the namespace to use.
+/// What [`Check::prepare`] found: the credentials, the namespace to use, and the
+/// discovery of their server.
 struct Prepared {
     creds: Credentials,
     namespace: String,
     client: OnceLock<Client>,
+    discovery: Arc<Discovery>,
 }
 
 /// The objects seen so far and the watch that keeps them current.
 #[derive(Default)]
 struct State {
+    /// What the target waits for, once its resource is known.
+    what: Option<Arc<What>>,
     /// The objects the selector matches, by name, as readiness keeps them.
     objects: Objects,
     /// The resourceVersion to watch from; `None`: list first.
@@ -259,16 +161,22 @@ const WATCH_WINDOW: Duration = Duration::from_millis(30);
 
 impl Check for K8sTarget {
     fn prepare(&self, shown: &str) -> Result<(), String> {
-        let creds = shared_credentials(&self.sources).map_err(|e| format!("{shown}: {e}"))?;
+        let (creds, discovery) =
+            shared_credentials(&self.sources).map_err(|e| format!("{shown}: {e}"))?;
         let namespace = self
+            .spec
             .namespace
             .clone()
             .or_else(|| creds.namespace.clone())
             .unwrap_or_else(|| "default".into());
+        if discovery::builtin(&self.spec.resource).is_none() {
+            discovery.want(&self.spec.resource);
+        }
         let _ = self.client.set(Prepared {
             creds,
             namespace,
             client: OnceLock::new(),
+            discovery,
         });
         Ok(())
     }
@@ -283,7 +191,17 @@ impl Check for K8sTarget {
                 creds: prepared.creds.clone(),
                 requests: AtomicU64::new(0),
             });
-            self.attempt(client, &prepared.namespace).await
+            let reverse = ctx.reverse;
+            match (reverse, self.attempt(client, prepared, reverse).await) {
+                (false, Look::Reached(_)) => Ok(()),
+                (false, Look::Waiting(e)) => Err(e),
+                // --reverse: gone is the goal, which the wait loop reads from a
+                // transient failure; anything that does not show the objects gone
+                // (they exist, the API server cannot be reached) is not gone.
+                (true, Look::Reached(why)) => Err(ProbeError::transient(why.unwrap_or_default())),
+                (true, Look::Waiting(e)) if e.is_permanent() => Err(e),
+                (true, Look::Waiting(_)) => Ok(()),
+            }
         })
     }
 
@@ -297,18 +215,20 @@ impl Check for K8sTarget {
     }
 }
 
-/// The credentials for `sources`, loaded once per run: targets that share a
-/// kubeconfig and context share them, and so share an exec plugin's token.
-fn shared_credentials(sources: &Sources) -> Result<Credentials, String> {
-    static LOADED: std::sync::Mutex<Vec<(Sources, Credentials)>> =
-        std::sync::Mutex::new(Vec::new());
+/// The credentials for `sources` and the discovery of their server, loaded once
+/// per run: targets that share a kubeconfig and context share them, and so share
+/// an exec plugin's token and one discovery.
+fn shared_credentials(sources: &Sources) -> Result<(Credentials, Arc<Discovery>), String> {
+    type Loaded = Vec<(Sources, Credentials, Arc<Discovery>)>;
+    static LOADED: std::sync::Mutex<Loaded> = std::sync::Mutex::new(Vec::new());
     let mut loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, c)) = loaded.iter().find(|(s, _)| s == sources) {
-        return Ok(c.clone());
+    if let Some((_, c, d)) = loaded.iter().find(|(s, _, _)| s == sources) {
+        return Ok((c.clone(), d.clone()));
     }
     let creds = Credentials::load(sources)?;
-    loaded.push((sources.clone(), creds.clone()));
-    Ok(creds)
+    let discovery = Arc::new(Discovery::default());
+    loaded.push((sources.clone(), creds.clone(), discovery.clone()));
+    Ok((creds, discovery))
 }
 
 /// The TLS configuration: the kubeconfig's or service account's CA (else the run's
@@ -348,14 +268,177 @@ impl rustls::client::ResolvesClientCert for ClientCert {
     }
 }
 
+/// Where an attempt leaves a target: its goal reached (ready; with `--reverse`,
+/// gone, and why), or not (why, and whether waiting can help).
+enum Look {
+    Reached(Option<String>),
+    Waiting(ProbeError),
+}
+
+/// Why a list or a watch stopped short of objects.
+enum Stop {
+    /// A failure of the attempt.
+    Failed(ProbeError),
+    /// 404: the server does not serve the collection (its message).
+    NotFound(String),
+}
+
+impl From<ProbeError> for Stop {
+    fn from(e: ProbeError) -> Self {
+        Stop::Failed(e)
+    }
+}
+
 impl K8sTarget {
-    /// One attempt: list when needed, then read the watch until ready, a new
-    /// reason, or the end of the attempt's share of time.
-    async fn attempt(&self, client: &Client, ns: &str) -> Result<(), ProbeError> {
+    /// What the target waits for: its resource (found by discovery unless it is one
+    /// whenready knows), which objects, and the rule. `None`: the server does not
+    /// know the resource (yet).
+    async fn resolve(
+        &self,
+        client: &Client,
+        prepared: &Prepared,
+        reverse: bool,
+    ) -> Result<Option<What>, ProbeError> {
+        let spec = &self.spec;
+        if reverse && (spec.expects() || spec.min.is_some()) {
+            return Err(ProbeError::permanent(
+                "with --reverse a k8s target waits until its objects are deleted: condition=, field= and min= do not apply",
+            ));
+        }
+        let (resource, builtin) = match discovery::builtin(&spec.resource) {
+            Some((r, b)) => (r, Some(b)),
+            None => match prepared.discovery.resolve(client, &spec.resource).await? {
+                Some(r) => (r, None),
+                None => return Ok(None),
+            },
+        };
+        if !resource.list {
+            return Err(ProbeError::permanent(format!(
+                "the API server cannot list {} (its verbs do not include \"list\")",
+                resource.shown()
+            )));
+        }
+        if !resource.namespaced && spec.namespace.is_some() {
+            return Err(ProbeError::permanent(format!(
+                "{} are cluster-scoped: write k8s://{}/… without a namespace",
+                resource.shown(),
+                spec.resource
+            )));
+        }
+        let rule = if reverse {
+            Rule::Exists
+        } else if spec.expects() {
+            Rule::Expect(Expect {
+                condition: spec.condition.clone(),
+                fields: spec
+                    .fields
+                    .iter()
+                    .map(|f| (f.clone(), f.tokens()))
+                    .collect(),
+            })
+        } else {
+            match (builtin, &spec.select) {
+                (Some(Builtin::Service), Select::Name(name)) => {
+                    Rule::Service { name: name.clone() }
+                }
+                (Some(Builtin::Pod), _) => Rule::Pod,
+                (Some(Builtin::Job), _) => Rule::Job,
+                (Some(Builtin::Deployment), _) => Rule::Deployment,
+                (Some(Builtin::StatefulSet), _) => Rule::StatefulSet,
+                (Some(Builtin::DaemonSet), _) => Rule::DaemonSet,
+                _ => Rule::Exists,
+            }
+        };
+        let (resource, select) = match &rule {
+            Rule::Service { name } => (
+                discovery::endpoint_slices(),
+                Select::Labels(format!("kubernetes.io/service-name={name}")),
+            ),
+            _ => (resource, spec.select.clone()),
+        };
+        Ok(Some(What {
+            resource,
+            select,
+            rule,
+            min: spec.min.unwrap_or(1),
+        }))
+    }
+
+    /// One attempt: find the resource when needed, list when needed, then read the
+    /// watch until the goal, a new reason, or the end of the attempt's share of
+    /// time.
+    async fn attempt(&self, client: &Client, prepared: &Prepared, reverse: bool) -> Look {
         let until = Instant::now() + WATCH_WINDOW;
         let mut st = self.state.lock().await;
-        let path = self.what.collection(ns);
-        let (key, value) = self.what.selector();
+        let what = match st.what.clone() {
+            Some(w) => w,
+            None => match self.resolve(client, prepared, reverse).await {
+                Ok(Some(w)) => {
+                    let w = Arc::new(w);
+                    if !w.resource.watch {
+                        st.polling = Some(format!(
+                            "the API server does not watch {}: polling instead",
+                            w.resource.shown()
+                        ));
+                    }
+                    st.what = Some(w.clone());
+                    w
+                }
+                Ok(None) if reverse => {
+                    return Look::Reached(Some(format!(
+                        "the API server does not know the resource {:?}: no object of it exists",
+                        self.spec.resource.to_string()
+                    )))
+                }
+                Ok(None) => {
+                    return Look::Waiting(ProbeError::transient(format!(
+                        "the API server does not know the resource {:?} (yet: is its CustomResourceDefinition installed?)",
+                        self.spec.resource.to_string()
+                    )))
+                }
+                Err(e) => return Look::Waiting(e),
+            },
+        };
+        match self
+            .observe(&mut st, client, &what, &prepared.namespace, until, reverse)
+            .await
+        {
+            Ok(look) => look,
+            Err(Stop::Failed(e)) => Look::Waiting(e),
+            Err(Stop::NotFound(message)) => {
+                // The collection is gone (its CRD deleted): find the resource again.
+                st.what = None;
+                st.rv = None;
+                st.listing = None;
+                st.watch = None;
+                st.objects = Objects::default();
+                prepared.discovery.forget(&self.spec.resource).await;
+                let shown = what.resource.shown();
+                if reverse {
+                    Look::Reached(Some(format!(
+                        "the API server no longer serves {shown}: no object of it exists"
+                    )))
+                } else {
+                    Look::Waiting(ProbeError::transient(format!(
+                        "the API server does not serve {shown} (HTTP 404: {message})"
+                    )))
+                }
+            }
+        }
+    }
+
+    /// Lists when needed, then reads the watch: the objects' verdict.
+    async fn observe(
+        &self,
+        st: &mut State,
+        client: &Client,
+        what: &Arc<What>,
+        ns: &str,
+        until: Instant,
+        reverse: bool,
+    ) -> Result<Look, Stop> {
+        let path = what.collection(ns);
+        let (key, value) = what.selector();
         let query = format!("{key}={}", encode(&value));
         if st.rv.is_none() || st.polling.is_some() {
             if st.listing.is_none() {
@@ -363,60 +446,64 @@ impl K8sTarget {
                     // Polling: no more than one list a second, whatever the backoff.
                     let next = last + POLL_GAP;
                     if next > until {
-                        return self.verdict(&mut st);
+                        return Ok(self.look(st, what, reverse));
                     }
                     tokio::time::sleep_until(next).await;
                 }
             }
-            self.list(&mut st, client, &path, &query).await?;
+            self.list(st, client, what, &path, &query).await?;
             st.last_list = st.polling.as_ref().map(|_| Instant::now());
             // The first answer is returned at once (one request for --once).
-            return self.verdict(&mut st);
+            return Ok(self.look(st, what, reverse));
         }
         if st.watch.is_none() {
             let rv = st.rv.clone().unwrap_or_default();
-            match client.watch(&path, &query, &rv).await {
+            match client.watch(&path, &query, &rv, what.clone()).await {
                 Ok(w) => st.watch = Some(w),
                 Err(Failure::Gone) => {
                     st.rv = None;
-                    return self.verdict(&mut st);
+                    return Ok(self.look(st, what, reverse));
                 }
                 Err(Failure::WatchRefused(why)) => {
                     st.polling = Some(why);
                     st.last_list = Some(Instant::now());
-                    return self.verdict(&mut st);
+                    return Ok(self.look(st, what, reverse));
                 }
                 Err(Failure::TooLarge) => {
-                    return Err(ProbeError::transient("the API server refused the watch"))
+                    return Err(Stop::Failed(ProbeError::transient(
+                        "the API server refused the watch",
+                    )))
                 }
-                Err(Failure::Probe(e)) => return Err(e),
+                Err(Failure::NotFound(m)) => return Err(Stop::NotFound(m)),
+                Err(Failure::Probe(e)) => return Err(Stop::Failed(e)),
             }
         }
         loop {
             let Some(watch) = st.watch.as_mut() else {
-                return self.verdict(&mut st);
+                return Ok(self.look(st, what, reverse));
             };
             let event = tokio::select! {
                 e = watch.next() => e,
-                () = tokio::time::sleep_until(until) => return self.verdict(&mut st),
+                () = tokio::time::sleep_until(until) => return Ok(self.look(st, what, reverse)),
             };
             match event {
                 Ok(Some(event)) => {
                     let before = st.reason.clone();
-                    if let Err(e) = self.apply(&mut st, event) {
+                    if let Err(e) = self.apply(st, event) {
                         st.watch = None;
-                        return Err(e);
+                        return Err(Stop::Failed(e));
                     }
-                    let verdict = self.verdict(&mut st);
-                    if verdict.is_ok() || st.reason != before || st.watch.is_none() {
-                        return verdict;
+                    let look = self.look(st, what, reverse);
+                    if matches!(look, Look::Reached(_)) || st.reason != before || st.watch.is_none()
+                    {
+                        return Ok(look);
                     }
                 }
                 // The server ended the watch (its timeout, a restart): the next
                 // attempt watches again from the last resourceVersion.
                 Ok(None) => {
                     st.watch = None;
-                    return self.verdict(&mut st);
+                    return Ok(self.look(st, what, reverse));
                 }
                 Err(e) => {
                     st.watch = None;
@@ -427,8 +514,8 @@ impl K8sTarget {
                             e
                         }
                     };
-                    let _ = self.verdict(&mut st);
-                    return Err(e);
+                    let _ = self.look(st, what, reverse);
+                    return Err(Stop::Failed(e));
                 }
             }
         }
@@ -443,9 +530,10 @@ impl K8sTarget {
         &self,
         st: &mut State,
         client: &Client,
+        what: &What,
         path: &str,
         query: &str,
-    ) -> Result<(), ProbeError> {
+    ) -> Result<(), Stop> {
         if st.page == 0 {
             st.page = PAGE;
         }
@@ -464,7 +552,7 @@ impl K8sTarget {
                 .list(
                     path,
                     query,
-                    &self.what,
+                    what,
                     size,
                     next.as_deref(),
                     &mut listing.objects,
@@ -479,26 +567,27 @@ impl K8sTarget {
                         return Ok(());
                     }
                 },
-                Err(Failure::Probe(e)) => return Err(e),
+                Err(Failure::Probe(e)) => return Err(Stop::Failed(e)),
+                Err(Failure::NotFound(m)) => return Err(Stop::NotFound(m)),
                 Err(Failure::TooLarge) => {
                     // The same page again, smaller.
                     st.page = (size / 2).max(1);
-                    return Err(ProbeError::transient(format!(
+                    return Err(Stop::Failed(ProbeError::transient(format!(
                         "the API server's answer is larger than {} MiB (the next list asks for {} objects a page)",
                         api::MAX_BODY >> 20,
                         st.page
-                    )));
+                    ))));
                 }
                 Err(Failure::Gone) if next.is_some() => {
                     st.listing = None;
-                    return Err(ProbeError::transient(
+                    return Err(Stop::Failed(ProbeError::transient(
                         "the list's continue token expired (HTTP 410): listing again",
-                    ));
+                    )));
                 }
                 Err(Failure::Gone | Failure::WatchRefused(_)) => {
-                    return Err(ProbeError::transient(
+                    return Err(Stop::Failed(ProbeError::transient(
                         "the API server refused the list (HTTP 410)",
-                    ))
+                    )))
                 }
             }
         }
@@ -506,17 +595,19 @@ impl K8sTarget {
 
     /// Applies one watch event to the objects seen.
     fn apply(&self, st: &mut State, event: object::Event) -> Result<(), ProbeError> {
-        let object = event.object;
-        let rv = object.metadata.resource_version.clone();
         match event.kind.as_str() {
             "ADDED" | "MODIFIED" | "DELETED" => {
-                if let Some(rv) = rv {
+                let Some(item) = event.item else {
+                    return Ok(());
+                };
+                if let Some(rv) = item.resource_version.clone() {
                     st.rv = Some(rv);
                 }
-                let name = object.name().to_string();
                 if event.kind == "DELETED" {
-                    st.objects.remove(&name);
-                } else if st.objects.insert(object, &self.what).is_err() {
+                    if let Some(name) = &item.name {
+                        st.objects.remove(name);
+                    }
+                } else if st.objects.insert(item).is_err() {
                     // Listed again at the next attempt, which says so.
                     st.rv = None;
                     return Err(api::over_budget());
@@ -524,19 +615,19 @@ impl K8sTarget {
                 Ok(())
             }
             "BOOKMARK" => {
-                if let Some(rv) = rv {
+                if let Some(rv) = event.item.and_then(|i| i.resource_version) {
                     st.rv = Some(rv);
                 }
                 Ok(())
             }
             "ERROR" => {
                 st.watch = None;
-                if object.code == Some(410) {
+                if event.code == Some(410) {
                     // Expired: list again at the next attempt.
                     st.rv = None;
                     return Ok(());
                 }
-                let message = object.message.as_deref().unwrap_or("no message");
+                let message = event.message.as_deref().unwrap_or("no message");
                 Err(ProbeError::transient(format!(
                     "the watch failed: {message}"
                 )))
@@ -545,19 +636,29 @@ impl K8sTarget {
         }
     }
 
-    /// The verdict on the objects seen, remembered as the last reason.
-    fn verdict(&self, st: &mut State) -> Result<(), ProbeError> {
-        match self.what.verdict(st.objects.iter()) {
-            Verdict::Ready => Ok(()),
+    /// Where the objects seen leave the target (the last reason remembered).
+    fn look(&self, st: &mut State, what: &What, reverse: bool) -> Look {
+        let polled = |why: String, st: &State| match &st.polling {
+            Some(p) => format!("{why} ({p})"),
+            None => why,
+        };
+        if reverse {
+            return match what.gone(st.objects.iter()) {
+                Some(why) => Look::Reached(Some(why)),
+                None => {
+                    let why = "still there".to_string();
+                    st.reason = Some(why.clone());
+                    Look::Waiting(ProbeError::transient(polled(why, st)))
+                }
+            };
+        }
+        match what.verdict(st.objects.iter()) {
+            Verdict::Ready => Look::Reached(None),
             Verdict::NotYet(why) => {
                 st.reason = Some(why.clone());
-                let why = match &st.polling {
-                    Some(p) => format!("{why} ({p})"),
-                    None => why,
-                };
-                Err(ProbeError::transient(why))
+                Look::Waiting(ProbeError::transient(polled(why, st)))
             }
-            Verdict::Never(why) => Err(ProbeError::permanent(why)),
+            Verdict::Never(why) => Look::Waiting(ProbeError::permanent(why)),
         }
     }
 }
@@ -570,58 +671,4 @@ fn encode(s: &str) -> String {
         .remove(b'_')
         .remove(b'~');
     percent_encoding::utf8_percent_encode(s, SET).to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn p(s: &str) -> Result<Parsed, String> {
-        parse(&Url::parse(s).unwrap())
-    }
-
-    #[test]
-    fn target_forms() {
-        assert_eq!(
-            p("k8s://app/deployment/web").unwrap(),
-            Parsed {
-                what: What::Deployment("web".into()),
-                namespace: Some("app".into()),
-                context: None
-            }
-        );
-        assert_eq!(
-            p("k8s://svc/db?min=2").unwrap().what,
-            What::Service {
-                name: "db".into(),
-                min: 2
-            }
-        );
-        assert_eq!(p("k8s://job/migrate").unwrap().namespace, None);
-        let sel = p("k8s://app/pods?selector=app%3Ddb,tier%20in%20(a)&min=3&context=kind").unwrap();
-        assert_eq!(
-            sel.what,
-            What::Pods {
-                selector: "app=db,tier in (a)".into(),
-                min: 3
-            }
-        );
-        assert_eq!(sel.context.as_deref(), Some("kind"));
-        for (bad, why) in [
-            ("k8s://web", "write k8s://"),
-            ("k8s://a/b/c/d", "write k8s://"),
-            ("k8s://app/widget/x", "unknown kind \"widget\""),
-            ("k8s://Bad_NS/pod/x", "not a namespace name"),
-            ("k8s://pod/X_Y", "not an object name"),
-            ("k8s://job/x?min=2", "min= works with services"),
-            ("k8s://svc/x?min=0", "min=\"0\""),
-            ("k8s://deployment?selector=a%3Db", "works with pods only"),
-            ("k8s://pods?selector=", "selector= is empty"),
-            ("k8s://pod/x?foo=1", "unknown parameter"),
-            ("k8s://u:p@ns/pod/x", "no user, password or port"),
-        ] {
-            let e = p(bad).err().unwrap_or_else(|| panic!("{bad} parsed"));
-            assert!(e.contains(why), "{bad}: {e}");
-        }
-    }
 }

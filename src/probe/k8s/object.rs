@@ -3,19 +3,23 @@
 //! object, never a `serde_json::Value` of the whole answer.
 //!
 //! What the API sends is read through a limit before it gets here (4 MiB an
-//! answer or an event line, [`super::api`]); here, each object is parsed into
-//! [`Object`] and at once cut down to what its target keeps ([`Object::keep`]): a
-//! pod's phase and Ready condition, an EndpointSlice's ready endpoints as keys,
-//! and for the kinds a target names one object of (a Job, a rollout) the fields
-//! their rules read. What is kept is counted ([`Kept::cost`]) against the
-//! target's budget ([`MAX_KEPT`]): about 150 bytes a ready pod. Sequences a peer
-//! could make long are bounded while they are parsed: conditions (64), an
-//! EndpointSlice's endpoints (1000, the API's own maximum), an endpoint's
-//! addresses (the first is kept).
+//! answer or an event line, [`super::api`]); here, each object of a page or event
+//! is borrowed as text from it and parsed for what its target keeps ([`item`]):
+//! a pod's phase and Ready condition, an EndpointSlice's ready endpoints as keys,
+//! the fields a rollout or Job rule reads ([`Object::keep`]), or, for a target's
+//! own `condition=` and `field=`, the one condition of that type and the value at
+//! each pointer ([`KeptExpect`]). What is kept is counted ([`Kept::cost`])
+//! against the target's budget ([`MAX_KEPT`]): about 150 bytes a ready pod.
+//! Sequences a peer could make long are bounded while they are parsed: a rollout's
+//! conditions (64), an EndpointSlice's endpoints (1000, the API's own maximum), an
+//! endpoint's addresses (the first is kept); a target's own condition is looked
+//! for among any number of them, and every text kept is capped.
 
-use super::ready::What;
+use super::ready::{Rule, What};
+use crate::probe::pointer::{self, Leaf};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -28,9 +32,8 @@ pub const MAX_KEPT: usize = 4 << 20;
 /// bytes anyway).
 const MAX_TEXT: usize = 512;
 
-/// An object as readiness sees it: a Pod, Job, Deployment, StatefulSet, DaemonSet
-/// or EndpointSlice (only the fields of its kind are there), or the `Status` of a
-/// watch's ERROR event (`code`, `message`).
+/// An object as the built-in rules see it: a Pod, Job, Deployment, StatefulSet,
+/// DaemonSet or EndpointSlice (only the fields of its kind are there).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Object {
@@ -42,10 +45,6 @@ pub struct Object {
     pub status: Lenient<Status>,
     /// An EndpointSlice's endpoints.
     pub endpoints: Bounded<Endpoint, 1000>,
-    /// A `Status`'s HTTP code (an ERROR event: 410 is Expired).
-    pub code: Option<i64>,
-    /// A `Status`'s message.
-    pub message: Option<String>,
 }
 
 /// `metadata`.
@@ -210,8 +209,8 @@ impl Object {
     /// first address), else the object with only the conditions its rules read
     /// (texts capped).
     pub fn keep(mut self, what: &What) -> Kept {
-        match what {
-            What::Pod(_) | What::Pods { .. } => Kept::Pod {
+        match what.rule {
+            Rule::Pod => Kept::Pod {
                 phase: self
                     .status
                     .0
@@ -226,7 +225,7 @@ impl Object {
                     }),
                 }),
             },
-            What::Service { .. } => Kept::Slice(
+            Rule::Service { .. } => Kept::Slice(
                 std::mem::take(&mut self.endpoints.0)
                     .into_iter()
                     .filter(|e| e.conditions.ready != Some(false))
@@ -271,7 +270,7 @@ impl Object {
                     })
                     .sum::<usize>()
         });
-        std::mem::size_of::<Object>() + self.name().len() + text(&self.message) + status
+        std::mem::size_of::<Object>() + self.name().len() + status
     }
 }
 
@@ -301,8 +300,32 @@ pub enum Kept {
     },
     /// An EndpointSlice: the keys of its ready endpoints.
     Slice(Box<[Box<str>]>),
-    /// One object a target names (a Job, a Deployment, ...), cut down.
+    /// One object a rollout or Job rule reads, cut down.
     Whole(Box<Object>),
+    /// What a target's own condition and fields read (nothing for a target that
+    /// waits for an object to exist).
+    Expect(KeptExpect),
+}
+
+/// What `condition=` and `field=` read of an object.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct KeptExpect {
+    /// The condition of the type wanted, if the object has one.
+    pub condition: Option<KeptCond>,
+    /// The value at each `field=` pointer (`None`: the pointer leads nowhere).
+    pub fields: Box<[Option<Leaf>]>,
+}
+
+/// A condition as `condition=` keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptCond {
+    /// Its status (capped).
+    pub status: Box<str>,
+    /// `Reason: message` (capped), if it gives either.
+    pub why: Option<Box<str>>,
+    /// `(observed, generation)` when it is for an older generation than the
+    /// object's.
+    pub stale: Option<(i64, i64)>,
 }
 
 /// A condition as a pod's is kept: whether it holds, and why not.
@@ -331,6 +354,17 @@ impl Kept {
                 .map(|k| std::mem::size_of::<Box<str>>() + k.len())
                 .sum(),
             Kept::Whole(o) => o.cost(),
+            Kept::Expect(e) => {
+                e.condition.as_ref().map_or(0, |c| {
+                    std::mem::size_of::<KeptCond>()
+                        + c.status.len()
+                        + c.why.as_ref().map_or(0, |w| w.len())
+                }) + e
+                    .fields
+                    .iter()
+                    .map(|f| std::mem::size_of::<Option<Leaf>>() + f.as_ref().map_or(0, Leaf::heap))
+                    .sum::<usize>()
+            }
         };
         std::mem::size_of::<Kept>() + std::mem::size_of::<String>() + name.len() + own + 48
     }
@@ -479,20 +513,19 @@ pub struct Objects {
 }
 
 impl Objects {
-    /// Adds or replaces what `what` keeps of an object (by name; one without a name
-    /// is left out); refused when the objects would cost more than [`MAX_KEPT`].
-    pub fn insert(&mut self, o: Object, what: &What) -> Result<(), Bad> {
-        let Some(name) = o.metadata.name.clone().filter(|n| !n.is_empty()) else {
+    /// Adds or replaces an object's [`Item`] (by name; one without a name is left
+    /// out); refused when the objects would cost more than [`MAX_KEPT`].
+    pub fn insert(&mut self, item: Item) -> Result<(), Bad> {
+        let Some(name) = item.name.filter(|n| !n.is_empty()) else {
             return Ok(());
         };
-        let kept = o.keep(what);
-        let cost = kept.cost(&name);
+        let cost = item.kept.cost(&name);
         let old = self.map.get(&name).map_or(0, |k| k.cost(&name));
         if self.kept - old + cost > MAX_KEPT {
             return Err(Bad::OverBudget);
         }
         self.kept = self.kept - old + cost;
-        self.map.insert(name, kept);
+        self.map.insert(name, item.kept);
         Ok(())
     }
 
@@ -611,8 +644,9 @@ impl<'de> Visitor<'de> for Items<'_> {
         f.write_str("a list of objects")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(o) = seq.next_element::<Object>()? {
-            if self.into.insert(o, self.what).is_err() {
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            let item = item(raw.get(), self.what).map_err(serde::de::Error::custom)?;
+            if self.into.insert(item).is_err() {
                 self.over.set(true);
                 return Err(serde::de::Error::custom("over budget"));
             }
@@ -624,31 +658,406 @@ impl<'de> Visitor<'de> for Items<'_> {
     }
 }
 
-/// A watch event.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Event {
-    /// `ADDED`, `MODIFIED`, `DELETED`, `BOOKMARK`, `ERROR`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The object (a `Status` for ERROR).
-    pub object: Object,
+/// An object of a list or an event: its name and resourceVersion, and what its
+/// target keeps of it.
+#[derive(Debug)]
+pub struct Item {
+    /// `metadata.name`.
+    pub name: Option<String>,
+    /// `metadata.resourceVersion`.
+    pub resource_version: Option<String>,
+    /// What the target keeps.
+    pub kept: Kept,
 }
 
-/// Parses one watch event line (bounded as a page's objects are).
-pub fn event(line: &[u8]) -> Result<Event, Bad> {
-    serde_json::from_slice(line).map_err(|e| Bad::Json(e.to_string()))
+/// Parses one object (its JSON text) for what `what` keeps of it.
+pub fn item(raw: &str, what: &What) -> Result<Item, serde_json::Error> {
+    let expect = match &what.rule {
+        Rule::Expect(e) => Some(e),
+        Rule::Exists => None,
+        _ => {
+            let mut o: Object = serde_json::from_str(raw)?;
+            return Ok(Item {
+                name: o.metadata.name.take(),
+                resource_version: o.metadata.resource_version.take(),
+                kept: o.keep(what),
+            });
+        }
+    };
+    let want = expect
+        .and_then(|e| e.condition.as_ref())
+        .map(|c| c.kind.as_str());
+    let mut de = serde_json::Deserializer::from_str(raw);
+    let g = Generic { want }.deserialize(&mut de)?;
+    de.end()?;
+    let condition = g.condition.map(|c| {
+        let observed = c.observed_generation.0.or(g.observed_generation);
+        let stale = match (observed, g.meta.generation) {
+            (Some(o), Some(gen)) if o < gen => Some((o, gen)),
+            _ => None,
+        };
+        let why = Condition {
+            kind: None,
+            status: None,
+            reason: c.reason.0,
+            message: c.message.0,
+        }
+        .reason_message()
+        .map(|mut w| {
+            truncate(&mut w, MAX_TEXT);
+            w.into_boxed_str()
+        });
+        KeptCond {
+            status: c.status.0.unwrap_or_default().into_boxed_str(),
+            why,
+            stale,
+        }
+    });
+    let mut fields = Vec::new();
+    for (_, tokens) in expect.map_or(&[][..], |e| &e.fields[..]) {
+        fields.push(pointer::lookup(raw, tokens)?);
+    }
+    Ok(Item {
+        name: g.meta.name,
+        resource_version: g.meta.resource_version,
+        kept: Kept::Expect(KeptExpect {
+            condition,
+            fields: fields.into_boxed_slice(),
+        }),
+    })
+}
+
+/// Any object read for a target's own condition: its metadata, its status's
+/// `observedGeneration`, and the first condition of the type wanted whose status
+/// is a string (as `kubectl wait` takes it). Anything else is read past; the
+/// fields of a custom resource may hold any JSON.
+struct Generic<'w> {
+    want: Option<&'w str>,
+}
+
+/// What [`Generic`] reads.
+#[derive(Default)]
+struct GenericObject {
+    meta: Meta,
+    observed_generation: Option<i64>,
+    condition: Option<GenericCondition>,
+}
+
+/// A condition, each field taken only when it has the expected JSON type.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct GenericCondition {
+    #[serde(rename = "type")]
+    kind: Text,
+    status: Text,
+    reason: Text,
+    message: Text,
+    observed_generation: Int,
+}
+
+impl<'de> DeserializeSeed<'de> for Generic<'_> {
+    type Value = GenericObject;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<GenericObject, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Generic<'_> {
+    type Value = GenericObject;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<GenericObject, A::Error> {
+        let mut g = GenericObject::default();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "metadata" => g.meta = map.next_value()?,
+                "status" => {
+                    let (observed, condition) = map.next_value_seed(StatusSeed(self.want))?;
+                    g.observed_generation = observed;
+                    g.condition = condition;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(g)
+    }
+}
+
+/// `status` of any object: `observedGeneration` and the condition wanted.
+struct StatusSeed<'w>(Option<&'w str>);
+
+impl<'de> DeserializeSeed<'de> for StatusSeed<'_> {
+    type Value = (Option<i64>, Option<GenericCondition>);
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StatusSeed<'_> {
+    type Value = (Option<i64>, Option<GenericCondition>);
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a status")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut observed, mut condition) = (None, None);
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match (key.as_ref(), self.0) {
+                ("observedGeneration", _) => observed = map.next_value::<Int>()?.0,
+                ("conditions", Some(want)) => condition = map.next_value_seed(Conditions(want))?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok((observed, condition))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok((None, None))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok((None, None))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok((None, None))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok((None, None))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok((None, None))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok((None, None))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok((None, None))
+    }
+}
+
+/// `status.conditions`: the first of type `.0` (without regard to case) whose
+/// status is a string; kubectl stops at an entry that is not an object.
+struct Conditions<'w>(&'w str);
+
+impl<'de> DeserializeSeed<'de> for Conditions<'_> {
+    type Value = Option<GenericCondition>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Conditions<'_> {
+    type Value = Option<GenericCondition>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of conditions")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let want = self.0.to_lowercase();
+        let mut found = None;
+        let mut done = false;
+        loop {
+            if done {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                return Ok(found);
+            }
+            match seq.next_element::<Lenient<GenericCondition>>()? {
+                None => return Ok(found),
+                Some(Lenient(None)) => done = true,
+                Some(Lenient(Some(c))) => {
+                    let kind = c.kind.0.as_deref().map(str::to_lowercase);
+                    if kind.as_deref() == Some(want.as_str()) && c.status.0.is_some() {
+                        found = Some(c);
+                        done = true;
+                    }
+                }
+            }
+        }
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// A string, capped at [`MAX_TEXT`] bytes; any other JSON is read past as none.
+#[derive(Debug, Default)]
+struct Text(Option<String>);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON")
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Text, E> {
+                // Only what is kept is copied.
+                let mut end = s.len().min(MAX_TEXT);
+                while !s.is_char_boundary(end) {
+                    end -= 1;
+                }
+                Ok(Text(Some(s[..end].to_string())))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Text, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Text, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_unit<E>(self) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A whole number; any other JSON is read past as none.
+#[derive(Debug, Default)]
+struct Int(Option<i64>);
+
+impl<'de> Deserialize<'de> for Int {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Int;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON")
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Int, E> {
+                Ok(Int(Some(n)))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Int, E> {
+                Ok(Int(i64::try_from(n).ok()))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Int, E> {
+                Ok(Int(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Int, E> {
+                Ok(Int(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Int, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Int(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Int, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Int(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Int, E> {
+                Ok(Int(None))
+            }
+            fn visit_unit<E>(self) -> Result<Int, E> {
+                Ok(Int(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A watch event: its type, and its object as what the target keeps of it (a
+/// `Status`'s code and message for ERROR).
+#[derive(Debug)]
+pub struct Event {
+    /// `ADDED`, `MODIFIED`, `DELETED`, `BOOKMARK`, `ERROR`.
+    pub kind: String,
+    /// The object (none for ERROR).
+    pub item: Option<Item>,
+    /// An ERROR's HTTP code (410 is Expired).
+    pub code: Option<i64>,
+    /// An ERROR's message.
+    pub message: Option<String>,
+}
+
+/// Parses one watch event line for `what` (bounded as a page's objects are).
+pub fn event(line: &[u8], what: &What) -> Result<Event, Bad> {
+    #[derive(Deserialize)]
+    struct Raw<'a> {
+        #[serde(rename = "type", default)]
+        kind: String,
+        #[serde(borrow, default)]
+        object: Option<&'a RawValue>,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct Status {
+        code: Int,
+        message: Text,
+    }
+    let bad = |e: serde_json::Error| Bad::Json(e.to_string());
+    let raw: Raw = serde_json::from_slice(line).map_err(bad)?;
+    let mut event = Event {
+        kind: raw.kind,
+        item: None,
+        code: None,
+        message: None,
+    };
+    let Some(object) = raw.object else {
+        return Ok(event);
+    };
+    if event.kind == "ERROR" {
+        let s: Status = serde_json::from_str(object.get()).map_err(bad)?;
+        event.code = s.code.0;
+        event.message = s.message.0;
+    } else {
+        event.item = Some(item(object.get(), what).map_err(bad)?);
+    }
+    Ok(event)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::ready::{for_test, Expect};
+    use super::super::spec::{CondWant, Select};
     use super::*;
+    use crate::probe::pointer::JsonExpectation;
 
     fn pods() -> What {
-        What::Pods {
-            selector: "app=web".into(),
-            min: 1,
-        }
+        for_test(Rule::Pod, Select::Labels("app=web".into()), 1)
+    }
+
+    fn svc() -> What {
+        for_test(
+            Rule::Service { name: "web".into() },
+            Select::Labels("kubernetes.io/service-name=web".into()),
+            1,
+        )
     }
 
     fn parse(json: &[u8], what: &What) -> Result<(PageMeta, Objects), Bad> {
@@ -724,12 +1133,8 @@ mod tests {
         );
         let eps = vec!["{}"; 1001].join(",");
         let json = format!(r#"{{"items":[{{"endpoints":[{eps}]}}]}}"#);
-        let svc = What::Service {
-            name: "web".into(),
-            min: 1,
-        };
         assert!(
-            matches!(parse(json.as_bytes(), &svc), Err(Bad::Json(e)) if e.contains("more than 1000"))
+            matches!(parse(json.as_bytes(), &svc()), Err(Bad::Json(e)) if e.contains("more than 1000"))
         );
         // Long texts are cut.
         let long = "x".repeat(100_000);
@@ -754,15 +1159,11 @@ mod tests {
 
     #[test]
     fn endpoints_become_keys_of_ready_pods() {
-        let svc = What::Service {
-            name: "web".into(),
-            min: 1,
-        };
         let json = br#"{"items":[{"metadata":{"name":"web-v6"},"addressType":"IPv6","endpoints":[
             {"addresses":["fd00::a","fd00::b"],"conditions":{"ready":true},"targetRef":{"kind":"Pod","uid":"u1"}},
             {"addresses":["fd00::c"],"conditions":{"ready":false},"targetRef":{"uid":"u2"}},
             {"addresses":["fd00::d"]}]}]}"#;
-        let (_, objects) = parse(json, &svc).unwrap();
+        let (_, objects) = parse(json, &svc()).unwrap();
         let (_, kept) = objects.iter().next().unwrap();
         match kept {
             Kept::Slice(keys) => assert_eq!(&keys[..], ["u1".into(), "fd00::d".into()]),
@@ -774,16 +1175,80 @@ mod tests {
     fn events_and_the_status_of_an_error() {
         let e = event(
             br#"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too old resource version: 1 (2)","reason":"Expired","code":410}}"#,
+            &pods(),
         )
         .unwrap();
         assert_eq!(e.kind, "ERROR");
-        assert_eq!(e.object.code, Some(410));
-        assert!(e.object.status.0.is_none());
+        assert_eq!(e.code, Some(410));
+        assert_eq!(
+            e.message.as_deref(),
+            Some("too old resource version: 1 (2)")
+        );
+        assert!(e.item.is_none());
         let e = event(
             br#"{"type":"BOOKMARK","object":{"kind":"Pod","metadata":{"resourceVersion":"12"}}}"#,
+            &pods(),
         )
         .unwrap();
-        assert_eq!(e.object.metadata.resource_version.as_deref(), Some("12"));
-        assert!(matches!(event(b"{\"type\":"), Err(Bad::Json(_))));
+        assert_eq!(e.item.unwrap().resource_version.as_deref(), Some("12"));
+        let e = event(
+            br#"{"type":"DELETED","object":{"kind":"Widget","metadata":{"name":"w","resourceVersion":"13"},"status":{"phase":{"odd":true}}}}"#,
+            &for_test(Rule::Exists, Select::Name("w".into()), 1),
+        )
+        .unwrap();
+        assert_eq!(e.item.unwrap().name.as_deref(), Some("w"));
+        assert!(matches!(event(b"{\"type\":", &pods()), Err(Bad::Json(_))));
+    }
+
+    #[test]
+    fn a_custom_resource_keeps_its_condition_and_fields_only() {
+        let what = for_test(
+            Rule::Expect(Expect {
+                condition: Some(CondWant {
+                    kind: "Ready".into(),
+                    status: "True".into(),
+                }),
+                fields: ["/status/phase:Bound", "/spec/missing"]
+                    .iter()
+                    .map(|f| {
+                        let e = JsonExpectation::parse(f, "field", "field=/x").unwrap();
+                        let t = e.tokens();
+                        (e, t)
+                    })
+                    .collect(),
+            }),
+            Select::Labels("app=web".into()),
+            1,
+        );
+        // Any JSON where a workload has typed fields: no error; a long message
+        // is cut; every condition but the one wanted is read past.
+        let long = "m".repeat(100_000);
+        let others = vec![r#"{"type":"Other","status":"True"}"#; 1000].join(",");
+        let json = format!(
+            r#"{{"items":[{{"metadata":{{"name":"web","generation":3}},"spec":{{"replicas":"three","big":[{}]}},
+                "status":{{"phase":"Bound","replicas":{{"x":1}},"conditions":[{others},{{"type":"Ready","status":"False","reason":"Issuing","message":"{long}","observedGeneration":2}}],"observedGeneration":3}}}}]}}"#,
+            vec!["1"; 10_000].join(",")
+        );
+        let (_, objects) = parse(json.as_bytes(), &what).unwrap();
+        let (name, kept) = objects.iter().next().unwrap();
+        assert_eq!(name, "web");
+        let Kept::Expect(k) = kept else {
+            panic!("{kept:?}")
+        };
+        let c = k.condition.as_ref().unwrap();
+        assert_eq!(&*c.status, "False");
+        assert_eq!(c.stale, Some((2, 3)));
+        assert!(c.why.as_ref().unwrap().len() <= MAX_TEXT);
+        assert_eq!(
+            &k.fields[..],
+            [
+                Some(Leaf::Str {
+                    text: "Bound".into(),
+                    cut: false
+                }),
+                None
+            ]
+        );
+        assert!(objects.kept() < 1000, "{}", objects.kept());
     }
 }

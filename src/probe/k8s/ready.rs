@@ -1,41 +1,68 @@
-//! When a Kubernetes object counts as ready: pure functions of the objects the API
-//! returned (JSON as the API reference shapes it), one per kind of target.
+//! When Kubernetes objects count as ready (or, with `--reverse`, gone): pure
+//! functions of the objects the API returned, as [`super::object`] kept them.
 //!
-//! Rollouts follow `kubectl rollout status` (kubectl's
+//! A target names its own rule (`condition=`, `field=`: [`Expect`], as `kubectl
+//! wait --for=condition=` and `--for=jsonpath=` judge), or the resource's:
+//! rollouts follow `kubectl rollout status` (kubectl's
 //! `pkg/polymorphichelpers/rollout_status.go`), including its errors, which are
 //! permanent here: a Deployment past its progress deadline, a StatefulSet or
-//! DaemonSet whose update strategy is not RollingUpdate.
+//! DaemonSet whose update strategy is not RollingUpdate; a Job is Complete (Failed
+//! is permanent), a Pod Ready, a Service has ready endpoints; any other resource
+//! counts once it exists. Under a label selector every object must count, and at
+//! least `min` of them; pods that have finished (Succeeded, Failed) are not
+//! counted by the pods' own rule.
 
-use super::object::{Cond, Condition, Kept, Object};
+use super::discovery::Resource;
+use super::object::{Cond, Condition, Kept, KeptExpect, Object};
+use super::spec::{CondWant, Select};
+use crate::probe::pointer::JsonExpectation;
 use std::collections::BTreeSet;
 
-/// What a target waits for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum What {
-    /// A Service: its EndpointSlices hold at least `min` ready endpoints.
+/// What a target waits for, once its resource is known: what is listed and
+/// watched, which of its objects, and when they count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct What {
+    /// The resource listed and watched (EndpointSlices for a Service's endpoints).
+    pub resource: Resource,
+    /// Which of its objects.
+    pub select: Select,
+    /// When they count.
+    pub rule: Rule,
+    /// How many must (a selector's objects; a Service's ready endpoints).
+    pub min: u64,
+}
+
+/// When an object counts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rule {
+    /// A Service's EndpointSlices hold at least `min` ready endpoints.
     Service {
         /// The Service's name.
         name: String,
-        /// Ready endpoints needed.
-        min: u64,
     },
-    /// A Job: condition Complete=True (Failed=True is permanent).
-    Job(String),
-    /// A Deployment rolled out.
-    Deployment(String),
-    /// A StatefulSet rolled out.
-    StatefulSet(String),
-    /// A DaemonSet rolled out.
-    DaemonSet(String),
-    /// A Pod with Ready=True.
-    Pod(String),
-    /// Pods matching a label selector: at least `min`, and all of them Ready.
-    Pods {
-        /// The label selector, as the API takes it.
-        selector: String,
-        /// Matching pods needed.
-        min: u64,
-    },
+    /// Condition Complete=True (Failed=True is permanent).
+    Job,
+    /// Rolled out.
+    Deployment,
+    /// Rolled out.
+    StatefulSet,
+    /// Rolled out.
+    DaemonSet,
+    /// Ready=True; under a selector, finished pods are not counted.
+    Pod,
+    /// It exists (`--reverse`: until it does not).
+    Exists,
+    /// The target's own condition and fields.
+    Expect(Expect),
+}
+
+/// `condition=` and `field=`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expect {
+    /// The condition wanted.
+    pub condition: Option<CondWant>,
+    /// The fields wanted, with their pointers' tokens.
+    pub fields: Vec<(JsonExpectation, Vec<String>)>,
 }
 
 /// The verdict on the objects seen: ready, not yet (why), or never (why).
@@ -50,57 +77,40 @@ pub enum Verdict {
 }
 
 impl What {
-    /// The API path of the collection in `ns` (with the API group and version).
+    /// The API path of the collection listed (in `ns` when it is namespaced).
     pub fn collection(&self, ns: &str) -> String {
-        let (prefix, resource) = self.resource();
-        format!("{prefix}/namespaces/{ns}/{resource}")
-    }
-
-    /// The API prefix and resource name: `("/apis/apps/v1", "deployments")`.
-    pub fn resource(&self) -> (&'static str, &'static str) {
-        match self {
-            What::Service { .. } => ("/apis/discovery.k8s.io/v1", "endpointslices"),
-            What::Job(_) => ("/apis/batch/v1", "jobs"),
-            What::Deployment(_) => ("/apis/apps/v1", "deployments"),
-            What::StatefulSet(_) => ("/apis/apps/v1", "statefulsets"),
-            What::DaemonSet(_) => ("/apis/apps/v1", "daemonsets"),
-            What::Pod(_) | What::Pods { .. } => ("/api/v1", "pods"),
-        }
-    }
-
-    /// The API group of the resource (`""` for the core group).
-    pub fn group(&self) -> &'static str {
-        let (prefix, _) = self.resource();
-        match prefix.strip_prefix("/apis/") {
-            Some(gv) => gv.split('/').next().unwrap_or(""),
-            None => "",
-        }
+        self.resource.collection(ns)
     }
 
     /// The selector that narrows the collection to what the target is about:
     /// `("fieldSelector", "metadata.name=NAME")` or a label selector.
     pub fn selector(&self) -> (&'static str, String) {
-        match self {
-            What::Service { name, .. } => (
-                "labelSelector",
-                format!("kubernetes.io/service-name={name}"),
-            ),
-            What::Pods { selector, .. } => ("labelSelector", selector.clone()),
-            What::Job(n)
-            | What::Deployment(n)
-            | What::StatefulSet(n)
-            | What::DaemonSet(n)
-            | What::Pod(n) => ("fieldSelector", format!("metadata.name={n}")),
+        match &self.select {
+            Select::Name(n) => ("fieldSelector", format!("metadata.name={n}")),
+            Select::Labels(l) => ("labelSelector", l.clone()),
         }
     }
 
-    /// The condition types the verdict reads (the others are not kept).
+    /// The condition types a rollout or Job rule reads (the others are not kept).
     pub fn conditions(&self) -> &'static [&'static str] {
-        match self {
-            What::Job(_) => &["Failed", "Complete"],
-            What::Deployment(_) => &["Progressing"],
-            What::Pod(_) | What::Pods { .. } => &["Ready"],
-            What::Service { .. } | What::StatefulSet(_) | What::DaemonSet(_) => &[],
+        match self.rule {
+            Rule::Job => &["Failed", "Complete"],
+            Rule::Deployment => &["Progressing"],
+            Rule::Pod => &["Ready"],
+            _ => &[],
+        }
+    }
+
+    /// How messages name one object of it: `pod`, `daemon set`, `certificate`.
+    fn word(&self) -> &str {
+        match self.rule {
+            Rule::Service { .. } => "service",
+            Rule::Job => "job",
+            Rule::Deployment => "deployment",
+            Rule::StatefulSet => "statefulset",
+            Rule::DaemonSet => "daemon set",
+            Rule::Pod => "pod",
+            Rule::Exists | Rule::Expect(_) => &self.resource.singular,
         }
     }
 
@@ -110,42 +120,151 @@ impl What {
         &self,
         objects: impl Iterator<Item = (&'a str, &'a Kept)> + Clone,
     ) -> Verdict {
-        match self {
-            What::Service { name, min } => service(name, *min, objects),
-            What::Pods { selector, min } => pods(selector, *min, objects),
-            What::Job(n)
-            | What::Deployment(n)
-            | What::StatefulSet(n)
-            | What::DaemonSet(n)
-            | What::Pod(n) => {
-                let kind = self.kind_word();
-                let Some((_, kept)) = objects.clone().find(|(name, _)| *name == n.as_str()) else {
-                    return Verdict::NotYet(format!("{kind} {n:?} not found"));
-                };
-                match (self, kept) {
-                    (What::Pod(_), Kept::Pod { phase, ready }) => {
-                        pod(n, phase.as_deref(), ready.as_ref())
-                    }
-                    (What::Job(_), Kept::Whole(o)) => job(n, o),
-                    (What::Deployment(_), Kept::Whole(o)) => deployment(n, o),
-                    (What::StatefulSet(_), Kept::Whole(o)) => statefulset(o),
-                    (What::DaemonSet(_), Kept::Whole(o)) => daemonset(n, o),
-                    _ => Verdict::NotYet(format!("{kind} {n:?} not found")),
-                }
-            }
+        if let Rule::Service { name } = &self.rule {
+            return service(name, self.min, objects);
+        }
+        match &self.select {
+            Select::Name(n) => match objects.clone().find(|(name, _)| *name == n.as_str()) {
+                Some((_, kept)) => self.one(n, kept),
+                None => Verdict::NotYet(format!("{} {n:?} not found", self.word())),
+            },
+            Select::Labels(selector) => self.many(selector, objects),
         }
     }
 
-    fn kind_word(&self) -> &'static str {
-        match self {
-            What::Service { .. } => "service",
-            What::Job(_) => "job",
-            What::Deployment(_) => "deployment",
-            What::StatefulSet(_) => "statefulset",
-            What::DaemonSet(_) => "daemon set",
-            What::Pod(_) | What::Pods { .. } => "pod",
+    /// With `--reverse`: why the objects are gone (none is left), or `None`.
+    pub fn gone<'a>(
+        &self,
+        mut objects: impl Iterator<Item = (&'a str, &'a Kept)>,
+    ) -> Option<String> {
+        match &self.select {
+            Select::Name(n) => objects
+                .all(|(name, _)| name != n)
+                .then(|| format!("{} {n:?} not found", self.word())),
+            Select::Labels(selector) => objects
+                .next()
+                .is_none()
+                .then(|| format!("no {} matches {selector}", self.word())),
         }
     }
+
+    /// The verdict on one object.
+    fn one(&self, n: &str, kept: &Kept) -> Verdict {
+        match (&self.rule, kept) {
+            (Rule::Pod, Kept::Pod { phase, ready }) => pod(n, phase.as_deref(), ready.as_ref()),
+            (Rule::Job, Kept::Whole(o)) => job(n, o),
+            (Rule::Deployment, Kept::Whole(o)) => deployment(n, o),
+            (Rule::StatefulSet, Kept::Whole(o)) => statefulset(o),
+            (Rule::DaemonSet, Kept::Whole(o)) => daemonset(n, o),
+            (Rule::Exists, _) => Verdict::Ready,
+            (Rule::Expect(e), Kept::Expect(k)) => expect(self.word(), n, e, k),
+            _ => Verdict::NotYet(format!("{} {n:?} not found", self.word())),
+        }
+    }
+
+    /// Every object a label selector matches counts, and at least `min` of them
+    /// (pods that have finished are left out by the pods' own rule).
+    fn many<'a>(
+        &self,
+        selector: &str,
+        objects: impl Iterator<Item = (&'a str, &'a Kept)>,
+    ) -> Verdict {
+        let (mut total, mut ready, mut finished) = (0u64, 0u64, 0u64);
+        let mut first_unready = None;
+        for (name, kept) in objects {
+            if let (Rule::Pod, Kept::Pod { phase, .. }) = (&self.rule, kept) {
+                if matches!(phase.as_deref(), Some("Succeeded" | "Failed")) {
+                    finished += 1;
+                    continue;
+                }
+            }
+            total += 1;
+            match self.one(name, kept) {
+                Verdict::Ready => ready += 1,
+                Verdict::NotYet(why) => {
+                    first_unready.get_or_insert(why);
+                }
+                Verdict::Never(why) => return Verdict::Never(why),
+            }
+        }
+        let finished = match finished {
+            0 => String::new(),
+            1 => " (1 finished pod not counted)".to_string(),
+            n => format!(" ({n} finished pods not counted)"),
+        };
+        if total == 0 {
+            return Verdict::NotYet(format!("no {} matches {selector}{finished}", self.word()));
+        }
+        if ready == total && total >= self.min {
+            return Verdict::Ready;
+        }
+        let mut why = format!(
+            "{ready} of {total} {} matching {selector} ready{finished}",
+            self.resource.plural
+        );
+        if total < self.min {
+            why.push_str(&format!(" (needs at least {})", self.min));
+        }
+        if let Some(w) = first_unready {
+            why.push_str("; ");
+            why.push_str(&w);
+        }
+        Verdict::NotYet(why)
+    }
+}
+
+/// `condition=` as `kubectl wait --for=condition=` judges it: the first condition
+/// of that type (compared without regard to case) whose status is a string; not
+/// met while it is for an older generation than the object's (its own
+/// `observedGeneration`, else the status's); met when its status is the one
+/// wanted (without regard to case). Then every `field=`: the value at its pointer
+/// is one of its values.
+fn expect(word: &str, name: &str, e: &Expect, k: &KeptExpect) -> Verdict {
+    if let Some(want) = &e.condition {
+        let Some(c) = &k.condition else {
+            return Verdict::NotYet(format!(
+                "{word} {name:?} has no condition {} yet",
+                want.kind
+            ));
+        };
+        if let Some((observed, generation)) = c.stale {
+            return Verdict::NotYet(format!(
+                "{word} {name:?}: condition {} is for generation {observed}, the object is at {generation}",
+                want.kind
+            ));
+        }
+        if !c.status.to_lowercase().eq(&want.status.to_lowercase()) {
+            let why = c
+                .why
+                .as_deref()
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default();
+            return Verdict::NotYet(format!(
+                "{word} {name:?}: {} is {} (waiting for {}){why}",
+                want.kind, c.status, want.status
+            ));
+        }
+    }
+    for ((want, _), found) in e.fields.iter().zip(k.fields.iter()) {
+        match found {
+            None => {
+                return Verdict::NotYet(format!(
+                    "{word} {name:?} has no {} ({})",
+                    want.shown(),
+                    want.expected()
+                ))
+            }
+            Some(leaf) if !want.accepts(leaf.scalar()) => {
+                return Verdict::NotYet(format!(
+                    "{word} {name:?}: {} is {leaf} ({})",
+                    want.shown(),
+                    want.expected()
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Verdict::Ready
 }
 
 fn num(v: Option<i64>) -> i64 {
@@ -342,52 +461,59 @@ fn pod(name: &str, phase: Option<&str>, ready: Option<&Cond>) -> Verdict {
     }
 }
 
-fn pods<'a>(
-    selector: &str,
-    min: u64,
-    objects: impl Iterator<Item = (&'a str, &'a Kept)>,
-) -> Verdict {
-    let (mut total, mut ready) = (0u64, 0u64);
-    let mut first_unready = None;
-    for (name, o) in objects {
-        total += 1;
-        if matches!(o, Kept::Pod { ready: Some(c), .. } if c.is_true) {
-            ready += 1;
-        } else if first_unready.is_none() {
-            first_unready = Some(name);
-        }
+/// A [`What`] for tests: the rule's resource (a built-in one, else
+/// `widgets.example.com`), these objects, at least `min`.
+#[cfg(test)]
+pub fn for_test(rule: Rule, select: Select, min: u64) -> What {
+    use super::discovery::{builtin, endpoint_slices};
+    use super::spec::ResourceName;
+    let named = |n: &str| builtin(&ResourceName::parse(n).unwrap()).unwrap().0;
+    let resource = match rule {
+        Rule::Service { .. } => endpoint_slices(),
+        Rule::Job => named("jobs"),
+        Rule::Deployment => named("deployments"),
+        Rule::StatefulSet => named("statefulsets"),
+        Rule::DaemonSet => named("daemonsets"),
+        Rule::Pod => named("pods"),
+        Rule::Exists | Rule::Expect(_) => Resource {
+            group: "example.com".into(),
+            version: "v1".into(),
+            plural: "widgets".into(),
+            singular: "widget".into(),
+            namespaced: true,
+            list: true,
+            watch: true,
+        },
+    };
+    What {
+        resource,
+        select,
+        rule,
+        min,
     }
-    if total == 0 {
-        return Verdict::NotYet(format!("no pod matches {selector}"));
-    }
-    if ready == total && total >= min {
-        return Verdict::Ready;
-    }
-    let mut why = format!("{ready} of {total} pods matching {selector} ready");
-    if total < min {
-        why.push_str(&format!(" (needs at least {min})"));
-    }
-    if let Some(n) = first_unready {
-        why.push_str(&format!("; {n:?} is not"));
-    }
-    Verdict::NotYet(why)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::object::Objects;
+    use super::super::object::{item, Objects};
     use super::*;
     use serde_json::{json, Value};
 
     /// Objects as the API would send them, as readiness keeps them.
     fn all(w: &What, os: Vec<Value>) -> Verdict {
+        w.verdict(kept(w, os).iter())
+    }
+
+    fn kept(w: &What, os: Vec<Value>) -> Objects {
         let mut objects = Objects::default();
         for o in os {
-            objects
-                .insert(serde_json::from_value(o).unwrap(), w)
-                .unwrap();
+            objects.insert(item(&o.to_string(), w).unwrap()).unwrap();
         }
-        w.verdict(objects.iter())
+        objects
+    }
+
+    fn named(rule: Rule, name: &str) -> What {
+        for_test(rule, Select::Name(name.into()), 1)
     }
 
     fn one(w: &What, o: Value) -> Verdict {
@@ -396,7 +522,7 @@ mod tests {
 
     #[test]
     fn deployments_roll_out_as_kubectl_says() {
-        let w = What::Deployment("web".into());
+        let w = named(Rule::Deployment, "web");
         let d = |gen: i64, obs: i64, want: i64, replicas: i64, updated: i64, avail: i64| {
             json!({"metadata": {"name": "web", "generation": gen},
                    "spec": {"replicas": want},
@@ -426,7 +552,7 @@ mod tests {
 
     #[test]
     fn statefulsets_and_daemonsets() {
-        let s = What::StatefulSet("db".into());
+        let s = named(Rule::StatefulSet, "db");
         let sts = |ready: i64, cur: &str, upd: &str| {
             json!({"metadata": {"name": "db", "generation": 1},
                    "spec": {"replicas": 2, "updateStrategy": {"type": "RollingUpdate"}},
@@ -447,7 +573,7 @@ mod tests {
         ondelete["spec"]["updateStrategy"]["type"] = json!("OnDelete");
         assert!(matches!(one(&s, ondelete), Verdict::Never(_)));
 
-        let d = What::DaemonSet("agent".into());
+        let d = named(Rule::DaemonSet, "agent");
         let ds = |upd: i64, avail: i64| {
             json!({"metadata": {"name": "agent", "generation": 3},
                    "status": {"observedGeneration": 3, "desiredNumberScheduled": 2,
@@ -464,7 +590,7 @@ mod tests {
 
     #[test]
     fn jobs_pods_and_services() {
-        let j = What::Job("migrate".into());
+        let j = named(Rule::Job, "migrate");
         let job = |t: &str| {
             json!({"metadata": {"name": "migrate"}, "status": {"conditions": [
             {"type": t, "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]}})
@@ -478,7 +604,7 @@ mod tests {
             matches!(one(&j, json!({"metadata": {"name": "migrate"}, "status": {"active": 1}})), Verdict::NotYet(r) if r.contains("1 active"))
         );
 
-        let p = What::Pod("web-0".into());
+        let p = named(Rule::Pod, "web-0");
         let pod = |ready: &str, phase: &str| {
             json!({"metadata": {"name": "web-0"}, "status": {"phase": phase,
             "conditions": [{"type": "Ready", "status": ready, "reason": "ContainersNotReady"}]}})
@@ -489,11 +615,8 @@ mod tests {
         );
         assert!(matches!(one(&p, pod("False", "Failed")), Verdict::Never(_)));
 
-        let ps = What::Pods {
-            selector: "app=db".into(),
-            min: 2,
-        };
-        let named = |n: &str, ready: &str| {
+        let ps = for_test(Rule::Pod, Select::Labels("app=db".into()), 2);
+        let named = |n: &str, ready: &str| -> Value {
             let mut o = pod(ready, "Running");
             o["metadata"]["name"] = json!(n);
             o
@@ -504,27 +627,59 @@ mod tests {
         assert!(
             matches!(all(&ps, vec![named("a", "True")]), Verdict::NotYet(r) if r.contains("needs at least 2"))
         );
-        assert!(
-            matches!(all(&ps, vec![named("a", "True"), named("b", "False")]), Verdict::NotYet(r) if r.contains("\"b\" is not"))
+        assert_eq!(
+            all(&ps, vec![named("a", "True"), named("b", "False")]),
+            Verdict::NotYet("1 of 2 pods matching app=db ready; pod \"b\" not ready (Running; ContainersNotReady)".into())
         );
         assert_eq!(
             all(&ps, vec![named("a", "True"), named("b", "True")]),
             Verdict::Ready
         );
+        // Finished pods are not counted: an evicted pod (Failed) does not block.
+        let mut evicted = named("c", "False");
+        evicted["status"]["phase"] = json!("Failed");
+        evicted["status"]["reason"] = json!("Evicted");
+        let mut done = named("d", "False");
+        done["status"]["phase"] = json!("Succeeded");
+        assert_eq!(
+            all(
+                &ps,
+                vec![
+                    named("a", "True"),
+                    named("b", "True"),
+                    evicted.clone(),
+                    done
+                ]
+            ),
+            Verdict::Ready
+        );
+        assert_eq!(
+            all(&ps, vec![named("a", "True"), evicted.clone()]),
+            Verdict::NotYet(
+                "1 of 1 pods matching app=db ready (1 finished pod not counted) (needs at least 2)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            all(&ps, vec![evicted]),
+            Verdict::NotYet("no pod matches app=db (1 finished pod not counted)".into())
+        );
 
-        let s = What::Service {
-            name: "db".into(),
-            min: 2,
-        };
+        let s = for_test(
+            Rule::Service { name: "db".into() },
+            Select::Labels("x".into()),
+            2,
+        );
         let slice = json!({"metadata": {"name": "db-x1"}, "endpoints": [
             {"addresses": ["10.0.0.1"], "conditions": {"ready": true}},
             {"addresses": ["10.0.0.2"], "conditions": {"ready": false}},
             {"addresses": ["10.0.0.3"]}]});
         assert_eq!(all(&s, vec![slice.clone()]), Verdict::Ready);
-        let s3 = What::Service {
-            name: "db".into(),
-            min: 3,
-        };
+        let s3 = for_test(
+            Rule::Service { name: "db".into() },
+            Select::Labels("x".into()),
+            3,
+        );
         assert!(
             matches!(all(&s3, vec![slice]), Verdict::NotYet(r) if r.contains("2 ready endpoints (needs 3)"))
         );
@@ -533,10 +688,11 @@ mod tests {
 
     #[test]
     fn a_pod_in_two_slices_is_one_endpoint() {
-        let s = What::Service {
-            name: "web".into(),
-            min: 2,
-        };
+        let s = for_test(
+            Rule::Service { name: "web".into() },
+            Select::Labels("x".into()),
+            2,
+        );
         // Dual stack: the same pod (uid) in the IPv4 and the IPv6 slice.
         let v4 = json!({"metadata": {"name": "web-v4"}, "endpoints": [
             {"addresses": ["10.0.0.1"], "conditions": {"ready": true}, "targetRef": {"uid": "u1"}}]});
@@ -551,5 +707,172 @@ mod tests {
         let b = json!({"metadata": {"name": "b"}, "endpoints": [{"addresses": ["10.0.0.9"]}]});
         assert!(matches!(all(&s, vec![a.clone(), b]), Verdict::NotYet(_)));
         assert_eq!(all(&s, vec![v4, v6, a]), Verdict::Ready);
+    }
+
+    fn expect(condition: Option<(&str, &str)>, fields: &[&str]) -> Expect {
+        Expect {
+            condition: condition.map(|(k, v)| CondWant {
+                kind: k.into(),
+                status: v.into(),
+            }),
+            fields: fields
+                .iter()
+                .map(|f| {
+                    let e = JsonExpectation::parse(f, "field", "field=/x").unwrap();
+                    let t = e.tokens();
+                    (e, t)
+                })
+                .collect(),
+        }
+    }
+
+    fn widget(name: &str, generation: i64, conditions: Value) -> Value {
+        json!({"metadata": {"name": name, "generation": generation},
+               "status": {"observedGeneration": 1, "conditions": conditions}})
+    }
+
+    #[test]
+    fn conditions_are_judged_as_kubectl_wait_judges_them() {
+        let w = named(Rule::Expect(expect(Some(("ready", "true")), &[])), "web");
+        let ready = |status: &str| json!([{"type": "Ready", "status": status, "reason": "Issuing", "message": "Issuing certificate as Secret does not exist"}]);
+        // Type and status without regard to case.
+        assert_eq!(one(&w, widget("web", 1, ready("True"))), Verdict::Ready);
+        assert_eq!(
+            one(&w, widget("web", 1, ready("False"))),
+            Verdict::NotYet("widget \"web\": ready is False (waiting for true) (Issuing: Issuing certificate as Secret does not exist)".into())
+        );
+        // Absent: not met.
+        assert_eq!(
+            one(
+                &w,
+                widget("web", 1, json!([{"type": "Other", "status": "True"}]))
+            ),
+            Verdict::NotYet("widget \"web\" has no condition ready yet".into())
+        );
+        assert_eq!(
+            one(&w, json!({"metadata": {"name": "web"}})),
+            Verdict::NotYet("widget \"web\" has no condition ready yet".into())
+        );
+        // A condition for an older generation does not count: its own
+        // observedGeneration, else the status's.
+        assert_eq!(
+            one(&w, widget("web", 2, ready("True"))),
+            Verdict::NotYet(
+                "widget \"web\": condition ready is for generation 1, the object is at 2".into()
+            )
+        );
+        let own = json!([{"type": "Ready", "status": "True", "observedGeneration": 2}]);
+        assert_eq!(one(&w, widget("web", 2, own)), Verdict::Ready);
+        // The first of the type with a string status.
+        let two = json!([{"type": "Ready", "status": 1}, {"type": "READY", "status": "True"}, {"type": "Ready", "status": "False"}]);
+        assert_eq!(one(&w, widget("web", 1, two)), Verdict::Ready);
+        // An entry that is not an object ends the search, as in kubectl.
+        let odd = json!(["x", {"type": "Ready", "status": "True"}]);
+        assert!(matches!(one(&w, widget("web", 1, odd)), Verdict::NotYet(_)));
+        // Conditions that are not a list, a status that is a string: not met, no error.
+        assert!(matches!(
+            one(&w, widget("web", 1, json!({"Ready": true}))),
+            Verdict::NotYet(_)
+        ));
+        assert!(matches!(
+            one(&w, json!({"metadata": {"name": "web"}, "status": "ok"})),
+            Verdict::NotYet(_)
+        ));
+        // A VALUE other than True.
+        let f = named(Rule::Expect(expect(Some(("Ready", "False")), &[])), "web");
+        assert_eq!(one(&f, widget("web", 1, ready("False"))), Verdict::Ready);
+    }
+
+    #[test]
+    fn fields_are_judged_as_http_json_judges_them() {
+        let w = named(Rule::Expect(expect(None, &["/status/phase:Bound"])), "data");
+        let pvc = |phase: Value| json!({"metadata": {"name": "data"}, "status": {"phase": phase}});
+        assert_eq!(one(&w, pvc(json!("Bound"))), Verdict::Ready);
+        assert_eq!(
+            one(&w, pvc(json!("Pending"))),
+            Verdict::NotYet(
+                "widget \"data\": /status/phase is \"Pending\" (expected Bound)".into()
+            )
+        );
+        assert_eq!(
+            one(&w, json!({"metadata": {"name": "data"}})),
+            Verdict::NotYet("widget \"data\" has no /status/phase (expected Bound)".into())
+        );
+        // A LoadBalancer's ingress: present, and a condition as well.
+        let lb = named(
+            Rule::Expect(expect(
+                Some(("Ready", "True")),
+                &["/status/loadBalancer/ingress/0", "/spec/n:3"],
+            )),
+            "web",
+        );
+        let mut svc = widget("web", 1, json!([{"type": "Ready", "status": "True"}]));
+        svc["spec"] = json!({"n": 3.0});
+        assert!(
+            matches!(one(&lb, svc.clone()), Verdict::NotYet(r) if r.contains("has no /status/loadBalancer/ingress/0"))
+        );
+        svc["status"]["loadBalancer"] = json!({"ingress": [{"ip": "192.0.2.7"}]});
+        assert_eq!(one(&lb, svc), Verdict::Ready);
+    }
+
+    #[test]
+    fn selectors_on_any_resource_and_deletion() {
+        let jobs = for_test(Rule::Job, Select::Labels("release=r1".into()), 2);
+        let job = |n: &str, t: &str| json!({"metadata": {"name": n}, "status": {"conditions": [{"type": t, "status": "True", "reason": "BackoffLimitExceeded"}]}});
+        assert_eq!(
+            all(&jobs, vec![job("a", "Complete"), job("b", "Complete")]),
+            Verdict::Ready
+        );
+        assert!(
+            matches!(all(&jobs, vec![job("a", "Complete")]), Verdict::NotYet(r) if r == "1 of 1 jobs matching release=r1 ready (needs at least 2)")
+        );
+        assert!(
+            matches!(all(&jobs, vec![job("a", "Complete"), job("b", "Failed")]), Verdict::Never(r) if r.contains("job \"b\" failed"))
+        );
+        let certs = for_test(
+            Rule::Expect(expect(Some(("Ready", "True")), &[])),
+            Select::Labels("app=web".into()),
+            1,
+        );
+        let c = |n: &str, s: &str| widget(n, 1, json!([{"type": "Ready", "status": s}]));
+        assert_eq!(
+            all(&certs, vec![c("a", "True"), c("b", "True")]),
+            Verdict::Ready
+        );
+        assert_eq!(
+            all(&certs, vec![c("a", "True"), c("b", "False")]),
+            Verdict::NotYet("1 of 2 widgets matching app=web ready; widget \"b\": Ready is False (waiting for True)".into())
+        );
+        assert_eq!(
+            all(&certs, vec![]),
+            Verdict::NotYet("no widget matches app=web".into())
+        );
+        let exists = for_test(Rule::Exists, Select::Name("x".into()), 1);
+        assert_eq!(
+            all(&exists, vec![json!({"metadata": {"name": "x"}})]),
+            Verdict::Ready
+        );
+        assert_eq!(
+            all(&exists, vec![]),
+            Verdict::NotYet("widget \"x\" not found".into())
+        );
+        // Gone: none left.
+        assert_eq!(
+            exists.gone(kept(&exists, vec![]).iter()),
+            Some("widget \"x\" not found".into())
+        );
+        assert_eq!(
+            exists.gone(kept(&exists, vec![json!({"metadata": {"name": "x"}})]).iter()),
+            None
+        );
+        let sel = for_test(Rule::Exists, Select::Labels("app=web".into()), 1);
+        assert_eq!(
+            sel.gone(kept(&sel, vec![]).iter()),
+            Some("no widget matches app=web".into())
+        );
+        assert_eq!(
+            sel.gone(kept(&sel, vec![json!({"metadata": {"name": "y"}})]).iter()),
+            None
+        );
     }
 }
