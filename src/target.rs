@@ -438,7 +438,12 @@ pub fn mask_url(url: &Url, kind: &dyn Kind) -> String {
     } else if kind.user_is_token() && !url.username().is_empty() {
         let _ = url.set_username("***");
     }
-    if url.query().is_some() {
+    // The query is rewritten only to mask a secret in it: else it is shown as
+    // written (`?field=/status/phase:Bound`, not re-encoded).
+    let has_secret = url
+        .query_pairs()
+        .any(|(k, _)| secret.contains(&k.to_ascii_lowercase().as_str()));
+    if has_secret {
         let pairs: Vec<(String, String)> = url
             .query_pairs()
             .map(|(k, v)| {
@@ -660,6 +665,9 @@ mod tests {
         assert_eq!(t.shown, "postgres://app:***@db:5432/app?sslmode=disable");
         let t = parse("postgres://app@db/app?password=s3cret").unwrap();
         assert!(!t.shown.contains("s3cret"), "{}", t.shown);
+        // A query without a secret is shown as written, not re-encoded.
+        let t = parse("k8s://pvc/data?field=/status/phase:Bound").unwrap();
+        assert_eq!(t.shown, "k8s://pvc/data?field=/status/phase:Bound");
         let t = parse("redis://:s3cret@cache:6379/1").unwrap();
         assert_eq!(t.shown, "redis://:***@cache:6379/1");
         let t = parse("https://u:s3cret@example.com/health").unwrap();
