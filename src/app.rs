@@ -1,4 +1,4 @@
-//! The run of the whenready binary: pick the personality from argv[0] (whenready,
+//! The run of the whenready binary: pick the personality from `argv[0]` (whenready,
 //! or a drop-in name), parse the command line and environment into a [`Plan`]
 //! (usage errors exit at once), read what the targets need, make a first attempt at
 //! every target without a runtime where the kernel answers at once (a loopback
@@ -9,51 +9,12 @@
 use crate::compat::{self, Personality};
 use crate::config::{Config, UsageError};
 use crate::exit::Exit;
-use crate::report::Voice;
+use crate::plan::{OnDeadline, Plan};
 use crate::{cli, env, exec, limits, probe, report, signal, wait};
 use std::ffi::OsString;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// What to do when the deadline passes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnDeadline {
-    /// Exit with this status.
-    Exit(Exit),
-    /// Run COMMAND anyway (wait-for-it without `--strict`).
-    RunCommand,
-}
-
-/// A whole run: what to wait for, how to speak, and the rules of the personality.
-pub struct Plan {
-    /// Targets, deadline, command.
-    pub config: Config,
-    /// How events are printed.
-    pub voice: Box<dyn Voice>,
-    /// What a passed deadline means.
-    pub on_deadline: OnDeadline,
-    /// Exit status for a usage error found after parsing (an unreadable CA file).
-    pub usage_exit: Exit,
-    /// A pause before the first probe (docker-compose-wait's WAIT_BEFORE).
-    pub before: Duration,
-    /// A pause between readiness and exec (WAIT_AFTER).
-    pub after: Duration,
-}
-
-impl Plan {
-    /// A plan with whenready's rules for these settings.
-    pub fn new(config: Config, voice: Box<dyn Voice>) -> Plan {
-        Plan {
-            config,
-            voice,
-            on_deadline: OnDeadline::Exit(Exit::NotReady),
-            usage_exit: Exit::Usage,
-            before: Duration::ZERO,
-            after: Duration::ZERO,
-        }
-    }
-}
 
 /// The whole program: never returns.
 pub fn main() -> ! {

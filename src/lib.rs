@@ -16,6 +16,7 @@ pub mod exec;
 pub mod exit;
 pub mod limits;
 pub mod pace;
+pub mod plan;
 pub mod probe;
 pub mod report;
 pub mod signal;

@@ -1,5 +1,5 @@
 //! Drop-in names: invoked as `wait-for-it`, `wait-for-it.sh`, `wait-for` or `wait`
-//! (a link or copy under that name; argv[0] decides), whenready speaks that tool's
+//! (a link or copy under that name; `argv[0]` decides), whenready speaks that tool's
 //! command line, messages and exit codes, over its own wait engine: concurrent
 //! probes, a deadline that holds, signals handled as PID 1, exec.
 
@@ -144,7 +144,7 @@ fn secrets_in_word(word: &str, offset: usize, ranges: &mut Vec<(usize, usize)>) 
     }
 }
 
-/// The arguments after argv[0] as UTF-8 where they are (a non-UTF-8 option can never
+/// The arguments after `argv[0]` as UTF-8 where they are (a non-UTF-8 option can never
 /// match, and is reported as an unknown argument by the caller).
 pub fn lossy(args: &[OsString]) -> Vec<String> {
     args.iter()
