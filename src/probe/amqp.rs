@@ -6,7 +6,7 @@
 //! Tune with Tune-Ok, sends Open(VHOST), and is ready on Open-Ok; it then closes the
 //! connection politely (Close, Close-Ok). The frame code is written by hand: five
 //! methods of one class on channel 0 need no client library. Frames are capped at
-//! [`MAX_FRAME`] bytes and every field is bounds-checked, so nothing the server
+//! `MAX_FRAME` bytes and every field is bounds-checked, so nothing the server
 //! sends can make it panic.
 
 use super::error::{io_reason, tls_failure, ProbeError};

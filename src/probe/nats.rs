@@ -4,7 +4,7 @@
 //! it (`tls_required`, NATS's TLS-after-INFO) or the URL asks for it (`?tls=true`),
 //! sends `CONNECT` with the credentials and `PING`, and is ready on `PONG`. The wire
 //! code is written by hand: a line protocol of a few messages. Every line read is
-//! capped ([`MAX_LINE`]); nothing the server sends can make it panic.
+//! capped (`MAX_LINE`); nothing the server sends can make it panic.
 
 use super::error::{io_reason, tls_failure, ProbeError};
 use super::net;
