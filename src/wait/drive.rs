@@ -6,6 +6,7 @@
 //! the deadline, so that a hung attempt can hold whenready past neither.
 
 use super::schedule::{Due, Schedule};
+use super::timer::{Clock, Timer};
 use super::{tell, Outcome, Settings, Targets};
 use crate::duration;
 use crate::probe::ProbeError;
@@ -17,13 +18,15 @@ use std::task::Poll;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-/// Drives `schedule` until the run is over, or `signal` resolves (with its number).
+/// Drives `schedule` until the run is over, or `signal` resolves (with its number);
+/// `clock` times the pauses, ticks and deadline.
 pub async fn drive(
     schedule: &mut Schedule,
     targets: &Arc<dyn Targets>,
     settings: &Settings,
     reporter: &Reporter,
     signal: impl Future<Output = i32>,
+    clock: Clock,
 ) -> Outcome {
     if let Some(outcome) = schedule.outcome() {
         return outcome;
@@ -39,19 +42,13 @@ pub async fn drive(
         listening: vec![false; targets.count()],
         backlog: VecDeque::new(),
     };
-    // The one timer: set to the schedule's next wake-up at every turn.
-    let timer = tokio::time::sleep_until(Instant::now());
-    tokio::pin!(timer, signal);
-    let mut armed = None;
+    let mut timer = Timer::new(clock);
+    tokio::pin!(signal);
     loop {
         if let Some(outcome) = run.start_due().await {
             return outcome;
         }
-        let wake = run.schedule.next_wake();
-        if let Some(at) = wake.filter(|at| armed != Some(*at)) {
-            timer.as_mut().reset(at);
-            armed = Some(at);
-        }
+        timer.set(run.schedule.next_wake());
         let recorded = tokio::select! {
             biased;
             n = &mut signal => return Outcome::Signal(n),
@@ -67,10 +64,7 @@ pub async fn drive(
                 run.schedule.changed(i, Instant::now());
                 None
             }
-            () = &mut timer, if wake.is_some() => {
-                armed = None;
-                None
-            }
+            () = timer.fired() => None,
         };
         if let Some((i, result)) = recorded {
             run.tasks[i] = None;

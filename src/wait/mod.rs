@@ -9,7 +9,7 @@
 //! - [`schedule`]: the tracks, the queue and the tally of how targets ended,
 //!   as plain data (no I/O, no clock);
 //! - [`drive`]: the one async loop that runs a schedule on the single-threaded
-//!   runtime, against the deadline and the signals.
+//!   runtime, against the deadline and the signals, with one [`timer`].
 //!
 //! [`run`] makes each target's first attempt at once where the kernel decides it
 //! inside `connect()` (a loopback port), records it in the schedule, and starts
@@ -19,6 +19,7 @@
 pub mod drive;
 pub mod queue;
 pub mod schedule;
+pub mod timer;
 pub mod track;
 
 use crate::probe::ProbeError;
@@ -29,6 +30,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+use timer::Clock;
 use tokio::time::Instant;
 use track::Told;
 
@@ -193,8 +195,16 @@ fn on_runtime(
             return Outcome::Signal(n);
         }
         begin(reporter, looked);
+        // One attempt per target makes no pause: the runtime's timer, which costs no
+        // descriptor and no system call to set up, serves the deadline alone.
+        let clock = if settings.once {
+            Clock::Runtime
+        } else {
+            Clock::Kernel
+        };
+        let signal = signals.recv();
         let outcome =
-            drive::drive(&mut schedule, &targets, &settings, reporter, signals.recv()).await;
+            drive::drive(&mut schedule, &targets, &settings, reporter, signal, clock).await;
         if outcome == Outcome::Ready {
             if let Some(n) = pause(reporter, &mut signals, pauses.after, false).await {
                 return Outcome::Signal(n);

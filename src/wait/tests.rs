@@ -2,6 +2,7 @@
 //! fake targets, and [`super::run`]'s first look and its hand to the loop.
 
 use super::schedule::Schedule;
+use super::timer::Clock;
 use super::*;
 use crate::report::{Reporter, Silent};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -95,8 +96,20 @@ fn hangs(_: usize) -> Attempt {
     Box::pin(std::future::pending())
 }
 
-/// The loop over a fresh schedule.
+/// The loop over a fresh schedule, on the runtime's timer, which follows the paused
+/// clock of these tests (the kernel's would not).
 async fn wait(
+    targets: Arc<dyn Targets>,
+    settings: &Settings,
+    reporter: Arc<Reporter>,
+    signal: impl Future<Output = i32>,
+) -> Outcome {
+    wait_on(Clock::Runtime, targets, settings, reporter, signal).await
+}
+
+/// The loop over a fresh schedule, timed by `clock`.
+async fn wait_on(
+    clock: Clock,
     targets: Arc<dyn Targets>,
     settings: &Settings,
     reporter: Arc<Reporter>,
@@ -104,7 +117,7 @@ async fn wait(
 ) -> Outcome {
     let now = Instant::now();
     let mut schedule = Schedule::new(targets.count(), settings, reporter.tick_every(), now, || 7);
-    drive::drive(&mut schedule, &targets, settings, &reporter, signal).await
+    drive::drive(&mut schedule, &targets, settings, &reporter, signal, clock).await
 }
 
 #[tokio::test(start_paused = true)]
@@ -396,13 +409,14 @@ async fn the_voice_hears_time_pass_while_waiting() {
 }
 
 #[tokio::test]
-async fn the_same_wait_runs_in_real_time() {
-    // Real time: the outcomes, not how long they took.
+async fn the_same_wait_runs_on_the_kernel_timer() {
+    // Real time, on the timerfd: the outcomes, not how long they took.
     let s = settings(Some(Duration::from_secs(30)));
     let rep = reporter(1);
     let start = Instant::now();
+    let targets = fake(1, ready_after(3));
     assert_eq!(
-        wait(fake(1, ready_after(3)), &s, rep.clone(), never()).await,
+        wait_on(Clock::Kernel, targets, &s, rep.clone(), never()).await,
         Outcome::Ready
     );
     assert_eq!(rep.attempts(0), 4);
@@ -410,8 +424,9 @@ async fn the_same_wait_runs_in_real_time() {
     assert!(start.elapsed() >= Duration::from_millis(70));
     let s = settings(Some(Duration::from_millis(300)));
     let probe = |_| -> Attempt { Box::pin(async { refused() }) };
+    let targets = fake(2, probe);
     assert_eq!(
-        wait(fake(2, probe), &s, reporter(2), never()).await,
+        wait_on(Clock::Kernel, targets, &s, reporter(2), never()).await,
         Outcome::Deadline
     );
 }
