@@ -64,67 +64,94 @@ pub async fn resolve(ep: &Endpoint) -> Result<Vec<SocketAddr>, ProbeError> {
     }
 }
 
-/// Opens a TCP connection to the first address of `ep` that accepts. The addresses
-/// are raced, so that one that drops SYNs cannot hide one that answers: the first
-/// on the attempt's own descriptor, the others on spare sockets
-/// ([`crate::limits::spare_sockets`]) while there are any; when there are too few,
-/// the next address starts as soon as one fails.
+/// Opens a TCP connection to the first address of `ep` that accepts. Each address's
+/// connect starts without waiting, and one that the kernel decides within the call
+/// (a loopback port: refused, or connected) costs no task and no registration with
+/// the runtime. The others are raced, so that one that drops SYNs cannot hide one
+/// that answers: the first on the attempt's own descriptor, the others on spare
+/// sockets ([`crate::limits::spare_sockets`]) while there are any; when there are
+/// too few, the next address starts as soon as one fails.
 pub async fn connect(ep: &Endpoint) -> Result<TcpStream, ProbeError> {
-    let addrs = match ep.host {
-        Host::Ip(ip) => return connect_one(SocketAddr::new(ip, ep.port)).await,
+    let addrs = match &ep.host {
+        Host::Ip(ip) => vec![SocketAddr::new(*ip, ep.port)],
         Host::Name(_) => resolve(ep).await?,
     };
-    // One address (an IP target, or a name with one record): nothing to race, so
-    // connect right here, without a task for it.
-    if let [addr] = addrs[..] {
-        return connect_one(addr).await;
-    }
     let spare = crate::limits::spare_sockets();
     let mut waiting = addrs.into_iter();
-    let mut attempts = JoinSet::new();
-    let start = |attempts: &mut JoinSet<_>, addr: SocketAddr, permit| {
-        attempts.spawn(async move { (addr, connect_to(addr).await, permit) });
-    };
-    if let Some(first) = waiting.next() {
-        start(&mut attempts, first, None);
-    }
-    while waiting.len() > 0 {
-        let Ok(permit) = spare.try_acquire() else {
-            break;
-        };
-        if let Some(addr) = waiting.next() {
-            start(&mut attempts, addr, Some(permit));
-        }
-    }
+    let mut racing = JoinSet::new();
     let mut errors: Vec<(SocketAddr, String)> = Vec::new();
-    while let Some(joined) = attempts.join_next().await {
-        match joined {
-            Ok((_, Ok(stream), _)) => {
-                let _ = stream.set_nodelay(true);
-                return Ok(stream);
-            }
-            Ok((addr, Err(e), permit)) => {
-                errors.push((addr, io_reason(&e).into_owned()));
-                // Its descriptor is free again: the next address takes it.
-                if let Some(next) = waiting.next() {
-                    start(&mut attempts, next, permit);
+    loop {
+        while waiting.len() > 0 {
+            let permit = if racing.is_empty() {
+                None
+            } else {
+                match spare.try_acquire() {
+                    Ok(permit) => Some(permit),
+                    Err(_) => break,
                 }
+            };
+            let Some(addr) = waiting.next() else {
+                break;
+            };
+            let stream = match start(addr) {
+                Ok(Started::Connected(stream)) => return Ok(stream),
+                Ok(Started::Pending(stream)) => stream,
+                Err(e) => {
+                    errors.push((addr, io_reason(&e).into_owned()));
+                    continue;
+                }
+            };
+            if waiting.len() == 0 && racing.is_empty() {
+                // The last address, and the only one under way: awaited right here.
+                return finish(stream).await.map_err(|e| {
+                    errors.push((addr, io_reason(&e).into_owned()));
+                    ProbeError::transient(summarize(errors))
+                });
             }
+            racing.spawn(async move { (addr, finish(stream).await, permit) });
+        }
+        match racing.join_next().await {
+            None => return Err(ProbeError::transient(summarize(errors))),
+            Some(Ok((_, Ok(stream), _))) => return Ok(stream),
+            // Its descriptor is free again: the next address takes it.
+            Some(Ok((addr, Err(e), _permit))) => errors.push((addr, io_reason(&e).into_owned())),
             // A connect task panicked: never expected; its permit is gone with it.
-            Err(e) => errors.push((SocketAddr::from(([0, 0, 0, 0], 0)), e.to_string())),
+            Some(Err(e)) => errors.push((SocketAddr::from(([0, 0, 0, 0], 0)), e.to_string())),
         }
     }
-    Err(ProbeError::transient(summarize(errors)))
 }
 
-/// Connects to the one address there is.
-async fn connect_one(addr: SocketAddr) -> Result<TcpStream, ProbeError> {
-    match connect_to(addr).await {
-        Ok(stream) => {
+/// A connect just begun ([`begin`]).
+enum Started {
+    /// Established within the call.
+    Connected(TcpStream),
+    /// The handshake is under way.
+    Pending(TcpStream),
+}
+
+/// Begins a connect to `addr`; a refusal within the call is the error.
+fn start(addr: SocketAddr) -> io::Result<Started> {
+    let fd = begin(addr)?;
+    // A socket whose handshake is complete has a peer; one still in SYN_SENT has
+    // none (ENOTCONN).
+    let connected = rustix::net::getpeername(&fd).is_ok();
+    let stream = TcpStream::from_std(std::net::TcpStream::from(fd))?;
+    if connected {
+        let _ = stream.set_nodelay(true);
+        return Ok(Started::Connected(stream));
+    }
+    Ok(Started::Pending(stream))
+}
+
+/// Waits for a connect under way to end.
+async fn finish(stream: TcpStream) -> io::Result<TcpStream> {
+    stream.writable().await?;
+    match stream.take_error()? {
+        Some(e) => Err(e),
+        None => {
             let _ = stream.set_nodelay(true);
             Ok(stream)
         }
-        Err(e) => Err(ProbeError::transient(io_reason(&e))),
     }
 }
 
@@ -148,19 +175,6 @@ fn begin(addr: SocketAddr) -> io::Result<OwnedFd> {
     match failed {
         None => Ok(fd),
         Some(e) => Err(e.into()),
-    }
-}
-
-/// Opens a TCP connection to `addr`, as `TcpStream::connect` does, but a refusal
-/// that [`begin`] already knows closes the socket without registering it with the
-/// runtime's epoll, which saves three system calls and a turn of the event loop
-/// per attempt. Any other connection is awaited as usual.
-async fn connect_to(addr: SocketAddr) -> io::Result<TcpStream> {
-    let stream = TcpStream::from_std(std::net::TcpStream::from(begin(addr)?))?;
-    stream.writable().await?;
-    match stream.take_error()? {
-        Some(e) => Err(e),
-        None => Ok(stream),
     }
 }
 
@@ -208,27 +222,63 @@ fn summarize(mut errors: Vec<(SocketAddr, String)>) -> String {
 mod tests {
     use super::*;
 
+    fn ip(addr: SocketAddr) -> Endpoint {
+        Endpoint {
+            host: Host::Ip(addr.ip()),
+            port: addr.port(),
+        }
+    }
+
     #[tokio::test]
-    async fn connect_to_reports_a_refusal_and_opens_a_listening_port() {
-        // A port that was just free: nobody listens there (a refusal, found at once
-        // or through the runtime, depending on the kernel's timing).
+    async fn connect_reports_a_refusal_and_opens_a_listening_port() {
+        // A port that was just free: nobody listens there.
         let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let refused = free.local_addr().unwrap();
         drop(free);
-        let e = connect_to(refused).await.unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{e}");
-        assert_eq!(io_reason(&e), "connection refused");
+        let e = connect(&ip(refused)).await.unwrap_err();
+        assert_eq!(e.reason, "connection refused");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let stream = connect_to(addr).await.unwrap();
+        let stream = connect(&ip(addr)).await.unwrap();
         assert_eq!(stream.peer_addr().unwrap(), addr);
         let (_, from) = listener.accept().unwrap();
         assert_eq!(from, stream.local_addr().unwrap());
         // IPv6 too, where the machine has it.
         if let Ok(v6) = std::net::TcpListener::bind("[::1]:0") {
             let addr = v6.local_addr().unwrap();
-            assert_eq!(connect_to(addr).await.unwrap().peer_addr().unwrap(), addr);
+            assert_eq!(connect(&ip(addr)).await.unwrap().peer_addr().unwrap(), addr);
         }
+    }
+
+    #[tokio::test]
+    async fn an_address_that_drops_syns_does_not_hide_one_that_answers() {
+        use rustix::net::{bind, listen, socket, sockopt};
+        // 127.0.0.1:PORT listens with a full accept queue (a backlog of 0, taken by
+        // one connection): its SYNs are dropped and its connect stays under way.
+        // [::1]:PORT accepts. localhost tries both, 127.0.0.1 first.
+        let (v6, full, _filler) = loop {
+            let v6 = std::net::TcpListener::bind("[::1]:0")
+                .expect("this test needs IPv6 on loopback (::1)");
+            let port = v6.local_addr().unwrap().port();
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            let fd = socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+            sockopt::set_socket_reuseaddr(&fd, true).unwrap();
+            if bind(&fd, &addr).is_err() {
+                continue;
+            }
+            listen(&fd, 0).unwrap();
+            let filler = std::net::TcpStream::connect(addr).unwrap();
+            break (v6, fd, filler);
+        };
+        let port = v6.local_addr().unwrap().port();
+        let ep = Endpoint {
+            host: Host::Name("localhost".into()),
+            port,
+        };
+        assert!(connect_now(&ep).is_none(), "decided at once");
+        let stream = connect(&ep).await.unwrap();
+        assert_eq!(stream.peer_addr().unwrap(), v6.local_addr().unwrap());
+        drop(full);
     }
 
     #[test]
