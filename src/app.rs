@@ -7,13 +7,10 @@ use crate::compat::{self, Personality};
 use crate::config::{Config, UsageError};
 use crate::exit::Exit;
 use crate::plan::{OnDeadline, Plan};
-use crate::probe::{Ctx, ProbeError};
-use crate::target::Target;
+use crate::probe::Ctx;
 use crate::{cli, env, exec, report, signal, wait};
 use std::ffi::OsString;
-use std::future::Future;
 use std::io::Write;
-use std::pin::Pin;
 use std::sync::Arc;
 
 /// The whole program: never returns.
@@ -67,29 +64,6 @@ fn fail_usage(e: &UsageError) -> Exit {
     Exit::Usage
 }
 
-/// The targets of a run, as the wait makes attempts at them.
-struct Probes {
-    targets: Vec<Target>,
-    ctx: Arc<Ctx>,
-}
-
-impl wait::Targets for Probes {
-    fn count(&self) -> usize {
-        self.targets.len()
-    }
-    fn attempt_now(&self, i: usize) -> Option<Result<(), ProbeError>> {
-        self.targets[i].check.attempt_now()
-    }
-    fn probe(&self, i: usize) -> wait::Attempt {
-        let (check, ctx) = (self.targets[i].check.clone(), self.ctx.clone());
-        Box::pin(async move { check.probe(&ctx).await })
-    }
-    fn changed(&self, i: usize) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        let check = self.targets[i].check.clone();
-        Box::pin(async move { check.changed().await })
-    }
-}
-
 /// Waits for the targets, then execs the command; returns the exit status when
 /// whenready does not become the command.
 fn run(plan: Plan) -> Exit {
@@ -140,7 +114,7 @@ fn run(plan: Plan) -> Exit {
     let Config {
         targets, command, ..
     } = config;
-    let probes = Arc::new(Probes { targets, ctx });
+    let probes = Arc::new(wait::Probes::new(targets, ctx));
     let pauses = wait::Pauses { before, after };
     let outcome = match wait::run(probes, &settings, &reporter, pauses, !command.is_empty()) {
         Ok(outcome) => outcome,

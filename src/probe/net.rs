@@ -93,9 +93,9 @@ pub async fn connect(ep: &Endpoint) -> Result<TcpStream, ProbeError> {
             let Some(addr) = waiting.next() else {
                 break;
             };
-            let stream = match start(addr) {
-                Ok(Started::Connected(stream)) => return Ok(stream),
-                Ok(Started::Pending(stream)) => stream,
+            let stream = match dial(addr) {
+                Ok(Dialed::Connected(stream)) => return Ok(stream),
+                Ok(Dialed::Pending(stream)) => stream,
                 Err(e) => {
                     errors.push((addr, io_reason(&e).into_owned()));
                     continue;
@@ -122,7 +122,7 @@ pub async fn connect(ep: &Endpoint) -> Result<TcpStream, ProbeError> {
 }
 
 /// A connect just begun ([`begin`]).
-enum Started {
+enum Dialed {
     /// Established within the call.
     Connected(TcpStream),
     /// The handshake is under way.
@@ -130,7 +130,7 @@ enum Started {
 }
 
 /// Begins a connect to `addr`; a refusal within the call is the error.
-fn start(addr: SocketAddr) -> io::Result<Started> {
+fn dial(addr: SocketAddr) -> io::Result<Dialed> {
     let fd = begin(addr)?;
     // A socket whose handshake is complete has a peer; one still in SYN_SENT has
     // none (ENOTCONN).
@@ -138,9 +138,9 @@ fn start(addr: SocketAddr) -> io::Result<Started> {
     let stream = TcpStream::from_std(std::net::TcpStream::from(fd))?;
     if connected {
         let _ = stream.set_nodelay(true);
-        return Ok(Started::Connected(stream));
+        return Ok(Dialed::Connected(stream));
     }
-    Ok(Started::Pending(stream))
+    Ok(Dialed::Pending(stream))
 }
 
 /// Waits for a connect under way to end.

@@ -8,6 +8,7 @@
 //! - [`queue`]: the due times, and when to wake up for them;
 //! - [`schedule`]: the tracks, the queue and the tally of how targets ended,
 //!   as plain data (no I/O, no clock);
+//! - [`probes`]: the run's targets, as the loop makes attempts at them;
 //! - [`drive`]: the one async loop that runs a schedule on the single-threaded
 //!   runtime, against the deadline and the signals, with one [`timer`].
 //!
@@ -17,10 +18,13 @@
 //! the schedule as those attempts left it.
 
 pub mod drive;
+pub mod probes;
 pub mod queue;
 pub mod schedule;
 pub mod timer;
 pub mod track;
+
+pub use probes::Probes;
 
 use crate::probe::ProbeError;
 use crate::report::Reporter;
