@@ -212,3 +212,30 @@ fn sigterm_leaves_while_a_stat_hangs() {
     assert_exited(&r, 143);
     assert!(r.elapsed < Duration::from_secs(2), "{:?}: {r:?}", r.elapsed);
 }
+
+#[test]
+fn localhost_names_never_ask_the_resolver() {
+    // `localhost` and names under `.localhost` are the loopback addresses (RFC 6761,
+    // 6.3), decided without the resolver, which here would never answer.
+    let resolver = SilentResolver::start(6);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    for name in ["localhost", "app.localhost", "LocalHost."] {
+        let target = format!("{name}:{port}");
+        let r = run(
+            &mut resolver.whenready(&["--once", &target]),
+            Duration::from_secs(30),
+        );
+        assert_exited(&r, 0);
+        assert!(r.elapsed < Duration::from_secs(3), "{:?}: {r:?}", r.elapsed);
+    }
+    resolver
+        .socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut buf = [0u8; 512];
+    assert!(
+        resolver.socket.recv(&mut buf).is_err(),
+        "a query reached the resolver"
+    );
+}
