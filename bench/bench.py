@@ -94,8 +94,8 @@ class Postgres:
         subprocess.run(as_pg_user([f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop"]),
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def url(self):
-        return f"postgres://app:{PG_PASSWORD}@127.0.0.1:{self.port}/postgres?sslmode=disable"
+    def url(self, host="127.0.0.1"):
+        return f"postgres://app:{PG_PASSWORD}@{host}:{self.port}/postgres?sslmode=disable"
 
     def ready_times(self):
         """Epoch seconds of every 'ready to accept connections' line in the log
@@ -183,20 +183,32 @@ def oneshot():
     pg.start()
     try:
         groups = [
-            ("TCP port", [("whenready --once", f"{WHENREADY} --once 127.0.0.1:{tcp.port}"),
-                          ("nc -z", f"nc -z 127.0.0.1 {tcp.port}")]),
+            ("TCP port", [("whenready --once 127.0.0.1:PORT", f"{WHENREADY} --once 127.0.0.1:{tcp.port}"),
+                          ("whenready --once localhost:PORT", f"{WHENREADY} --once localhost:{tcp.port}"),
+                          ("nc -z 127.0.0.1 PORT", f"nc -z 127.0.0.1 {tcp.port}"),
+                          ("nc -z localhost PORT", f"nc -z localhost {tcp.port}")]),
             ("PostgreSQL", [("whenready --once (login + SELECT 1)", f"{WHENREADY} --once {pg.url()}"),
+                            ("whenready --once, by localhost", f"{WHENREADY} --once {pg.url('localhost')}"),
                             ("pg_isready (no login)", f"pg_isready -q -h 127.0.0.1 -p {pg.port}"),
+                            ("pg_isready -h localhost (no login)", f"pg_isready -q -h localhost -p {pg.port}"),
                             ("psql -c 'select 1'", f"psql {pg.url()} -Atqc 'select 1'")]),
             ("PostgreSQL #query=", [("whenready --once '…#query=SELECT count(*) > 0 FROM pg_class'",
                                      f"{WHENREADY} --once '{pg.url()}#query=SELECT count(*) > 0 FROM pg_class'"),
                                     ("psql -c 'SELECT count(*) > 0 FROM pg_class'",
                                      f"psql {pg.url()} -Atqc 'SELECT count(*) > 0 FROM pg_class'")]),
             ("Redis", [("whenready --once (PING)", f"{WHENREADY} --once redis://127.0.0.1:{rd.port}"),
-                       ("redis-cli ping", f"redis-cli -p {rd.port} ping")]),
+                       ("whenready --once, by localhost", f"{WHENREADY} --once redis://localhost:{rd.port}"),
+                       ("redis-cli ping", f"redis-cli -p {rd.port} ping"),
+                       ("redis-cli -h localhost ping", f"redis-cli -h localhost -p {rd.port} ping")]),
             ("HTTP", [("whenready --once (GET)", f"{WHENREADY} --once http://127.0.0.1:{web.port}/"),
+                      ("whenready --once, by localhost", f"{WHENREADY} --once http://localhost:{web.port}/"),
                       ("curl -fsS", f"curl -fsS -o /dev/null http://127.0.0.1:{web.port}/")]),
         ]
+        before = os.environ.get("WHENREADY_BEFORE")  # an older build, for the ratio of a change
+        if before:
+            for _, commands in groups:
+                commands += [(f"before: {name}", cmd.replace(WHENREADY, before, 1))
+                             for name, cmd in commands if cmd.startswith(WHENREADY)]
         rows = []
         for label, commands in groups:
             results = hyperfine(commands, runs=100)
@@ -504,42 +516,44 @@ def missing_peers(names):
 
 def floor():
     """One-shot TCP check against the cost of starting a process, in interleaved
-    rounds: whenready --once and the gate form against /bin/true and /wait (its
-    one-shot, and its gate form with WAIT_COMMAND)."""
+    rounds, every command started through `env` (so that all pay the same exec):
+    whenready --once by address and by `localhost`, and its gate form, against
+    /bin/true and /wait (its one-shot by address and by name, and its gate form with
+    WAIT_COMMAND)."""
     tcp = Listener()
     target = f"127.0.0.1:{tcp.port}"
-    commands = [("/bin/true (the floor)", "/bin/true")]
+    by_name = f"localhost:{tcp.port}"
+    commands = [("env /bin/true (the floor)", "env /bin/true")]
     cw = compose_wait()
     if cw:
-        commands.append(("docker-compose-wait /wait, TCP only", cw))
-    commands += [("whenready --once HOST:PORT", f"{WHENREADY} --once {target}"),
-                 ("whenready -q -t 30 HOST:PORT -- true", f"{WHENREADY} -q -t 30 {target} -- /bin/true")]
+        quiet = "WAIT_LOGGER_LEVEL=off"
+        commands += [("docker-compose-wait /wait, WAIT_HOSTS=127.0.0.1:PORT", f"env WAIT_HOSTS={target} {quiet} {cw}"),
+                     ("docker-compose-wait /wait, WAIT_HOSTS=localhost:PORT", f"env WAIT_HOSTS={by_name} {quiet} {cw}"),
+                     ("docker-compose-wait /wait with WAIT_COMMAND=/bin/true",
+                      f"env WAIT_HOSTS={target} {quiet} WAIT_COMMAND=/bin/true {cw}")]
+    whenreadys = [("", WHENREADY)]
     before = os.environ.get("WHENREADY_BEFORE")  # an older build, for the ratio of a change
     if before:
-        commands += [("before: whenready --once HOST:PORT", f"{before} --once {target}"),
-                     ("before: whenready -q -t 30 HOST:PORT -- true", f"{before} -q -t 30 {target} -- /bin/true")]
-    env = dict(os.environ, WAIT_HOSTS=target, WAIT_LOGGER_LEVEL="off")
-    # /wait's gate form runs WAIT_COMMAND, which its one-shot row must not see: its own
-    # hyperfine call in each round, with the variable set.
-    gates = [("docker-compose-wait /wait with WAIT_COMMAND=/bin/true", cw)] if cw else []
-    gate_env = dict(env, WAIT_COMMAND="/bin/true")
+        whenreadys.append(("before: ", before))
+    for tag, binary in whenreadys:
+        commands += [(f"{tag}whenready --once 127.0.0.1:PORT", f"env {binary} --once {target}"),
+                     (f"{tag}whenready --once localhost:PORT", f"env {binary} --once {by_name}"),
+                     (f"{tag}whenready -q -t 30 127.0.0.1:PORT -- true", f"env {binary} -q -t 30 {target} -- /bin/true")]
     rounds, per_round = 10, 40
-    times = {name: [] for name, _ in commands + gates}
+    times = {name: [] for name, _ in commands}
     for _ in range(rounds):
-        calls = [(commands[:], env)] + ([(gates, gate_env)] if gates else [])
-        random.shuffle(calls)
-        for order, call_env in calls:
-            random.shuffle(order)
-            for (name, _), (_, t) in zip(order, hyperfine(order, runs=per_round, warmup=5, env=call_env)):
-                times[name] += t
+        order = commands[:]
+        random.shuffle(order)
+        for (name, _), (_, t) in zip(order, hyperfine(order, runs=per_round, warmup=5)):
+            times[name] += t
     floor_med = statistics.median(times[commands[0][0]])
     rows = []
-    for name, _ in commands + gates:
+    for name, _ in commands:
         med = statistics.median(times[name])
         rows.append([f"`{name}`", f"{med * 1000:.3f}", f"{pct(times[name], 0.9) * 1000:.3f}",
                      f"{med / floor_med:.2f}x"])
-    table(f"One-shot TCP check against the floor ({rounds} interleaved rounds of {per_round} runs)",
-          ["command", "median ms", "p90 ms", "x /bin/true"], rows)
+    table(f"One-shot TCP check against the floor, all started through env ({rounds} interleaved rounds of "
+          f"{per_round} runs)", ["command", "median ms", "p90 ms", "x env /bin/true"], rows)
     missing_peers([] if cw else ["docker-compose-wait"])
 
 
@@ -600,30 +614,31 @@ def waitfloor():
 
 
 def cost():
-    """CPU and memory of waiting 10 s: one refused port, then 100 (wait4 rusage).
-    The floor rows are a minimal C program making the same attempts on the same
-    backoff (bench/waitfloor.c): what the kernel charges for the schedule alone."""
+    """CPU and memory of waiting 10 s: one refused port, then 100, by address and by
+    `localhost` (wait4 rusage). The floor rows are a minimal C program making the
+    same attempts on the same backoff (bench/waitfloor.c): what the kernel charges
+    for the schedule alone, on 127.0.0.1, and on 127.0.0.1 then ::1 as `localhost`
+    is tried."""
     cw = compose_wait()
     floor_bin = waitfloor()
     rows = []
     for n in (1, 100):
         ports = [free_port() for _ in range(n)]
-        targets = [f"127.0.0.1:{p}" for p in ports]
-        waiters = [("whenready -t 10s", [WHENREADY, "-t", "10s"] + targets, None)]
-        if os.environ.get("WHENREADY_BEFORE"):
-            waiters.append(("before: whenready -t 10s", [os.environ["WHENREADY_BEFORE"], "-t", "10s"] + targets, None))
-        if floor_bin:
-            numbers = [str(p) for p in ports]
-            waiters.append(("floor: C loop, same backoff, a fresh socket per attempt",
-                            [floor_bin, "10", "0", "0"] + numbers, None))
-            waiters.append(("floor: C loop, same backoff, the refused socket reused",
-                            [floor_bin, "10", "0", "1"] + numbers, None))
-            if n > 1:
-                waiters.append(("floor: C loop, same backoff, socket reused and shared wake-ups",
-                                [floor_bin, "10", "1", "1"] + numbers, None))
-        if cw:
-            env = dict(os.environ, WAIT_HOSTS=",".join(targets), WAIT_TIMEOUT="10", WAIT_LOGGER_LEVEL="off")
-            waiters.append(("docker-compose-wait, WAIT_TIMEOUT=10", [cw], env))
+        numbers = [str(p) for p in ports]
+        waiters = []
+        for host, families in (("127.0.0.1", "1"), ("localhost", "2")):
+            targets = [f"{host}:{p}" for p in ports]
+            waiters.append((f"whenready -t 10s {host}:PORT", [WHENREADY, "-t", "10s"] + targets, None))
+            if os.environ.get("WHENREADY_BEFORE"):
+                waiters.append((f"before: whenready -t 10s {host}:PORT",
+                                [os.environ["WHENREADY_BEFORE"], "-t", "10s"] + targets, None))
+            if floor_bin:
+                share = "1" if n > 1 else "0"
+                waiters.append((f"floor: C loop, same backoff{', shared wake-ups' if n > 1 else ''}, {host}",
+                                [floor_bin, "10", share, families] + numbers, None))
+            if cw:
+                env = dict(os.environ, WAIT_HOSTS=",".join(targets), WAIT_TIMEOUT="10", WAIT_LOGGER_LEVEL="off")
+                waiters.append((f"docker-compose-wait, WAIT_TIMEOUT=10, {host}:PORT", [cw], env))
         for name, cmd, env in waiters:
             # The run with the median CPU of three (a shared machine's noise); peak RSS
             # and context switches from a fourth run under GNU time.

@@ -5,12 +5,11 @@
  * 250 ms) with a fresh non-blocking socket (socket, connect, SO_ERROR, close), and
  * the process sleeps in one epoll_pwait2 per wake-up, until SECONDS have passed.
  * With SHARE set, a wake-up is put off (by at most d/8, never past d) when that lets
- * it serve another port's attempt too, as whenready does (src/pace.rs). With REUSE
- * set, a socket whose connect was refused is disconnected (connect to AF_UNSPEC) and
- * kept for the next attempt instead of closed, as whenready does (src/probe/net.rs);
- * without it, every attempt has a fresh socket, as other waiters do.
+ * it serve another port's attempt too, as whenready does (src/wait/queue.rs). With
+ * FAMILIES 2, an attempt refused on 127.0.0.1 is made on ::1 as well, as whenready
+ * tries both addresses of `localhost` (src/probe/net.rs); with 1, on 127.0.0.1 only.
  *
- *   waitfloor SECONDS SHARE REUSE PORT...    prints "N attempts, W wake-ups" on stderr
+ *   waitfloor SECONDS SHARE FAMILIES PORT...    prints "N attempts, W wake-ups" on stderr
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -31,13 +30,12 @@ static double now(void) {
 
 int main(int argc, char **argv) {
     if (argc < 5) {
-        fprintf(stderr, "usage: waitfloor SECONDS SHARE REUSE PORT...\n");
+        fprintf(stderr, "usage: waitfloor SECONDS SHARE FAMILIES PORT...\n");
         return 2;
     }
     double secs = atof(argv[1]);
     int share = atoi(argv[2]);
-    int reuse = atoi(argv[3]);
-    int idle = -1;
+    int families = atoi(argv[3]);
     int n = argc - 4;
     double *soft = calloc(n, sizeof *soft), *hard = calloc(n, sizeof *hard);
     double *ceiling = calloc(n, sizeof *ceiling);
@@ -60,17 +58,21 @@ int main(int argc, char **argv) {
                 continue;
             struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port[i])};
             a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            int s = idle >= 0 ? idle : socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-            idle = -1;
-            connect(s, (struct sockaddr *)&a, sizeof a);
-            int e = 0;
-            socklen_t l = sizeof e;
-            getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &l);
-            struct sockaddr unspec = {.sa_family = AF_UNSPEC};
-            if (reuse && e == ECONNREFUSED && connect(s, &unspec, sizeof unspec) == 0)
-                idle = s;
-            else
+            struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(port[i])};
+            a6.sin6_addr = in6addr_loopback;
+            for (int f = 0; f < families; f++) {
+                int s = socket(f ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                if (f)
+                    connect(s, (struct sockaddr *)&a6, sizeof a6);
+                else
+                    connect(s, (struct sockaddr *)&a, sizeof a);
+                int e = 0;
+                socklen_t l = sizeof e;
+                getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &l);
                 close(s);
+                if (e != ECONNREFUSED)
+                    break;
+            }
             attempts++;
             double d = ceiling[i], p = d / 2 + drand48() * d / 2;
             ceiling[i] = d * 2 > 0.250 ? 0.250 : d * 2;

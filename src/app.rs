@@ -1,59 +1,17 @@
 //! The run of the whenready binary: pick the personality from `argv[0]` (whenready,
 //! or a drop-in name), parse the command line and environment into a [`Plan`]
-//! (usage errors exit at once), read what the targets need, make a first attempt at
-//! every target without a runtime where the kernel answers at once (a loopback
-//! port), and when that does not settle the run, start a single-threaded runtime,
-//! install the signal handlers, probe every target concurrently under one deadline,
-//! then shut the runtime down. Then exec COMMAND.
+//! (usage errors exit at once), read what the targets need, wait for them
+//! ([`wait::run`]), say how it ended, then exec COMMAND.
 
 use crate::compat::{self, Personality};
 use crate::config::{Config, UsageError};
 use crate::exit::Exit;
-use crate::report::Voice;
-use crate::{cli, env, exec, limits, probe, report, signal, wait};
+use crate::plan::{OnDeadline, Plan};
+use crate::probe::Ctx;
+use crate::{cli, env, exec, report, signal, wait};
 use std::ffi::OsString;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// What to do when the deadline passes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnDeadline {
-    /// Exit with this status.
-    Exit(Exit),
-    /// Run COMMAND anyway (wait-for-it without `--strict`).
-    RunCommand,
-}
-
-/// A whole run: what to wait for, how to speak, and the rules of the personality.
-pub struct Plan {
-    /// Targets, deadline, command.
-    pub config: Config,
-    /// How events are printed.
-    pub voice: Box<dyn Voice>,
-    /// What a passed deadline means.
-    pub on_deadline: OnDeadline,
-    /// Exit status for a usage error found after parsing (an unreadable CA file).
-    pub usage_exit: Exit,
-    /// A pause before the first probe (docker-compose-wait's WAIT_BEFORE).
-    pub before: Duration,
-    /// A pause between readiness and exec (WAIT_AFTER).
-    pub after: Duration,
-}
-
-impl Plan {
-    /// A plan with whenready's rules for these settings.
-    pub fn new(config: Config, voice: Box<dyn Voice>) -> Plan {
-        Plan {
-            config,
-            voice,
-            on_deadline: OnDeadline::Exit(Exit::NotReady),
-            usage_exit: Exit::Usage,
-            before: Duration::ZERO,
-            after: Duration::ZERO,
-        }
-    }
-}
 
 /// The whole program: never returns.
 pub fn main() -> ! {
@@ -106,24 +64,6 @@ fn fail_usage(e: &UsageError) -> Exit {
     Exit::Usage
 }
 
-/// A deliberate pause (WAIT_BEFORE / WAIT_AFTER) that a signal still ends; returns
-/// the signal's number if one came.
-async fn pause(
-    reporter: &report::Reporter,
-    signals: &mut signal::Signals,
-    d: Duration,
-    before: bool,
-) -> Option<i32> {
-    if d.is_zero() {
-        return None;
-    }
-    reporter.pause(d, before);
-    tokio::select! {
-        n = signals.recv() => Some(n),
-        () = tokio::time::sleep(d) => None,
-    }
-}
-
 /// Waits for the targets, then execs the command; returns the exit status when
 /// whenready does not become the command.
 fn run(plan: Plan) -> Exit {
@@ -139,7 +79,7 @@ fn run(plan: Plan) -> Exit {
     let reporter = Arc::new(
         report::Reporter::new(names, voice, config.timeout, config.once).reversed(config.reverse),
     );
-    let ctx = match probe::Ctx::prepare(&config) {
+    let ctx = match Ctx::prepare(&config) {
         Ok(ctx) => Arc::new(ctx),
         Err(e) => {
             report::say(&format!("whenready: {e}"));
@@ -167,76 +107,38 @@ fn run(plan: Plan) -> Exit {
         attempt_timeout: config.attempt_timeout,
         once: config.once,
         retry_all: config.retry_all,
-        // As `run_now` makes its attempts: one after the other. The runtime's wait
-        // gets what the descriptor limit allows, below.
-        max_in_flight: 1,
+        max_in_flight: usize::MAX,
         reverse: config.reverse,
         stable: config.stable,
     };
-    let count = config.targets.len();
-    // A wait whose every attempt the kernel decides inside connect() (open or
-    // refused loopback ports) runs without the runtime: a check that one look
-    // settles lasts about as long as the start-up before it, without signal
-    // handlers unless COMMAND follows, and each pause of a longer wait is one
-    // wake-up of a few system calls (README, Performance).
-    let mut rest = Rest {
-        command: !config.command.is_empty(),
-        signals: None,
-    };
-    let now = if before.is_zero() && after.is_zero() {
-        wait::run_now(
-            count,
-            |i| config.targets[i].check.attempt_now(),
-            &mut rest,
-            &settings,
-            &reporter,
-        )
-    } else {
-        wait::Now::Runtime(None)
-    };
-    // The soft limit on descriptors is raised for the runtime's wait only, which may
-    // have an attempt in flight at every target at once.
-    let mut original_limit = None;
-    let outcome = match now {
-        wait::Now::Over(outcome) => outcome,
-        wait::Now::Runtime(resume) => {
-            let (original, max_in_flight) = limits::raise();
-            original_limit = Some(original);
-            let settings = wait::Settings {
-                max_in_flight,
-                ..settings
-            };
-            let on = Resumed {
-                signals: rest.signals,
-                resume,
-            };
-            match on_runtime(&config, ctx, &settings, &reporter, before, after, on) {
-                Some(outcome) => outcome,
-                None => return Exit::NotReady,
-            }
+    let Config {
+        targets, command, ..
+    } = config;
+    let probes = Arc::new(wait::Probes::new(targets, ctx));
+    let pauses = wait::Pauses { before, after };
+    let outcome = match wait::run(probes, &settings, &reporter, pauses, !command.is_empty()) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "whenready: cannot start: {e}");
+            return Exit::NotReady;
         }
     };
     let interrupted = |n: i32| {
         reporter.signal(signal::name(n));
         Exit::Signal(n)
     };
-    let become_command = || {
-        if let Some(original) = original_limit {
-            limits::restore(original);
-        }
-        // A signal that came after the wait ended (the runtime no longer listens)
-        // must not be lost: COMMAND would start after SIGTERM.
-        if let Some(n) = signal::caught() {
-            return interrupted(n);
-        }
-        exec::replace_process(&config.command)
+    // A signal that came after the wait ended (the runtime no longer listens) must
+    // not be lost: COMMAND would start after SIGTERM.
+    let become_command = || match signal::caught() {
+        Some(n) => interrupted(n),
+        None => exec::replace_process(&command),
     };
     match outcome {
         wait::Outcome::Ready => {
             if let Some(n) = signal::caught() {
                 return interrupted(n);
             }
-            reporter.done(config.command.first().map(|s| s.as_os_str()));
+            reporter.done(command.first().map(|s| s.as_os_str()));
             become_command()
         }
         wait::Outcome::Deadline => {
@@ -261,116 +163,6 @@ fn run(plan: Plan) -> Exit {
         }
         wait::Outcome::Signal(n) => interrupted(n),
     }
-}
-
-/// The signal handlers of a wait without the runtime ([`wait::run_now`]), kept for
-/// the runtime if the wait moves there.
-struct Rest {
-    /// COMMAND follows the wait.
-    command: bool,
-    signals: Option<signal::Signals>,
-}
-
-impl wait::Rest for Rest {
-    fn begin(&mut self, more: bool) {
-        if more {
-            // A wait with pauses: every handler, and the socket pair that ends a
-            // sleep (as PID 1, a signal without a handler would be dropped).
-            self.signals = Some(signal::Signals::install());
-        } else if self.command {
-            // COMMAND starts after the lines are written, which a full pipe can
-            // hold up: a signal meanwhile must still stop it (src/signal.rs).
-            signal::install_flag();
-        }
-    }
-
-    fn sleep(&mut self, time: Option<Duration>) -> Option<i32> {
-        self.signals
-            .get_or_insert_with(signal::Signals::install)
-            .sleep(time)
-    }
-}
-
-/// What a wait moving to the runtime brings from [`wait::run_now`].
-struct Resumed {
-    /// The handlers it installed, if it did.
-    signals: Option<signal::Signals>,
-    /// Where it stands, if it reported anything.
-    resume: Option<wait::Resume>,
-}
-
-/// Waits on a single-threaded runtime, with the signal handlers installed; `None`
-/// when the runtime cannot start (said on stderr). Never inlined: the runtime and
-/// its future take kilobytes of stack, which a check settled without them would
-/// otherwise reserve (and fault in) too.
-#[inline(never)]
-fn on_runtime(
-    config: &Config,
-    ctx: Arc<probe::Ctx>,
-    settings: &wait::Settings,
-    reporter: &Arc<report::Reporter>,
-    before: Duration,
-    after: Duration,
-    on: Resumed,
-) -> Option<wait::Outcome> {
-    // One thread for everything but name resolution (getaddrinfo blocks); few
-    // resolver threads keep a thousand-name run modest in memory.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .max_blocking_threads(16)
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "whenready: cannot start: {e}");
-            return None;
-        }
-    };
-    let outcome = runtime.block_on(async {
-        // First of all: as PID 1, a signal without a handler would be dropped.
-        let mut signals = on.signals.unwrap_or_else(signal::Signals::install);
-        if let Some(n) = pause(reporter, &mut signals, before, true).await {
-            return wait::Outcome::Signal(n);
-        }
-        let targets = Arc::new(config.targets.clone());
-        let probed = targets.clone();
-        let probe: wait::ProbeFn = Arc::new(move |i| {
-            let (ctx, targets) = (ctx.clone(), probed.clone());
-            Box::pin(async move { targets[i].check.probe(&ctx).await })
-        });
-        // inotify for file:// and unix:// (src/probe/watch.rs) ends their pauses early.
-        let changed: wait::ChangeFn = Arc::new(move |i| {
-            let targets = targets.clone();
-            Box::pin(async move { targets[i].check.changed().await })
-        });
-        // A wait moved here from run_now has begun already.
-        if on.resume.is_none() {
-            reporter.begin();
-        }
-        // wait::run also tells the voice that time passes (live redraws, "still
-        // waiting" lines), on the same timer as the attempts.
-        let count = config.targets.len();
-        let outcome = wait::run(
-            count,
-            probe,
-            Some(changed),
-            settings,
-            reporter.clone(),
-            signals.recv(),
-            on.resume,
-        )
-        .await;
-        if outcome == wait::Outcome::Ready {
-            if let Some(n) = pause(reporter, &mut signals, after, false).await {
-                return wait::Outcome::Signal(n);
-            }
-        }
-        outcome
-    });
-    // Every way out leaves now: a plain drop would wait for blocking work still
-    // running, such as a getaddrinfo stuck in an unanswering resolver.
-    runtime.shutdown_background();
-    Some(outcome)
 }
 
 /// Where Kubernetes reads a container's termination message (`kubectl describe pod`

@@ -21,11 +21,24 @@ pub fn replace_process(argv: &[OsString]) -> Exit {
     let (exit, why) = match err.kind() {
         ErrorKind::NotFound => (Exit::NotFound, "command not found".to_string()),
         ErrorKind::PermissionDenied => (Exit::CannotExecute, "permission denied".to_string()),
-        _ => (
-            Exit::CannotExecute,
-            crate::probe::error::io_reason(&err).into_owned(),
-        ),
+        _ => (Exit::CannotExecute, reason(&err)),
     };
     let _ = writeln!(std::io::stderr(), "whenready: cannot run {shown:?}: {why}");
     exit
+}
+
+/// The system's text for an error, lowercased, without the `(os error N)` noise.
+fn reason(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    let text = text.find(" (os error").map_or(&*text, |i| &text[..i]);
+    text.to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_reason_is_the_system_text_without_its_number() {
+        let e = std::io::Error::from_raw_os_error(8);
+        assert_eq!(super::reason(&e), "exec format error");
+    }
 }

@@ -1,5 +1,6 @@
-//! whenready: wait until TCP ports, PostgreSQL, Redis and HTTP(S) endpoints are
-//! ready, then replace this process with a command.
+//! whenready: wait until TCP ports, Unix sockets, files, databases, brokers, HTTP(S)
+//! and gRPC endpoints, DNS records and Kubernetes objects are ready, then replace
+//! this process with a command.
 //!
 //! The binary is `src/main.rs` over [`app::main`]; the library exists so that the
 //! command-line definition, the parsers and the probes can be reached by the docs
@@ -16,7 +17,7 @@ pub mod env;
 pub mod exec;
 pub mod exit;
 pub mod limits;
-pub mod pace;
+pub mod plan;
 pub mod probe;
 pub mod report;
 pub mod secret;

@@ -1,5 +1,5 @@
-//! whenready: wait until TCP ports, PostgreSQL, Redis and HTTP(S) endpoints are
-//! ready, then replace this process with a command. See the library's `app` module.
+//! whenready: wait until the services a command depends on are ready, then replace
+//! this process with that command. See the library's `app` module.
 
 /// dlmalloc instead of musl's allocator: musl returns freed pages to the kernel at
 /// once, so every attempt mapped and unmapped memory again; dlmalloc keeps what it

@@ -93,8 +93,8 @@ fn wanted() -> Vec<i32> {
 }
 
 /// Installs only the handlers that set [`caught`], for a run that its first
-/// attempts settled without the runtime ([`crate::wait::run_now`]) and that still
-/// has COMMAND to start: a signal that comes while its lines are written (a full
+/// attempts settled without the runtime ([`crate::wait::run`]) and that still has
+/// COMMAND to start: a signal that comes while its lines are written (a full
 /// pipe blocks the write) then still ends whenready with 128 + n before exec, also
 /// as PID 1, instead of being lost.
 pub fn install_flag() {
@@ -110,7 +110,8 @@ fn register_flag(n: i32) {
 }
 
 impl Signals {
-    /// Installs the handlers, before any pause (the runtime is not needed).
+    /// Installs the handlers (the runtime is not needed yet: [`Signals::recv`]
+    /// registers the socket pair with the one it runs on).
     pub fn install() -> Signals {
         let wanted = wanted();
         if wanted.is_empty() {
@@ -133,38 +134,6 @@ impl Signals {
             },
             Err(_) => Signals { wake: Wake::None },
         }
-    }
-
-    /// Sleeps for `time` (without end: `None`), or until a signal comes; returns
-    /// the number of the signal received, if any, also one that came before. A
-    /// blocking `ppoll` on the socket pair: a signal between the look at the flag
-    /// and the sleep has left its byte, so it ends the sleep at once.
-    pub fn sleep(&mut self, time: Option<std::time::Duration>) -> Option<i32> {
-        if let Some(n) = caught() {
-            return Some(n);
-        }
-        let timeout = time.map(|t| rustix::time::Timespec {
-            tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
-            tv_nsec: i64::from(t.subsec_nanos()),
-        });
-        match &mut self.wake {
-            Wake::Std(read) => {
-                let mut fds = [rustix::event::PollFd::new(
-                    &*read,
-                    rustix::event::PollFlags::IN,
-                )];
-                // EINTR (the handler ran) ends the sleep as the byte would.
-                if matches!(rustix::event::poll(&mut fds, timeout.as_ref()), Ok(n) if n > 0) {
-                    let mut buf = [0u8; 16];
-                    while matches!(read.read(&mut buf), Ok(n) if n > 0) {}
-                }
-            }
-            // Only ignored signals, or nothing to watch: a plain sleep.
-            _ => {
-                let _ = rustix::event::poll(&mut [], timeout.as_ref());
-            }
-        }
-        caught()
     }
 
     /// Resolves with the number of the first signal received (on the runtime).

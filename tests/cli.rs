@@ -170,24 +170,28 @@ fn overflowing_durations_are_usage_errors() {
 
 #[test]
 fn garbage_arguments_never_panic() {
-    for args in [
-        &["[", "]"][..],
-        &["[::1"],
-        &["tcp://"],
-        &["postgres://%zz@h/db"],
-        &["http://[::1"],
-        &["file://"],
-        &["redis://:@:"],
-        &["\u{7f}:1"],
-        &["h\u{1b}[31m:1"],
-        &["--interval", ""],
+    // Each with the one status it must have: a usage error (one line naming the
+    // input), or, for what parses, the outcome of the wait.
+    for (args, code) in [
+        (&["[", "]"][..], 2),
+        (&["[::1"], 2),
+        (&["tcp://"], 2),
+        // A user name `%zz` is kept as written; host `h` does not resolve.
+        (&["postgres://%zz@h/db"], 1),
+        (&["http://[::1"], 2),
+        // `file://` is the root directory, which exists.
+        (&["file://"], 0),
+        (&["redis://:@:"], 2),
+        (&["\u{7f}:1"], 2),
+        (&["h\u{1b}[31m:1"], 2),
+        (&["--interval", ""], 2),
     ] {
         let mut cmd = whenready();
         cmd.args(["-t", "200ms"]).args(args);
         let r = run(&mut cmd, std::time::Duration::from_secs(10));
-        assert!(r.code == 2 || r.code == 1 || r.code == 0, "{args:?}: {r:?}");
+        assert_eq!((r.signal, r.code), (None, code), "{args:?}: {r:?}");
         assert!(!r.stderr.contains("panicked"), "{args:?}: {r:?}");
-        if r.code == 2 {
+        if code == 2 {
             assert_eq!(r.stderr.lines().count(), 1, "{args:?}: {r:?}");
         }
     }

@@ -75,21 +75,20 @@ fn in_empty_root_as_pid1(root: &TempDir) -> Command {
 }
 
 #[test]
-fn release_binary_is_static_and_small() {
+fn release_binary_is_static_pie_and_small() {
     let bin = static_binary();
     let ldd = Command::new("ldd").arg(&bin).output().unwrap();
     let text =
         String::from_utf8_lossy(&ldd.stdout).to_string() + &String::from_utf8_lossy(&ldd.stderr);
-    assert!(
-        text.contains("statically linked") || text.contains("not a dynamic executable"),
-        "ldd: {text}"
-    );
+    assert!(text.contains("statically linked"), "ldd: {text}");
+    // Position-independent (loaded at a random address), with no dynamic loader
+    // and no shared library: what the contract asks for.
     let file = Command::new(require("file", "file"))
         .arg(&bin)
         .output()
         .unwrap();
     let file = String::from_utf8_lossy(&file.stdout);
-    assert!(file.contains("static"), "file: {file}");
+    assert!(file.contains("static-pie linked"), "file: {file}");
     let version = Command::new(&bin).arg("--version").output().unwrap();
     let version = String::from_utf8_lossy(&version.stdout);
     assert!(
@@ -98,8 +97,8 @@ fn release_binary_is_static_and_small() {
     );
     let size = std::fs::metadata(&bin).unwrap().len();
     assert!(
-        size <= 3_500_000,
-        "the static binary is {size} bytes, over the 3.5 MB budget (every kind built in)"
+        size <= 4_000_000,
+        "the static binary is {size} bytes, over the 4 MB budget (every kind built in)"
     );
 }
 

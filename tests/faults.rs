@@ -968,36 +968,87 @@ fn a_thousand_targets_at_once() {
         .collect();
     let r = run(
         whenready()
-            .args(["-q", "-t", "30s"])
+            .args(["-t", "30s"])
             .env("WHENREADY_TARGETS", list.join(" ")),
         Duration::from_secs(60),
     );
     assert_eq!(r.code, 0, "{r:?}");
-    // With a descriptor limit of 256 (soft and hard), whenready bounds how many
-    // attempts are in flight instead of failing with "too many open files".
+    assert!(!r.stderr.contains("not ready"), "{r:?}");
+    // A thousand HTTP targets whose server answers each request after 200 ms, so
+    // that every attempt holds its connection open for that long, with a
+    // descriptor limit of 256 (soft and hard): whenready bounds how many attempts
+    // are in flight instead of failing some with "too many open files" (and trying
+    // them again). Every line is shown (no -q), so such a failure would be seen.
+    let slow = Fake::start(|mut stream, _| {
+        read_request(&mut stream);
+        thread::sleep(Duration::from_millis(200));
+        respond(&mut stream, 200, "", "ok\n");
+    });
+    let urls: Vec<String> = (0..1000)
+        .map(|i| format!("http://{}/{i}", slow.addr()))
+        .collect();
     let script = format!(
-        "ulimit -n 256 && exec {} -q -t 30s",
+        "ulimit -n 256 && exec {} -t 50s",
         env!("CARGO_BIN_EXE_whenready")
     );
     let r = run(
         Command::new("sh")
             .args(["-c", &script])
-            .env("WHENREADY_TARGETS", list.join(" ")),
+            .env("WHENREADY_TARGETS", urls.join(" ")),
         Duration::from_secs(60),
     );
     assert_eq!(r.code, 0, "{r:?}");
     assert!(!r.stderr.contains("too many open files"), "{r:?}");
+    assert!(!r.stderr.contains("not ready"), "{r:?}");
+    // Each one ready at its first attempt.
+    assert_eq!(r.stderr.matches(" ready after ").count(), 1001, "{r:?}");
+    assert!(r.stderr.contains("1000 targets ready after"), "{r:?}");
+    assert_eq!(r.stderr.matches("(1 attempt)").count(), 1000, "{r:?}");
+}
+
+/// Whether process `pid` is still there (a zombie, killed and waiting for its
+/// parent to reap it, counts as gone).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let rest = &stat[stat.rfind(')')? + 1..];
+            rest.split_whitespace().next().map(|state| state != "Z")
+        })
+        .unwrap_or(false)
 }
 
 #[test]
 fn no_stray_process_or_file_after_any_exit() {
-    let before: Vec<_> = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name())
-        .collect();
+    // whenready's own temp dir, empty: nothing may be left in it.
+    let tmp = TempDir::new("stray-tmp");
     let fake = Fake::start(|_, _| {});
     let closed = format!("127.0.0.1:{}", free_port());
+    // A Kubernetes target whose exec credential plugin hangs (with a child of its
+    // own): a run that starts processes, which must not outlive it. Each records
+    // its PID.
+    let dir = TempDir::new("stray-plugin");
+    let pids = dir.join("pids");
+    let plugin = dir.join("plugin");
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\nsleep 600 &\necho $! >> '{0}'\necho $$ >> '{0}'\nwait\n",
+            pids.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster:\n    server: https://{closed}\n    insecure-skip-tls-verify: true\ncontexts:\n- name: c\n  context:\n    cluster: k\n    user: u\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never\n",
+            plugin.display()
+        ),
+    )
+    .unwrap();
     let outcomes = [
         (vec![fake.addr()], 0),
         (vec!["-t".into(), "300ms".into(), closed.clone()], 1),
@@ -1011,26 +1062,52 @@ fn no_stray_process_or_file_after_any_exit() {
             vec!["-t".into(), "300ms".into(), "unresolvable.invalid:1".into()],
             1,
         ),
+        (vec!["-t".into(), "1s".into(), "k8s://pods/app".into()], 1),
     ];
     for (args, code) in outcomes {
         // In a process group of its own: whatever whenready started and left
-        // behind would still be in that group after whenready is reaped.
+        // behind there would still be in that group after whenready is reaped.
         use std::os::unix::process::CommandExt;
-        let child = whenready().args(&args).process_group(0).spawn_piped();
+        let child = whenready()
+            .args(&args)
+            .env("TMPDIR", &tmp.0)
+            .env("KUBECONFIG", &kubeconfig)
+            .process_group(0)
+            .spawn_piped();
         let pid = child.id();
         let r = finish(child, Instant::now(), Duration::from_secs(10));
         assert_eq!(r.code, code, "{args:?}: {r:?}");
         let left = processes_in_group(pid, pid);
+        if !left.is_empty() {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+        }
         assert!(left.is_empty(), "{args:?}: processes left: {left:?}");
+        let files: Vec<_> = std::fs::read_dir(&tmp.0).unwrap().flatten().collect();
+        assert!(
+            files.is_empty(),
+            "{args:?}: files left in TMPDIR: {files:?}"
+        );
     }
-    let after: Vec<_> = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name())
+    // The plugin ran (and started its child), and neither outlived whenready (by
+    // any process group: they are looked up by PID).
+    let started: Vec<u32> = std::fs::read_to_string(&pids)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
         .collect();
-    let new: Vec<_> = after
-        .iter()
-        .filter(|f| !before.contains(f) && !f.to_string_lossy().starts_with("whenready-"))
-        .collect();
-    assert!(new.is_empty(), "files left in the temp dir: {new:?}");
+    assert_eq!(started.len(), 2, "the plugin did not run: {started:?}");
+    let until = Instant::now() + Duration::from_secs(2);
+    while started.iter().any(|p| alive(*p)) && Instant::now() < until {
+        thread::sleep(Duration::from_millis(20));
+    }
+    let left: Vec<u32> = started.into_iter().filter(|p| alive(*p)).collect();
+    for pid in &left {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    }
+    assert!(
+        left.is_empty(),
+        "the plugin's processes outlived whenready: {left:?}"
+    );
 }

@@ -116,13 +116,16 @@ fn sigterm_after_the_last_target_is_ready_but_before_exec_exits_143() {
 
 #[test]
 fn sigterm_before_exec_exits_143_when_the_first_look_settled_the_wait() {
-    // An open loopback port: the first attempt settles the wait without the
-    // runtime (src/wait.rs, run_now), so only the flag handler stands between the
-    // signal and COMMAND. (The kernel completes the handshakes; nobody accepts.)
-    let dir = TempDir::new("settled-then-sigterm");
+    // An open loopback port, by address or by name: the first look settles the
+    // wait without the runtime (src/wait/mod.rs, run), so only the flag handler
+    // stands between the signal and COMMAND. (The kernel completes the handshakes;
+    // nobody accepts.)
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let target = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
-    sigterm_while_the_last_line_is_written(&dir, &target);
+    let port = listener.local_addr().unwrap().port();
+    for host in ["127.0.0.1", "localhost"] {
+        let dir = TempDir::new("settled-then-sigterm");
+        sigterm_while_the_last_line_is_written(&dir, &format!("{host}:{port}"));
+    }
 }
 
 /// Runs whenready on `target` (ready at once) with a COMMAND, stops it with SIGTERM

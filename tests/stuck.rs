@@ -49,16 +49,22 @@ impl SilentResolver {
         in_private_mounts(&setup, args)
     }
 
-    /// Waits until a query arrives: a lookup is then stuck in the resolver.
+    /// Waits until a query arrives (or takes one that came already): a lookup is
+    /// then stuck in the resolver.
     fn wait_for_query(&self) {
-        self.socket
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut buf = [0u8; 512];
-        self.socket
-            .recv(&mut buf)
-            .expect("whenready sent no query to the silent resolver within 10 s");
+        wait_for_query(&self.socket);
     }
+}
+
+/// Waits until a query arrives at `socket`; fails the test after 10 s.
+fn wait_for_query(socket: &UdpSocket) {
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 512];
+    socket
+        .recv(&mut buf)
+        .expect("whenready sent no query to the silent resolver within 10 s");
 }
 
 /// whenready with `args`, run by `sh` after `setup` in a private mount namespace.
@@ -116,6 +122,8 @@ fn the_deadline_leaves_while_a_lookup_hangs() {
     assert_exited(&r, 1);
     assert!(r.stdout.is_empty(), "{r:?}");
     assert!(r.elapsed < Duration::from_secs(3), "{:?}: {r:?}", r.elapsed);
+    // The lookup was under way: its query reached the resolver.
+    resolver.wait_for_query();
 }
 
 #[test]
@@ -129,15 +137,19 @@ fn once_leaves_while_a_lookup_hangs() {
     assert_exited(&r, 1);
     assert!(r.stderr.contains("no answer within"), "{r:?}");
     assert!(r.elapsed < Duration::from_secs(3), "{:?}: {r:?}", r.elapsed);
+    resolver.wait_for_query();
 }
 
 #[test]
 fn a_permanent_failure_leaves_while_a_lookup_hangs() {
     let resolver = SilentResolver::start(3);
-    let wrongpass = Fake::start(|mut stream, _| {
+    // The password is rejected only once the lookup is stuck in the resolver.
+    let queries = resolver.socket.try_clone().unwrap();
+    let wrongpass = Fake::start(move |mut stream, _| {
         use std::io::{Read, Write};
         let mut buf = [0u8; 512];
         let _ = stream.read(&mut buf);
+        wait_for_query(&queries);
         let _ = stream.write_all(b"-WRONGPASS invalid username-password pair\r\n");
         let _ = stream.read(&mut buf);
     });
@@ -199,4 +211,31 @@ fn sigterm_leaves_while_a_stat_hangs() {
     let r = child.finish(start, Duration::from_secs(30));
     assert_exited(&r, 143);
     assert!(r.elapsed < Duration::from_secs(2), "{:?}: {r:?}", r.elapsed);
+}
+
+#[test]
+fn localhost_names_never_ask_the_resolver() {
+    // `localhost` and names under `.localhost` are the loopback addresses (RFC 6761,
+    // 6.3), decided without the resolver, which here would never answer.
+    let resolver = SilentResolver::start(6);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    for name in ["localhost", "app.localhost", "LocalHost."] {
+        let target = format!("{name}:{port}");
+        let r = run(
+            &mut resolver.whenready(&["--once", &target]),
+            Duration::from_secs(30),
+        );
+        assert_exited(&r, 0);
+        assert!(r.elapsed < Duration::from_secs(3), "{:?}: {r:?}", r.elapsed);
+    }
+    resolver
+        .socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut buf = [0u8; 512];
+    assert!(
+        resolver.socket.recv(&mut buf).is_err(),
+        "a query reached the resolver"
+    );
 }

@@ -285,61 +285,79 @@ fn json_events_are_one_object_per_line() {
 }
 
 #[test]
-fn a_full_listen_queue_in_mid_wait_moves_the_wait_to_the_runtime() {
-    // The wait begins without the runtime (a refused loopback port). Then a listener
-    // appears whose accept queue is full: the kernel drops whenready's SYN, connect()
-    // cannot finish within the call, and the wait moves to the runtime as it stands.
-    // Once the queue is drained, the SYN's retransmission or the next attempt gets in.
-    use rustix::net::{AddressFamily, SocketType};
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
+fn the_wait_goes_on_from_the_first_look() {
+    // The first look decides the loopback targets at once: one open (ready, 1
+    // attempt), one refused. An HTTP target needs the runtime, and so does the rest
+    // of the wait: it must go on from there, not start again (no second start line,
+    // no second connection to the target found ready, the refused target's first
+    // attempt counted).
+    let open = Fake::start(|_, _| {});
+    let web = http(|_, _| (200, String::new()));
     let port = free_port();
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let done = Arc::new(AtomicBool::new(false));
-    let done_opener = done.clone();
     let opener = thread::spawn(move || {
-        thread::sleep(Duration::from_millis(300));
-        let fd = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
-        rustix::net::sockopt::set_socket_reuseaddr(&fd, true).unwrap();
-        rustix::net::bind(&fd, &addr).unwrap();
-        // A backlog of 0 holds one connection: the filler's. Every SYN after it is
-        // dropped until it is accepted.
-        rustix::net::listen(&fd, 0).unwrap();
-        // (Should an attempt of whenready's take the one place first, in the
-        // microseconds between listen and this, it is ready at once and the filler's
-        // connect times out: the run still passes, without a move.)
-        let filler = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2));
-        // Long enough for several attempts at the 250 ms interval to meet the full queue.
-        thread::sleep(Duration::from_millis(1500));
-        let listener = TcpListener::from(fd);
-        drop(filler);
-        listener.set_nonblocking(true).unwrap();
-        while !done_opener.load(Ordering::Relaxed) {
-            match listener.accept() {
-                Ok((stream, _)) => drop(stream),
-                Err(_) => thread::sleep(Duration::from_millis(5)),
-            }
-        }
+        thread::sleep(Duration::from_millis(700));
+        let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        thread::sleep(Duration::from_secs(5));
+        drop(l);
     });
+    let late = format!("localhost:{port}");
     let r = wr(&[
         "-t",
         "10s",
-        &format!("127.0.0.1:{port}"),
+        &open.addr(),
+        &late,
+        &format!("http://{}/", web.addr()),
         "--",
         "sh",
         "-c",
         "echo ran",
     ]);
-    assert_eq!(r.code, 0, "{r:?}");
+    assert_exited(&r, 0);
     assert_eq!(r.stdout, "ran\n", "{r:?}");
-    assert!(r.stderr.contains("ready after"), "{r:?}");
-    // The runtime goes on with the wait that was begun: nothing is said twice.
     assert_eq!(r.stderr.matches("waiting up to").count(), 1, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!("{} ready after", open.addr()))
+            && r.stderr.contains("(1 attempt)"),
+        "{r:?}"
+    );
+    assert_eq!(open.connections_so_far(), 1, "probed again: {r:?}");
     assert_eq!(
-        r.stderr.matches("not ready: connection refused").count(),
+        r.stderr
+            .matches(&format!("{late} not ready: connection refused"))
+            .count(),
         1,
         "{r:?}"
     );
-    done.store(true, Ordering::Relaxed);
+    // Refused from the start until 700 ms: many attempts, the first look's among them.
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.contains(&format!("{late} ready after")))
+        .unwrap_or_else(|| panic!("{r:?}"));
+    let attempts: u32 = line
+        .rsplit('(')
+        .next()
+        .and_then(|a| a.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(attempts >= 4, "{line}");
     opener.join().unwrap();
+}
+
+#[test]
+fn once_reports_the_first_look_and_the_runtime_alike() {
+    // One refused loopback port (decided at once) and one HTTP target (on the
+    // runtime): --once makes one attempt at each and says both.
+    let web = http(|_, _| (503, String::new()));
+    let closed = format!("localhost:{}", free_port());
+    let r = wr(&["--once", &closed, &format!("http://{}/", web.addr())]);
+    assert_exited(&r, 1);
+    assert!(r.stderr.contains("2 of 2 not ready"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains(&format!("{closed}: connection refused (1 attempt)")),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("503"), "{r:?}");
+    assert_eq!(web.connections_so_far(), 1, "{r:?}");
 }

@@ -13,10 +13,10 @@
 //! entries are skipped; arguments on the command line are reported as ignored.
 
 use super::{masked, one_line, seconds};
-use crate::app::{OnDeadline, Plan};
 use crate::config::Config;
 use crate::env::Env;
 use crate::exit::Exit;
+use crate::plan::{OnDeadline, Plan};
 use crate::report::{say, Reporter, Voice};
 use crate::target::Target;
 use std::ffi::OsString;

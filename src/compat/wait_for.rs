@@ -10,10 +10,10 @@
 //! ready on a 2xx after redirects, as with wget). No message echoes a password.
 
 use super::{masked, one_line, Stop};
-use crate::app::{OnDeadline, Plan};
 use crate::config::Config;
 use crate::env::Env;
 use crate::exit::Exit;
+use crate::plan::{OnDeadline, Plan};
 use crate::report::{say, Reporter, Voice};
 use crate::target::{parse_host_port, Target};
 use std::collections::VecDeque;

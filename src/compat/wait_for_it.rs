@@ -8,9 +8,9 @@
 //! port or timeout is an error instead of a silent wait, probes are fast and bounded.
 
 use super::{lossy, masked, seconds, Stop};
-use crate::app::{OnDeadline, Plan};
 use crate::config::Config;
 use crate::exit::Exit;
+use crate::plan::{OnDeadline, Plan};
 use crate::report::{say, Reporter, Voice};
 use crate::target::{parse_host_port, Target};
 use std::ffi::OsString;
