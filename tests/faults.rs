@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const KINDS: [&str; 14] = [
+const KINDS: [&str; 16] = [
     "tcp",
     "unix",
     "http",
@@ -33,6 +33,8 @@ const KINDS: [&str; 14] = [
     "memcached",
     "dns",
     "grpc",
+    "kafka",
+    "mongodb",
 ];
 
 /// The tests here start many servers; one at a time keeps a 2-core machine from
@@ -77,6 +79,8 @@ struct Shared {
     memcached_port: u16,
     dnsmasq_port: u16,
     grpc_port: u16,
+    kafka_port: u16,
+    mongodb_port: u16,
     certs: Certs,
 }
 
@@ -91,6 +95,10 @@ struct Servers {
     memcached: common::memcached::Memcached,
     dnsmasq: Dnsmasq,
     grpc: common::grpc::HealthServer,
+    // No Kafka broker or mongod can be installed here: the fakes the kafka and
+    // mongodb tests check with the real clients stand in for them.
+    kafka: common::kafka::KafkaFake,
+    mongodb: common::mongodb::MongoFake,
 }
 
 /// Stops the shared servers when dropped (also when the matrix test panics).
@@ -126,6 +134,14 @@ fn shared() -> &'static Shared {
             memcached: common::memcached::Memcached::started(&[]),
             dnsmasq: Dnsmasq::started(&[DNS_RECORD]),
             grpc: common::grpc::HealthServer::started(&[]),
+            kafka: common::kafka::KafkaFake::start(
+                common::kafka::State {
+                    topics: vec![common::kafka::Topic::led("orders", 1)],
+                    ..Default::default()
+                },
+                None,
+            ),
+            mongodb: common::mongodb::MongoFake::start(Default::default(), None),
         };
         Shared {
             pg_port: servers.pg.port,
@@ -137,6 +153,8 @@ fn shared() -> &'static Shared {
             memcached_port: servers.memcached.port,
             dnsmasq_port: servers.dnsmasq.port,
             grpc_port: servers.grpc.port,
+            kafka_port: servers.kafka.fake.port,
+            mongodb_port: servers.mongodb.fake.port,
             servers: Mutex::new(Some(servers)),
             certs: certs(&["localhost", "127.0.0.1"]),
         }
@@ -171,6 +189,8 @@ fn url(kind: &str, addr: &str) -> String {
         "memcached" => format!("memcached://{addr}"),
         "dns" => format!("dns://db.test?type=A&server={addr}"),
         "grpc" => format!("grpc://{addr}"),
+        "kafka" => format!("kafka://{addr}?topic=orders"),
+        "mongodb" => format!("mongodb://{addr}/"),
         _ => unreachable!(),
     }
 }
@@ -187,6 +207,8 @@ fn backend(kind: &str) -> u16 {
         "mqtt" => sh.mosquitto_port,
         "memcached" => sh.memcached_port,
         "grpc" => sh.grpc_port,
+        "kafka" => sh.kafka_port,
+        "mongodb" => sh.mongodb_port,
         _ => unreachable!("{kind} has no shared server"),
     }
 }
@@ -336,6 +358,16 @@ fn half_handshake(kind: &'static str) -> Fake {
             "memcached" => {
                 let _ = s.read(&mut buf);
                 let _ = s.write_all(b"VERSI");
+            }
+            // Half a response's size field, after the ApiVersions request.
+            "kafka" => {
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(&[0, 0]);
+            }
+            // Half a message header, after the hello.
+            "mongodb" => {
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(&[0x40, 0, 0, 0, 1, 0]);
             }
             _ => unreachable!(),
         }
@@ -606,6 +638,14 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
             ),
             Guard::None,
         ),
+        ("plaintext behind a TLS URL", "kafka") => (
+            format!("kafkas://127.0.0.1:{}?topic=orders", backend("kafka")),
+            Guard::None,
+        ),
+        ("plaintext behind a TLS URL", "mongodb") => (
+            format!("mongodb://127.0.0.1:{}/?tls=true", backend("mongodb")),
+            Guard::None,
+        ),
         ("plaintext behind a TLS URL", _) => return Expect::NotApplicable,
         ("TLS behind a plaintext URL", "tcp") => {
             let f = tls_fake();
@@ -613,7 +653,8 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
         }
         (
             "TLS behind a plaintext URL",
-            "http" | "redis" | "mysql" | "amqp" | "nats" | "mqtt" | "memcached" | "grpc",
+            "http" | "redis" | "mysql" | "amqp" | "nats" | "mqtt" | "memcached" | "grpc" | "kafka"
+            | "mongodb",
         ) => {
             let f = tls_fake();
             (url(kind, &f.addr()), Guard::Fake(f))
@@ -652,7 +693,10 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
             });
             (url, Guard::Thread(t))
         }
-        ("restarts during the wait", "mysql" | "amqp" | "nats" | "mqtt" | "memcached" | "grpc") => {
+        (
+            "restarts during the wait",
+            "mysql" | "amqp" | "nats" | "mqtt" | "memcached" | "grpc" | "kafka" | "mongodb",
+        ) => {
             // Down (refusing) at first; 600 ms later a proxy to the real server
             // listens (restarting the server itself takes RabbitMQ seconds).
             let port = free_port();
@@ -721,7 +765,7 @@ fn cell(fault: &str, kind: &'static str) -> Expect {
                     });
                     (url, Guard::Thread(t))
                 }
-                "mysql" | "amqp" | "nats" | "mqtt" | "memcached" | "grpc" => {
+                "mysql" | "amqp" | "nats" | "mqtt" | "memcached" | "grpc" | "kafka" | "mongodb" => {
                     // A proxy to the real server, gone after a second.
                     let f = slow_proxy(backend(kind), Duration::ZERO);
                     let url = url(kind, &f.addr());
