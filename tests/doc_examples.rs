@@ -53,8 +53,8 @@ fn from_shell(line: &str) -> Option<Vec<String>> {
 }
 
 fn scan(path: &Path, found: &mut Vec<Found>) {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     let markdown = path.extension().is_some_and(|e| e == "md");
     let kubernetes = path.to_string_lossy().contains("kubernetes") && !markdown;
     let mut in_code = false;
@@ -113,7 +113,10 @@ fn every_documented_command_line_parses() {
     ];
     let mut docs = Vec::new();
     files(&root.join("docs"), &mut docs);
-    paths.extend(docs.into_iter().filter(|p| p.extension().is_some_and(|e| e == "md")));
+    paths.extend(
+        docs.into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "md")),
+    );
     files(&root.join("examples"), &mut paths);
     let mut found = Vec::new();
     for p in &paths {
