@@ -1,6 +1,7 @@
-//! The whenready command lines of README.md and examples/ must parse: every one is
-//! run through the real command line and configuration code, so that documentation
-//! cannot drift from the binary.
+//! The whenready command lines of the documentation must parse: README.md, the
+//! reference under docs/, CONTRIBUTING.md, bench/README.md and examples/. Every one
+//! is run through the real command line and configuration code, so that
+//! documentation cannot drift from the binary.
 
 use std::path::{Path, PathBuf};
 use whenready::cli::Cli;
@@ -52,7 +53,8 @@ fn from_shell(line: &str) -> Option<Vec<String>> {
 }
 
 fn scan(path: &Path, found: &mut Vec<Found>) {
-    let text = std::fs::read_to_string(path).unwrap();
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     let markdown = path.extension().is_some_and(|e| e == "md");
     let kubernetes = path.to_string_lossy().contains("kubernetes") && !markdown;
     let mut in_code = false;
@@ -104,7 +106,17 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn every_documented_command_line_parses() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut paths = vec![root.join("README.md")];
+    let mut paths = vec![
+        root.join("README.md"),
+        root.join("CONTRIBUTING.md"),
+        root.join("bench/README.md"),
+    ];
+    let mut docs = Vec::new();
+    files(&root.join("docs"), &mut docs);
+    paths.extend(
+        docs.into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "md")),
+    );
     files(&root.join("examples"), &mut paths);
     let mut found = Vec::new();
     for p in &paths {
