@@ -7,7 +7,7 @@ use crate::compat::{self, Personality};
 use crate::config::{Config, UsageError};
 use crate::exit::Exit;
 use crate::plan::{OnDeadline, Plan};
-use crate::probe::Ctx;
+use crate::probe::{self, Ctx};
 use crate::{cli, env, exec, report, signal, wait};
 use std::ffi::OsString;
 use std::io::Write;
@@ -34,9 +34,7 @@ fn whenready_plan(args: &[OsString], env: &env::Env) -> Result<Plan, Exit> {
     let cli = cli::parse(args).map_err(usage_failure)?;
     let config = Config::from_cli(cli, env).map_err(|e| fail_usage(&e))?;
     let voice: Box<dyn report::Voice> = if config.json {
-        Box::new(report::Json::new(
-            config.targets.iter().map(|t| t.check.clone()).collect(),
-        ))
+        Box::new(report::Json::new())
     } else if !config.quiet && report::live::wanted(env.get_lossy("TERM")) {
         Box::new(report::Live::new(env.get_lossy("NO_COLOR").is_none()))
     } else {
@@ -79,7 +77,18 @@ fn run(plan: Plan) -> Exit {
     let reporter = Arc::new(
         report::Reporter::new(names, voice, config.timeout, config.once).reversed(config.reverse),
     );
-    let ctx = match Ctx::prepare(&config) {
+    let shared = probe::Shared {
+        cacert: config.cacert.as_deref(),
+        client_cert: config
+            .client_cert
+            .as_ref()
+            .map(|(c, k)| (c.as_path(), k.as_path())),
+        insecure: config.insecure,
+        http_status: config.http_status.clone(),
+        reverse: config.reverse,
+    };
+    let targets = config.targets.iter().map(|t| (t.shown.as_str(), &*t.check));
+    let ctx = match Ctx::prepare(shared, targets) {
         Ok(ctx) => Arc::new(ctx),
         Err(e) => {
             report::say(&format!("whenready: {e}"));

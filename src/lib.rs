@@ -13,6 +13,7 @@ pub mod cli;
 pub mod compat;
 pub mod config;
 pub mod duration;
+pub mod endpoint;
 pub mod env;
 pub mod exec;
 pub mod exit;

@@ -3,9 +3,9 @@
 //! ([`crate::probe::KINDS`]), and masks secrets in every form a target is shown in
 //! ([`Target::shown`]); each kind parses the rest of its own URL.
 
+use crate::endpoint::{decode, parse_host_port, Endpoint, MISSING_PORT};
 use crate::env::Env;
 use crate::probe::{file::FileTarget, tcp::TcpTarget, Check, Kind};
-use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use url::Url;
@@ -83,34 +83,6 @@ impl std::fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-/// A host and a port; names are resolved again at every attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    /// The host as given.
-    pub host: Host,
-    /// The TCP port.
-    pub port: u16,
-}
-
-/// A host: an address literal or a name to resolve.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Host {
-    /// An IPv4 or IPv6 literal: no resolution needed.
-    Ip(IpAddr),
-    /// A DNS name, resolved at every attempt.
-    Name(String),
-}
-
-impl std::fmt::Display for Host {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Host::Ip(IpAddr::V6(a)) => write!(f, "[{a}]"),
-            Host::Ip(a) => write!(f, "{a}"),
-            Host::Name(n) => f.write_str(n),
-        }
-    }
-}
-
 impl Target {
     /// Parses one target. `env` supplies the variables kinds read (PGHOST, ...).
     pub fn parse(text: &str, env: &Env) -> Result<Target, ParseError> {
@@ -154,7 +126,13 @@ impl Target {
                     why: "credentials need a URL, e.g. postgres://USER:PASSWORD@HOST".into(),
                 });
             }
-            let endpoint = parse_host_port(text).map_err(invalid)?;
+            let endpoint = parse_host_port(text)
+                .map_err(|why| match why.starts_with(MISSING_PORT) {
+                    // A host alone may be a URL missing its scheme: name the forms.
+                    true => format!("{why}, or a URL ({})", crate::probe::all_forms()),
+                    false => why,
+                })
+                .map_err(invalid)?;
             return Ok(Target::tcp(endpoint, text.to_string()));
         };
         let masked = mask_raw(text);
@@ -320,114 +298,6 @@ fn is_secret_param(name: &str) -> bool {
             .any(|k| k.secret_params().contains(&name))
 }
 
-/// Parses `HOST:PORT` or `[IPV6]:PORT`.
-pub fn parse_host_port(text: &str) -> Result<Endpoint, String> {
-    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
-        let (addr, after) = rest
-            .split_once(']')
-            .ok_or("missing ']' after the IPv6 address")?;
-        let addr: Ipv6Addr = addr
-            .parse()
-            .map_err(|_| format!("{addr:?} is not an IPv6 address"))?;
-        let port = after
-            .strip_prefix(':')
-            .ok_or("missing port: write [IPV6]:PORT, e.g. [::1]:5432")?;
-        (Host::Ip(IpAddr::V6(addr)), port)
-    } else {
-        let Some((host, port)) = text.rsplit_once(':') else {
-            // Echo the input in the hint only when it is a plain name.
-            let plain = text
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
-            let example = if plain { text } else { "db" };
-            return Err(format!(
-                "missing port: write HOST:PORT, e.g. {example}:5432, or a URL ({})",
-                crate::probe::all_forms()
-            ));
-        };
-        if host.contains(':') {
-            return Err("an IPv6 address needs brackets: [::1]:5432".into());
-        }
-        (parse_host(host)?, port)
-    };
-    Ok(Endpoint {
-        host,
-        port: parse_port(port)?,
-    })
-}
-
-/// Parses a host: an address literal or a name.
-pub fn parse_host(host: &str) -> Result<Host, String> {
-    if host.is_empty() {
-        return Err("missing host".into());
-    }
-    // Plain dotted decimal, the usual form, without the URL standard's host
-    // processing (IDNA mapping first, then its IPv4 parser): std accepts no form that
-    // the URL standard would read as another address (no leading zeros, no hex, no
-    // short forms), so the result is the same, for a tenth of the work.
-    if let Ok(a) = host.parse::<std::net::Ipv4Addr>() {
-        return Ok(Host::Ip(IpAddr::V4(a)));
-    }
-    match url::Host::parse(host) {
-        Ok(url::Host::Ipv4(a)) => Ok(Host::Ip(IpAddr::V4(a))),
-        Ok(url::Host::Ipv6(a)) => Ok(Host::Ip(IpAddr::V6(a))),
-        Ok(url::Host::Domain(d)) => Ok(Host::Name(d)),
-        Err(e) => Err(format!("invalid host {host:?}: {e}")),
-    }
-}
-
-/// Parses a port from 1 to 65535.
-pub fn parse_port(port: &str) -> Result<u16, String> {
-    match port.parse::<u16>() {
-        Ok(0) | Err(_) => Err(format!(
-            "invalid port {port:?}: expected a number from 1 to 65535"
-        )),
-        Ok(p) => Ok(p),
-    }
-}
-
-/// The host and port of a URL; `default_port` when the URL has none.
-pub fn url_endpoint(url: &Url, default_port: Option<u16>) -> Result<Endpoint, String> {
-    let host = match url.host() {
-        None => return Err("missing host".into()),
-        Some(url::Host::Ipv4(a)) => Host::Ip(IpAddr::V4(a)),
-        Some(url::Host::Ipv6(a)) => Host::Ip(IpAddr::V6(a)),
-        Some(url::Host::Domain("")) => return Err("missing host".into()),
-        // Hosts of non-special schemes (tcp, redis, postgres) stay opaque in the url
-        // crate: decode and validate them like a HOST of HOST:PORT.
-        Some(url::Host::Domain(d)) => parse_host(&decode(d))?,
-    };
-    let port = url.port().or(default_port).ok_or("missing port")?;
-    if port == 0 {
-        return Err("invalid port \"0\": expected a number from 1 to 65535".into());
-    }
-    Ok(Endpoint { host, port })
-}
-
-/// Percent-decodes a URL component.
-pub fn decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
-/// The absolute path of a `unix:///PATH` or `file:///PATH` URL.
-pub fn local_path(url: &Url) -> Result<PathBuf, String> {
-    if url
-        .host_str()
-        .is_some_and(|h| !h.is_empty() && h != "localhost")
-    {
-        return Err(
-            "expected an absolute path: write unix:///PATH or file:///PATH (three slashes)".into(),
-        );
-    }
-    let path = decode(url.path());
-    if !path.starts_with('/') || path == "/" && url.path().is_empty() {
-        return Err("expected an absolute path".into());
-    }
-    Ok(PathBuf::from(path))
-}
-
 /// The URL as `kind` shows it: its password, the values of the kind's secret query
 /// parameters, and a user part that the kind reads as a token, replaced by `***`.
 pub fn mask_url(url: &Url, kind: &dyn Kind) -> String {
@@ -552,69 +422,33 @@ fn unsure_port(authority: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
     fn parse(text: &str) -> Result<Target, String> {
         Target::parse(text, &Env::default()).map_err(|e| e.to_string())
     }
 
-    fn endpoint(text: &str) -> Endpoint {
-        url_endpoint(&Url::parse(text).unwrap(), None).unwrap()
+    #[test]
+    fn kinds_mask_their_own_secrets_in_shown() {
+        assert_eq!(parse("nats://tok@h:1").unwrap().shown, "nats://***@h:1");
+        assert_eq!(parse("nats://u:pw@h:1").unwrap().shown, "nats://u:***@h:1");
+        let e = parse("nats://tok@h:99999").unwrap_err();
+        assert!(!e.contains("tok"), "{e}");
+        assert_eq!(
+            parse("memcached://app:s3cret@h:1").unwrap().shown,
+            "memcached://app:***@h:1"
+        );
     }
 
     #[test]
-    fn dotted_decimal_hosts_parse_as_the_url_standard_reads_them() {
+    fn host_port_forms_are_shown_as_written() {
         for text in [
-            "127.0.0.1",
-            "0.0.0.0",
-            "255.255.255.255",
-            "10.1.2.3",
-            "192.168.0.10",
+            "db:5432",
+            "127.0.0.1:80",
+            "[::1]:6379",
+            "tcp://[::1]:6379",
+            "tcp://localhost:1",
+            "tcp://10.0.0.1:1",
         ] {
-            let Ok(url::Host::Ipv4(expected)) = url::Host::parse(text) else {
-                panic!("{text}");
-            };
-            assert_eq!(
-                parse_host(text),
-                Ok(Host::Ip(IpAddr::V4(expected))),
-                "{text}"
-            );
-        }
-        // Forms only the URL standard reads as addresses still go its way.
-        for (text, expected) in [
-            ("010.0.0.1", [8, 0, 0, 1]),
-            ("0x7f.1", [127, 0, 0, 1]),
-            ("127.1", [127, 0, 0, 1]),
-        ] {
-            assert_eq!(
-                parse_host(text),
-                Ok(Host::Ip(IpAddr::from(expected))),
-                "{text}"
-            );
-        }
-        assert_eq!(
-            parse_host("256.0.0.1").map(|_| ()),
-            Err("invalid host \"256.0.0.1\": invalid IPv4 address".into())
-        );
-    }
-    #[test]
-    fn host_port_forms() {
-        let name = |n: &str| Host::Name(n.into());
-        let ip = |a: &str| Host::Ip(a.parse().unwrap());
-        for (text, host, port) in [
-            ("db:5432", name("db"), 5432),
-            ("127.0.0.1:80", ip("127.0.0.1"), 80),
-            ("[::1]:6379", ip("::1"), 6379),
-        ] {
-            assert_eq!(parse_host_port(text).unwrap(), Endpoint { host, port });
-            assert_eq!(parse(text).unwrap().shown, text);
-        }
-        for (text, host, port) in [
-            ("tcp://[::1]:6379", ip("::1"), 6379),
-            ("tcp://localhost:1", name("localhost"), 1),
-            ("tcp://10.0.0.1:1", ip("10.0.0.1"), 1),
-        ] {
-            assert_eq!(endpoint(text), Endpoint { host, port });
             assert_eq!(parse(text).unwrap().shown, text);
         }
     }
@@ -798,13 +632,6 @@ mod tests {
 
     #[test]
     fn local_paths() {
-        let path = |t: &str| local_path(&Url::parse(t).unwrap());
-        assert_eq!(
-            path("unix:///run/app.sock").unwrap(),
-            Path::new("/run/app.sock")
-        );
-        assert_eq!(path("file:///tmp/a%20b").unwrap(), Path::new("/tmp/a b"));
-        assert!(path("file://host/x").is_err());
         assert!(parse("unix:///run/app.sock").is_ok() && parse("file://host/x").is_err());
     }
 }

@@ -11,11 +11,12 @@
 
 use super::{masked, one_line, Stop};
 use crate::config::Config;
+use crate::endpoint::parse_host_port;
 use crate::env::Env;
 use crate::exit::Exit;
 use crate::plan::{OnDeadline, Plan};
 use crate::report::{say, Reporter, Voice};
-use crate::target::{parse_host_port, Target};
+use crate::target::Target;
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::time::Duration;

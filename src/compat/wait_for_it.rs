@@ -9,10 +9,11 @@
 
 use super::{lossy, masked, seconds, Stop};
 use crate::config::Config;
+use crate::endpoint::parse_host_port;
 use crate::exit::Exit;
 use crate::plan::{OnDeadline, Plan};
 use crate::report::{say, Reporter, Voice};
-use crate::target::{parse_host_port, Target};
+use crate::target::Target;
 use std::ffi::OsString;
 use std::time::Duration;
 

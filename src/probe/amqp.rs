@@ -13,9 +13,9 @@ use super::error::{io_reason, tls_failure, ProbeError};
 use super::net;
 use super::tls::{self, Tls};
 use super::wire::Cursor;
+use crate::endpoint::decode;
+use crate::endpoint::Endpoint;
 use crate::env::Env;
-use crate::target::decode;
-use crate::target::Endpoint;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use url::Url;
@@ -70,7 +70,7 @@ const IGNORED_PARAMS: [&str; 4] = [
 /// Parses an `amqp://` or `amqps://` URL. Errors never contain the password.
 pub fn parse(url: &Url, _env: &Env) -> Result<AmqpTarget, String> {
     let tls = url.scheme().eq_ignore_ascii_case("amqps");
-    let endpoint = crate::target::url_endpoint(url, Some(if tls { 5671 } else { 5672 }))?;
+    let endpoint = crate::endpoint::url_endpoint(url, Some(if tls { 5671 } else { 5672 }))?;
     let user = Some(decode(url.username()))
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| "guest".into());

@@ -8,7 +8,7 @@
 //! ([`super::net`]).
 
 use super::error::ProbeError;
-use crate::target::{parse_host, parse_port, Endpoint, Host};
+use crate::endpoint::{parse_host, parse_port, Endpoint, Host};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
@@ -27,7 +27,7 @@ pub fn host_list(text: &str, default_port: u16) -> Result<Vec<Endpoint>, String>
         if hosts.len() == MAX_HOSTS {
             return Err(format!("more than {MAX_HOSTS} hosts"));
         }
-        let decoded = crate::target::decode(entry);
+        let decoded = crate::endpoint::decode(entry);
         let (host, port) = if let Some(rest) = decoded.strip_prefix('[') {
             let (addr, after) = rest
                 .split_once(']')

@@ -13,8 +13,8 @@
 use super::error::{io_reason, ProbeError};
 use super::watch::Watch;
 use super::{Attempt, Check, Ctx, Kind};
+use crate::endpoint::local_path;
 use crate::env::Env;
-use crate::target::local_path;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;

@@ -48,7 +48,6 @@ pub mod unix;
 
 pub use error::ProbeError;
 
-use crate::config::{Config, UsageError};
 use crate::env::Env;
 use std::future::Future;
 use std::pin::Pin;
@@ -215,33 +214,48 @@ pub struct Ctx {
     pub reverse: bool,
 }
 
+/// The run's settings that probes share, as the command line gave them.
+pub struct Shared<'a> {
+    /// `--cacert`.
+    pub cacert: Option<&'a std::path::Path>,
+    /// `--cert` and `--key`.
+    pub client_cert: Option<(&'a std::path::Path, &'a std::path::Path)>,
+    /// `--insecure`.
+    pub insecure: bool,
+    /// `--http-status`.
+    pub http_status: http::StatusSet,
+    /// `--reverse`.
+    pub reverse: bool,
+}
+
 impl Ctx {
-    /// Prepares the shared state and every target; reads `--cacert` and each
-    /// target's own files, so that a missing or broken file is a usage error before
-    /// the first probe.
-    pub fn prepare(config: &Config) -> Result<Ctx, UsageError> {
-        let extra = match &config.cacert {
-            Some(path) => {
-                tls::load_pem(path).map_err(|e| UsageError(format!("invalid --cacert: {e}")))?
-            }
+    /// Prepares the shared state and every target (`(shown, check)`); reads
+    /// `--cacert` and each target's own files, so that a missing or broken file is a
+    /// usage error before the first probe. The error says which, in one line.
+    pub fn prepare<'a>(
+        shared: Shared<'_>,
+        targets: impl IntoIterator<Item = (&'a str, &'a dyn Check)>,
+    ) -> Result<Ctx, String> {
+        let extra = match shared.cacert {
+            Some(path) => tls::load_pem(path).map_err(|e| format!("invalid --cacert: {e}"))?,
             None => Vec::new(),
         };
         let mut warnings = Vec::new();
-        if let Some((cert, key)) = &config.client_cert {
-            let identity = tls::Identity::load(cert, key)
-                .map_err(|e| UsageError(format!("invalid --cert/--key: {e}")))?;
+        if let Some((cert, key)) = shared.client_cert {
+            let identity =
+                tls::Identity::load(cert, key).map_err(|e| format!("invalid --cert/--key: {e}"))?;
             warnings.extend(tls::key_permission_warning(key));
             tls::set_default_identity(identity);
         }
-        for t in &config.targets {
-            t.check.prepare(&t.shown).map_err(UsageError)?;
-            warnings.extend(t.check.warnings());
+        for (shown, check) in targets {
+            check.prepare(shown)?;
+            warnings.extend(check.warnings());
         }
         Ok(Ctx {
-            tls: tls::Tls::new(extra, config.insecure),
-            http_status: config.http_status.clone(),
+            tls: tls::Tls::new(extra, shared.insecure),
+            http_status: shared.http_status,
             warnings,
-            reverse: config.reverse,
+            reverse: shared.reverse,
         })
     }
 }

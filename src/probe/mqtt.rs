@@ -12,9 +12,9 @@ use super::error::{io_reason, tls_failure, ProbeError};
 use super::net;
 use super::tls::{self, Tls};
 use super::wire::Cursor;
+use crate::endpoint::decode;
+use crate::endpoint::Endpoint;
 use crate::env::Env;
-use crate::target::decode;
-use crate::target::Endpoint;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use url::Url;
 
@@ -64,7 +64,7 @@ impl std::fmt::Debug for MqttTarget {
 /// Parses an `mqtt://` or `mqtts://` URL. Errors never contain the password.
 pub fn parse(url: &Url, _env: &Env) -> Result<MqttTarget, String> {
     let tls = url.scheme().eq_ignore_ascii_case("mqtts");
-    let endpoint = crate::target::url_endpoint(url, Some(if tls { 8883 } else { 1883 }))?;
+    let endpoint = crate::endpoint::url_endpoint(url, Some(if tls { 8883 } else { 1883 }))?;
     if !matches!(url.path(), "" | "/") {
         return Err("an mqtt URL has no path: mqtt[s]://[USER[:PASSWORD]@]HOST[:PORT]".into());
     }

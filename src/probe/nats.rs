@@ -11,9 +11,9 @@ use super::error::{io_reason, tls_failure, ProbeError};
 use super::net;
 use super::tls::{self, Tls};
 use super::wire::{LineError, Lines};
+use crate::endpoint::decode;
+use crate::endpoint::Endpoint;
 use crate::env::Env;
-use crate::target::decode;
-use crate::target::Endpoint;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use url::Url;
 
@@ -68,7 +68,7 @@ impl std::fmt::Debug for NatsTarget {
 
 /// Parses a `nats://` URL. Errors never contain the password or the token.
 pub fn parse(url: &Url, _env: &Env) -> Result<NatsTarget, String> {
-    let endpoint = crate::target::url_endpoint(url, Some(DEFAULT_PORT))?;
+    let endpoint = crate::endpoint::url_endpoint(url, Some(DEFAULT_PORT))?;
     if !matches!(url.path(), "" | "/") {
         return Err("a nats URL has no path: nats://[USER:PASSWORD@ or TOKEN@]HOST[:PORT]".into());
     }
@@ -366,21 +366,6 @@ mod tests {
         assert!(p("nats://h/x").is_err());
         assert!(p("nats://h?tls=maybe").is_err());
         assert!(p("nats://h:0").is_err());
-    }
-
-    #[test]
-    fn shown_masks_password_and_token() {
-        let env = Env::default();
-        let s = crate::target::Target::parse("nats://tok@h:1", &env)
-            .unwrap()
-            .shown;
-        assert_eq!(s, "nats://***@h:1");
-        let s = crate::target::Target::parse("nats://u:pw@h:1", &env)
-            .unwrap()
-            .shown;
-        assert_eq!(s, "nats://u:***@h:1");
-        let e = crate::target::Target::parse("nats://tok@h:99999", &env).unwrap_err();
-        assert!(!e.to_string().contains("tok"), "{e}");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! blocking pool, since it blocks).
 
 use super::error::{io_reason, ProbeError};
-use crate::target::{Endpoint, Host};
+use crate::endpoint::{Endpoint, Host};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use std::io;
@@ -284,7 +284,7 @@ mod tests {
     #[test]
     fn a_loopback_connect_is_decided_at_once() {
         let ep = |host: &str, port| Endpoint {
-            host: crate::target::parse_host(host).unwrap(),
+            host: crate::endpoint::parse_host(host).unwrap(),
             port,
         };
         let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -311,7 +311,7 @@ mod tests {
     #[test]
     fn a_loopback_name_tries_both_addresses() {
         let ep = |port| Endpoint {
-            host: crate::target::parse_host("localhost").unwrap(),
+            host: crate::endpoint::parse_host("localhost").unwrap(),
             port,
         };
         // Only ::1 listens (where the machine has IPv6): found after 127.0.0.1's

@@ -13,7 +13,7 @@
 //! The server judges nothing: it runs the query read-only (each kind says how) and
 //! the first column of the first row is read, at most [`KEEP`] bytes of it.
 
-use crate::target::decode;
+use crate::endpoint::decode;
 
 /// The most of the first column's value that is kept for judging and showing; a
 /// longer value is true (no false spelling is that long).

@@ -2,8 +2,8 @@
 //! established; it is then closed cleanly (FIN, not RST).
 
 use super::{net, Attempt, Check, Ctx, Kind, ProbeError};
+use crate::endpoint::{url_endpoint, Endpoint};
 use crate::env::Env;
-use crate::target::{url_endpoint, Endpoint};
 use url::Url;
 
 /// The TCP kind.

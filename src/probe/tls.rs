@@ -398,10 +398,10 @@ impl ServerCertVerifier for IgnoreName {
 }
 
 /// The name to present (SNI) and verify for a host.
-pub fn server_name(host: &crate::target::Host) -> Result<ServerName<'static>, String> {
+pub fn server_name(host: &crate::endpoint::Host) -> Result<ServerName<'static>, String> {
     match host {
-        crate::target::Host::Ip(ip) => Ok(ServerName::IpAddress((*ip).into())),
-        crate::target::Host::Name(n) => ServerName::try_from(n.clone())
+        crate::endpoint::Host::Ip(ip) => Ok(ServerName::IpAddress((*ip).into())),
+        crate::endpoint::Host::Name(n) => ServerName::try_from(n.clone())
             .map_err(|_| format!("{n:?} is not a valid TLS server name")),
     }
 }
@@ -410,7 +410,7 @@ pub fn server_name(host: &crate::target::Host) -> Result<ServerName<'static>, St
 /// certificate is permanent, any other failure transient.
 pub async fn connect<S>(
     stream: S,
-    host: &crate::target::Host,
+    host: &crate::endpoint::Host,
     config: Arc<ClientConfig>,
 ) -> Result<tokio_rustls::client::TlsStream<S>, super::ProbeError>
 where

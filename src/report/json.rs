@@ -2,30 +2,24 @@
 //! encoder of its own (the events need strings, numbers, booleans and lists only).
 
 use super::{say, Reporter, Voice};
-use crate::probe::Check;
 use crate::text::quote;
 use std::ffi::OsStr;
-use std::sync::Arc;
 
 /// One JSON object per line for every event (`--json`).
 #[derive(Default)]
-pub struct Json {
-    /// The targets' checks, asked for their request counts (`requests`, for kinds
-    /// that count them: k8s); empty when unknown.
-    checks: Vec<Arc<dyn Check>>,
-}
+pub struct Json;
 
 impl Json {
-    /// The JSON voice for these targets' checks, in the reporter's order.
-    pub fn new(checks: Vec<Arc<dyn Check>>) -> Json {
-        Json { checks }
+    /// The JSON voice.
+    pub fn new() -> Json {
+        Json
     }
 
     /// The events about target `i`, with its request count where it has one.
     fn about(&self, r: &Reporter, event: &str, i: usize, fields: &[(&str, Value)]) {
         let mut all = vec![("target", Value::Str(r.names()[i].clone()))];
         all.extend(fields.iter().map(|(k, v)| (*k, v.clone())));
-        if let Some(n) = self.checks.get(i).and_then(|c| c.requests()) {
+        if let Some(n) = r.requests_sent(i) {
             all.push(("requests", Value::Num(n)));
         }
         Json::event(r, event, &all);

@@ -34,6 +34,8 @@ struct State {
     ready_after: Option<Duration>,
     /// When the attempt under way started, if one is.
     in_flight: Option<Instant>,
+    /// Requests sent to the target's server so far, for kinds that count them.
+    requests: Option<u64>,
 }
 
 /// Renders the events of a run. Every method has a silent default.
@@ -145,6 +147,17 @@ impl Reporter {
     /// Attempts made at target `i` so far.
     pub fn attempts(&self, i: usize) -> u64 {
         self.with(|s| s[i].attempts)
+    }
+
+    /// The requests target `i` has sent its server so far, where its kind counts
+    /// them (a Kubernetes watch lives across attempts).
+    pub fn requests_sent(&self, i: usize) -> Option<u64> {
+        self.with(|s| s[i].requests)
+    }
+
+    /// Target `i` has sent `n` requests in all so far (reported after an attempt).
+    pub fn requests(&self, i: usize, n: u64) {
+        self.with(|s| s[i].requests = Some(n));
     }
 
     /// The last reason target `i` was not ready.

@@ -156,6 +156,9 @@ impl Loop<'_> {
     /// A target whose pause a change may end has its word awaited.
     fn record(&mut self, i: usize, result: Result<(), ProbeError>) -> Option<Outcome> {
         let told = self.schedule.record(i, result, Instant::now());
+        if let Some(n) = self.targets.requests(i) {
+            self.reporter.requests(i, n);
+        }
         tell(self.reporter, i, told);
         if self.schedule.listens(i) && !self.listening[i] {
             self.listening[i] = true;

@@ -93,6 +93,11 @@ pub trait Targets: Send + Sync + 'static {
     /// ready (inotify, for `file://` and `unix://`), which ends its pause; never,
     /// for kinds without such a word.
     fn changed(&self, i: usize) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+    /// The requests target `i` has sent its server so far, for kinds whose attempts
+    /// are not one request each (a Kubernetes watch lives across attempts).
+    fn requests(&self, _i: usize) -> Option<u64> {
+        None
+    }
 }
 
 /// Deliberate pauses around the wait (docker-compose-wait's WAIT_BEFORE and

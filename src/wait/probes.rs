@@ -36,4 +36,7 @@ impl Targets for Probes {
         let check = self.targets[i].check.clone();
         Box::pin(async move { check.changed().await })
     }
+    fn requests(&self, i: usize) -> Option<u64> {
+        self.targets[i].check.requests()
+    }
 }

@@ -2,7 +2,7 @@
 //! match (`expect=`) and where the query goes (`server=`).
 
 use super::message::{Record, RecordType};
-use crate::target::{decode, parse_host, parse_port, Endpoint, Host};
+use crate::endpoint::{decode, parse_host, parse_port, Endpoint, Host};
 use std::net::IpAddr;
 use url::Url;
 
@@ -143,7 +143,7 @@ fn parse_server(text: &str) -> Result<Endpoint, String> {
         });
     }
     if text.starts_with('[') || text.contains(':') {
-        return crate::target::parse_host_port(text).map_err(bad);
+        return crate::endpoint::parse_host_port(text).map_err(bad);
     }
     Ok(Endpoint {
         host: parse_host(text).map_err(bad)?,

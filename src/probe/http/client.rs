@@ -5,10 +5,10 @@
 use super::spec::{expectations, status_reason, Answer, BODY_LIMIT};
 use super::status::StatusSet;
 use super::HttpTarget;
+use crate::endpoint::{decode, Endpoint, Host};
 use crate::probe::error::{find_io, io_reason, tls_failure, ProbeError};
 use crate::probe::net;
 use crate::probe::tls::{self, Tls};
-use crate::target::{decode, Endpoint, Host};
 use base64::Engine;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};

@@ -3,11 +3,11 @@
 //! answer against them ([`expectations`]), whose reasons say what was seen.
 
 use super::status::StatusSet;
+use crate::endpoint::decode;
 use crate::env::Env;
 use crate::probe::error::ProbeError;
 pub use crate::probe::pointer::JsonExpectation;
 use crate::probe::pointer::Scalar;
-use crate::target::decode;
 use hyper::body::Bytes;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::Method;

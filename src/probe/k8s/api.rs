@@ -15,10 +15,10 @@
 
 use super::config::Credentials;
 use super::object::{self, Bad, Event, Objects, PageMeta};
-use super::ready::What;
+use super::what::What;
+use crate::endpoint::{Endpoint, Host};
 use crate::probe::error::{find_io, io_reason, tls_failure, ProbeError};
 use crate::probe::{net, tls};
-use crate::target::{Endpoint, Host};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::TokioIo;

@@ -22,6 +22,7 @@
 use super::api::{Client, Failure};
 use super::object::Bounded;
 use super::spec::ResourceName;
+use super::what::Resource;
 use crate::probe::error::ProbeError;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -39,54 +40,6 @@ pub const MAX_CANDIDATES: usize = 256;
 /// The most versions of a group read, and groups of a legacy group list.
 const MAX_VERSIONS: usize = 64;
 const MAX_GROUPS: usize = 1000;
-
-/// A resource as the API server serves it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resource {
-    /// The API group (`""` for the core group).
-    pub group: String,
-    /// The version (`v1`).
-    pub version: String,
-    /// The plural (`certificates`): the path's last segment.
-    pub plural: String,
-    /// The singular (`certificate`), for messages.
-    pub singular: String,
-    /// Namespaced (else cluster-scoped).
-    pub namespaced: bool,
-    /// The server lists it.
-    pub list: bool,
-    /// The server watches it.
-    pub watch: bool,
-}
-
-impl Resource {
-    /// `/api/v1` or `/apis/GROUP/VERSION`.
-    pub fn prefix(&self) -> String {
-        if self.group.is_empty() {
-            format!("/api/{}", self.version)
-        } else {
-            format!("/apis/{}/{}", self.group, self.version)
-        }
-    }
-
-    /// The path of its collection: in namespace `ns` when it is namespaced.
-    pub fn collection(&self, ns: &str) -> String {
-        if self.namespaced {
-            format!("{}/namespaces/{ns}/{}", self.prefix(), self.plural)
-        } else {
-            format!("{}/{}", self.prefix(), self.plural)
-        }
-    }
-
-    /// `certificates.cert-manager.io`, `pods`: as kubectl names it.
-    pub fn shown(&self) -> String {
-        if self.group.is_empty() {
-            self.plural.clone()
-        } else {
-            format!("{}.{}", self.plural, self.group)
-        }
-    }
-}
 
 /// The resources whose readiness whenready knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

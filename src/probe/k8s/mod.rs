@@ -35,6 +35,7 @@ pub mod exec;
 pub mod object;
 pub mod ready;
 pub mod spec;
+pub mod what;
 
 use super::error::ProbeError;
 use super::{Attempt, Check, Ctx, Kind};
@@ -43,13 +44,14 @@ use api::{Client, Failure, Watch, WatchError};
 use config::{Credentials, Sources};
 use discovery::{Builtin, Discovery};
 use object::Objects;
-use ready::{Expect, Rule, Verdict, What};
+use ready::Verdict;
 use spec::{Select, Spec};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::time::Instant;
 use url::Url;
+use what::{Expect, Rule, What};
 
 /// The Kubernetes kind.
 pub struct K8s;

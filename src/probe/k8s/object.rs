@@ -15,7 +15,7 @@
 //! endpoint's addresses (the first is kept); a target's own condition is looked
 //! for among any number of them, and every text kept is capped.
 
-use super::ready::{Rule, What};
+use super::what::{Rule, What};
 use crate::probe::pointer::{self, Leaf};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -1043,8 +1043,9 @@ pub fn event(line: &[u8], what: &What) -> Result<Event, Bad> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::ready::{for_test, Expect};
+    use super::super::ready::for_test;
     use super::super::spec::{CondWant, Select};
+    use super::super::what::Expect;
     use super::*;
     use crate::probe::pointer::JsonExpectation;
 

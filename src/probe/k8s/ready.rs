@@ -12,58 +12,10 @@
 //! least `min` of them; pods that have finished (Succeeded, Failed) are not
 //! counted by the pods' own rule.
 
-use super::discovery::Resource;
 use super::object::{Cond, Condition, Kept, KeptExpect, Object};
-use super::spec::{CondWant, Select};
-use crate::probe::pointer::JsonExpectation;
+use super::spec::Select;
+use super::what::{Expect, Rule, What};
 use std::collections::BTreeSet;
-
-/// What a target waits for, once its resource is known: what is listed and
-/// watched, which of its objects, and when they count.
-#[derive(Debug, Clone, PartialEq)]
-pub struct What {
-    /// The resource listed and watched (EndpointSlices for a Service's endpoints).
-    pub resource: Resource,
-    /// Which of its objects.
-    pub select: Select,
-    /// When they count.
-    pub rule: Rule,
-    /// How many must (a selector's objects; a Service's ready endpoints).
-    pub min: u64,
-}
-
-/// When an object counts.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Rule {
-    /// A Service's EndpointSlices hold at least `min` ready endpoints.
-    Service {
-        /// The Service's name.
-        name: String,
-    },
-    /// Condition Complete=True (Failed=True is permanent).
-    Job,
-    /// Rolled out.
-    Deployment,
-    /// Rolled out.
-    StatefulSet,
-    /// Rolled out.
-    DaemonSet,
-    /// Ready=True; under a selector, finished pods are not counted.
-    Pod,
-    /// It exists (`--reverse`: until it does not).
-    Exists,
-    /// The target's own condition and fields.
-    Expect(Expect),
-}
-
-/// `condition=` and `field=`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Expect {
-    /// The condition wanted.
-    pub condition: Option<CondWant>,
-    /// The fields wanted, with their pointers' tokens.
-    pub fields: Vec<(JsonExpectation, Vec<String>)>,
-}
 
 /// The verdict on the objects seen: ready, not yet (why), or never (why).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,43 +29,6 @@ pub enum Verdict {
 }
 
 impl What {
-    /// The API path of the collection listed (in `ns` when it is namespaced).
-    pub fn collection(&self, ns: &str) -> String {
-        self.resource.collection(ns)
-    }
-
-    /// The selector that narrows the collection to what the target is about:
-    /// `("fieldSelector", "metadata.name=NAME")` or a label selector.
-    pub fn selector(&self) -> (&'static str, String) {
-        match &self.select {
-            Select::Name(n) => ("fieldSelector", format!("metadata.name={n}")),
-            Select::Labels(l) => ("labelSelector", l.clone()),
-        }
-    }
-
-    /// The condition types a rollout or Job rule reads (the others are not kept).
-    pub fn conditions(&self) -> &'static [&'static str] {
-        match self.rule {
-            Rule::Job => &["Failed", "Complete"],
-            Rule::Deployment => &["Progressing"],
-            Rule::Pod => &["Ready"],
-            _ => &[],
-        }
-    }
-
-    /// How messages name one object of it: `pod`, `daemon set`, `certificate`.
-    fn word(&self) -> &str {
-        match self.rule {
-            Rule::Service { .. } => "service",
-            Rule::Job => "job",
-            Rule::Deployment => "deployment",
-            Rule::StatefulSet => "statefulset",
-            Rule::DaemonSet => "daemon set",
-            Rule::Pod => "pod",
-            Rule::Exists | Rule::Expect(_) => &self.resource.singular,
-        }
-    }
-
     /// The verdict on the objects the selector matches now (by name, as
     /// [`Object::keep`] kept them).
     pub fn verdict<'a>(
@@ -467,6 +382,7 @@ fn pod(name: &str, phase: Option<&str>, ready: Option<&Cond>) -> Verdict {
 pub fn for_test(rule: Rule, select: Select, min: u64) -> What {
     use super::discovery::{builtin, endpoint_slices};
     use super::spec::ResourceName;
+    use super::what::Resource;
     let named = |n: &str| builtin(&ResourceName::parse(n).unwrap()).unwrap().0;
     let resource = match rule {
         Rule::Service { .. } => endpoint_slices(),
@@ -496,6 +412,8 @@ pub fn for_test(rule: Rule, select: Select, min: u64) -> What {
 #[cfg(test)]
 mod tests {
     use super::super::object::{item, Objects};
+    use super::super::spec::CondWant;
+    use crate::probe::pointer::JsonExpectation;
     use super::*;
     use serde_json::{json, Value};
 

@@ -12,10 +12,10 @@ use super::codec::{garbage, Conn};
 use super::messages::*;
 use super::target::{KafkaTarget, Mechanism, Sasl};
 use super::{error_text, MAX_ITERATIONS};
+use crate::endpoint::Endpoint;
 use crate::probe::error::ProbeError;
 use crate::probe::scram::{self, Refusal};
 use crate::probe::{net, tls, Ctx};
-use crate::target::Endpoint;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// The largest Metadata response read: enough for every topic of a big cluster

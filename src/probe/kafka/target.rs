@@ -5,7 +5,7 @@
 
 use super::super::cluster::host_list;
 use super::super::scram::{Hash, KeyCache};
-use crate::target::{decode, Endpoint};
+use crate::endpoint::{decode, Endpoint};
 use std::sync::Arc;
 use url::Url;
 

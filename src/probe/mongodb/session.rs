@@ -12,9 +12,9 @@ use super::bson::{self, DocBuf};
 use super::command_error;
 use super::message::{garbage, Conn};
 use super::target::{MongoTarget, Shared};
+use crate::endpoint::Endpoint;
 use crate::probe::error::ProbeError;
 use crate::probe::{net, tls, Ctx};
-use crate::target::Endpoint;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncWrite};
 

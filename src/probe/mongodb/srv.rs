@@ -12,9 +12,9 @@
 //! failures: DNS is fixed, and records appear late, while the wait goes on.
 
 use super::target::{shared_option, Shared};
+use crate::endpoint::{Endpoint, Host};
 use crate::probe::dns::{self, Answer, DnsTarget, Record, RecordType, Server};
 use crate::probe::error::ProbeError;
-use crate::target::{Endpoint, Host};
 
 /// The most SRV records used (a replica set has at most 50 members).
 pub const MAX_SEEDS: usize = 64;
@@ -154,7 +154,7 @@ pub fn txt_options(text: &str) -> Result<Shared, String> {
         let (k, v) = pair
             .split_once('=')
             .ok_or_else(|| format!("{:?} is not KEY=VALUE", short(pair)))?;
-        let (k, v) = (crate::target::decode(k), crate::target::decode(v));
+        let (k, v) = (crate::endpoint::decode(k), crate::endpoint::decode(v));
         if !shared_option(&mut shared, &k, &v)? {
             return Err(format!(
                 "the option {:?} may not come from DNS (only authSource, replicaSet and loadBalanced)",

@@ -13,10 +13,10 @@
 //! a usage error (a typo), as are options whenready cannot honour (another
 //! authentication mechanism, a proxy, an encrypted key).
 
+use crate::endpoint::{decode, Endpoint, Host};
 use crate::probe::cluster::host_list;
 use crate::probe::scram::KeyCache;
 use crate::probe::tls::TargetIdentity;
-use crate::target::{decode, Endpoint, Host};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use url::Url;

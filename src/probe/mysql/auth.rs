@@ -3,7 +3,7 @@
 //! MariaDB's `client_ed25519`, and the password itself for `mysql_clear_password` and
 //! `sha256_password`), or why it will not answer.
 
-use super::packet::garbage;
+use super::packet::{garbage, Link};
 use crate::probe::error::ProbeError;
 
 fn digest(alg: &'static ring::digest::Algorithm, parts: &[&[u8]]) -> Vec<u8> {
@@ -60,21 +60,6 @@ pub(super) fn ed25519_signature(password: &[u8], nonce: &[u8]) -> Result<Vec<u8>
 /// The server's nonce without the NUL that some servers append.
 pub(super) fn nonce_of(data: &[u8]) -> &[u8] {
     data.strip_suffix(&[0]).unwrap_or(data)
-}
-
-/// What a connection protects a password from, for the methods that send it as it
-/// is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Link {
-    /// No TLS: anyone on the path reads it.
-    Plain,
-    /// TLS whose certificate was not verified (ssl-mode PREFERRED, or REQUIRED without
-    /// ssl-ca): hidden from a listener, not from an active attacker who answers in the
-    /// server's place.
-    Unverified,
-    /// TLS whose certificate was verified against ssl-ca (VERIFY_CA, VERIFY_IDENTITY,
-    /// or REQUIRED with ssl-ca).
-    Verified,
 }
 
 /// Why the password is not sent to a server that asks for `plugin`, a method that

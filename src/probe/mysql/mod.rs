@@ -36,8 +36,8 @@ pub use session::session;
 use super::error::{ProbeError, Transience};
 use super::net;
 use super::tls;
+use crate::endpoint::{Endpoint, Host};
 use crate::env::Env;
-use crate::target::{Endpoint, Host};
 use rustls::pki_types::CertificateDer;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -127,9 +127,9 @@ pub fn parse(url: &Url, env: &Env) -> Result<MysqlTarget, String> {
                 None => DEFAULT_PORT,
             },
         },
-        Some(_) => crate::target::url_endpoint(url, Some(DEFAULT_PORT))?,
+        Some(_) => crate::endpoint::url_endpoint(url, Some(DEFAULT_PORT))?,
     };
-    let user = match crate::target::decode(url.username()) {
+    let user = match crate::endpoint::decode(url.username()) {
         u if !u.is_empty() => u,
         _ => env
             .get("USER")?
@@ -137,11 +137,11 @@ pub fn parse(url: &Url, env: &Env) -> Result<MysqlTarget, String> {
             .unwrap_or_else(|| "root".into()),
     };
     let password = match url.password() {
-        Some(p) => Some(crate::target::decode(p)),
+        Some(p) => Some(crate::endpoint::decode(p)),
         None => env.get("MYSQL_PWD")?.map(str::to_string),
     };
     password.iter().for_each(|p| crate::secret::register(p));
-    let path = crate::target::decode(url.path().trim_start_matches('/'));
+    let path = crate::endpoint::decode(url.path().trim_start_matches('/'));
     let database = match path.as_str() {
         "" => None,
         p if p.contains('/') || p.contains('\0') => {

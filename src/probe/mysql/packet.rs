@@ -37,7 +37,7 @@ pub(super) struct Conn {
     pub(super) io: Box<dyn Io>,
     pub(super) seq: u8,
     /// Plain, TLS, or TLS with a verified certificate.
-    pub(super) link: super::auth::Link,
+    pub(super) link: Link,
 }
 
 pub(super) fn closed() -> ProbeError {
@@ -49,6 +49,21 @@ pub(super) fn io_err(e: std::io::Error) -> ProbeError {
         return closed();
     }
     ProbeError::transient(io_reason(&e))
+}
+
+/// What a connection protects a password from, for the methods that send it as it
+/// is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Link {
+    /// No TLS: anyone on the path reads it.
+    Plain,
+    /// TLS whose certificate was not verified (ssl-mode PREFERRED, or REQUIRED without
+    /// ssl-ca): hidden from a listener, not from an active attacker who answers in the
+    /// server's place.
+    Unverified,
+    /// TLS whose certificate was verified against ssl-ca (VERIFY_CA, VERIFY_IDENTITY,
+    /// or REQUIRED with ssl-ca).
+    Verified,
 }
 
 pub(super) fn garbage(what: &str) -> ProbeError {

@@ -141,7 +141,7 @@ proptest! {
             let mut conn = Conn {
                 io: Box::new(io),
                 seq: 0,
-                link: auth::Link::Plain,
+                link: packet::Link::Plain,
             };
             let mut got = Vec::new();
             while let Ok(p) = conn.read().await {

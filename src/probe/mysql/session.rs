@@ -2,7 +2,8 @@
 //! login with its auth switches and AuthMoreData rounds, the database, `COM_PING`
 //! (or the target's `#query=` / `#table=`, [`super::query`]), then `COM_QUIT`.
 
-use super::auth::{auth_response, native_scramble, nonce_of, Link};
+use super::auth::{auth_response, native_scramble, nonce_of};
+use super::packet::Link;
 use super::packet::*;
 use super::{MysqlTarget, SslMode};
 use crate::probe::error::ProbeError;

@@ -11,8 +11,8 @@
 //! it yet.
 
 use super::resp::{self, shown, Reply};
+use crate::endpoint::decode;
 use crate::probe::error::ProbeError;
-use crate::target::decode;
 
 /// What a `#key=` asks for.
 #[derive(Debug)]

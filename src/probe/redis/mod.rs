@@ -12,8 +12,8 @@
 use super::error::{io_reason, tls_failure, ProbeError};
 use super::tls::{self, Tls};
 use super::{net, Attempt, Check, Ctx, Kind};
+use crate::endpoint::{decode, url_endpoint, Endpoint};
 use crate::env::Env;
-use crate::target::{decode, url_endpoint, Endpoint};
 use resp::{ReadError, Reader, Reply};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
