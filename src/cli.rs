@@ -11,7 +11,7 @@
 //! code 130 KB of the binary (README, Performance). lexopt only splits arguments;
 //! the table, the messages and the help layout are ours.
 
-use crate::probe::KINDS;
+use crate::kinds::KINDS;
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 

@@ -7,7 +7,7 @@
 use crate::cli::Cli;
 use crate::duration;
 use crate::env::Env;
-use crate::probe::http::StatusSet;
+use crate::probe::status::StatusSet;
 use crate::target::Target;
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -17,6 +17,7 @@ pub mod endpoint;
 pub mod env;
 pub mod exec;
 pub mod exit;
+pub mod kinds;
 pub mod limits;
 pub mod plan;
 pub mod probe;

@@ -1,6 +1,6 @@
 //! Targets: what the user asked to wait for, parsed once at the edge. This module
 //! reads `HOST:PORT`, dispatches a URL to the kind that owns its scheme
-//! ([`crate::probe::KINDS`]), and masks secrets in every form a target is shown in
+//! ([`crate::kinds::KINDS`]), and masks secrets in every form a target is shown in
 //! ([`Target::shown`]); each kind parses the rest of its own URL.
 
 use crate::endpoint::{decode, parse_host_port, Endpoint, MISSING_PORT};
@@ -74,7 +74,7 @@ impl std::fmt::Display for ParseError {
             ParseError::UnsupportedScheme { scheme, shown } => write!(
                 f,
                 "unsupported scheme {scheme:?} in {shown:?}: use {}",
-                crate::probe::all_forms()
+                crate::kinds::all_forms()
             ),
             ParseError::Invalid { shown, why } => write!(f, "invalid target {shown:?}: {why}"),
         }
@@ -91,7 +91,7 @@ impl Target {
             return Err(ParseError::Empty);
         }
         if let Some((scheme, rest)) = text.split_once(':') {
-            let kind = crate::probe::kind_of(&scheme.to_ascii_lowercase());
+            let kind = crate::kinds::kind_of(&scheme.to_ascii_lowercase());
             if let Some(kind) = kind.filter(|k| k.opaque()) {
                 let shown = mask_opaque(text);
                 let check = kind
@@ -129,7 +129,7 @@ impl Target {
             let endpoint = parse_host_port(text)
                 .map_err(|why| match why.starts_with(MISSING_PORT) {
                     // A host alone may be a URL missing its scheme: name the forms.
-                    true => format!("{why}, or a URL ({})", crate::probe::all_forms()),
+                    true => format!("{why}, or a URL ({})", crate::kinds::all_forms()),
                     false => why,
                 })
                 .map_err(invalid)?;
@@ -141,7 +141,7 @@ impl Target {
             why,
         };
         let scheme = scheme.to_ascii_lowercase();
-        let Some(kind) = crate::probe::kind_of(&scheme) else {
+        let Some(kind) = crate::kinds::kind_of(&scheme) else {
             return Err(ParseError::UnsupportedScheme {
                 scheme,
                 shown: masked,
@@ -157,7 +157,7 @@ impl Target {
         let url = Url::parse(text).map_err(|e| invalid(e.to_string()))?;
         register_secrets(&url, kind);
         if url.fragment().is_some() && !kind.takes_fragment() {
-            let readers: Vec<&str> = crate::probe::KINDS
+            let readers: Vec<&str> = crate::kinds::KINDS
                 .iter()
                 .filter(|k| k.takes_fragment())
                 .map(|k| k.name())
@@ -285,7 +285,7 @@ fn comma_belongs_to_url(piece: &str, comma: usize) -> bool {
     if comma < start || comma >= end {
         return false;
     }
-    let host_list = crate::probe::kind_of(&piece[..sep].to_ascii_lowercase())
+    let host_list = crate::kinds::kind_of(&piece[..sep].to_ascii_lowercase())
         .is_some_and(|k| k.authority_is_host_list());
     host_list || piece[comma + 1..end].contains('@')
 }
@@ -293,7 +293,7 @@ fn comma_belongs_to_url(piece: &str, comma: usize) -> bool {
 /// Whether a query parameter (lowercase) holds a secret for some kind.
 fn is_secret_param(name: &str) -> bool {
     name == "pass"
-        || crate::probe::KINDS
+        || crate::kinds::KINDS
             .iter()
             .any(|k| k.secret_params().contains(&name))
 }
@@ -348,7 +348,7 @@ pub fn mask_raw(text: &str) -> String {
             let scheme = out[..start - 3].to_ascii_lowercase();
             if let Some(colon) = out[start..at].find(':').map(|i| start + i) {
                 out.replace_range(colon + 1..at, "***");
-            } else if crate::probe::kind_of(&scheme).is_some_and(|k| k.user_is_token()) {
+            } else if crate::kinds::kind_of(&scheme).is_some_and(|k| k.user_is_token()) {
                 out.replace_range(start..at, "***");
             }
         } else if let Some(colon) = unsure_port(&out[start..authority_end]).map(|i| start + i) {

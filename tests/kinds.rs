@@ -6,7 +6,7 @@
 
 mod common;
 use common::*;
-use whenready::probe::KINDS;
+use whenready::kinds::KINDS;
 
 /// Kinds without a column in the fault matrix, and why.
 const NOT_IN_THE_FAULT_MATRIX: &[(&str, &str)] = &[

@@ -12,7 +12,7 @@ use whenready::config::Config;
 use whenready::duration;
 use whenready::env::Env;
 use whenready::probe::dns::{self, RecordType};
-use whenready::probe::http::StatusSet;
+use whenready::probe::status::StatusSet;
 use whenready::target::Target;
 
 fn one_line(e: &str) {

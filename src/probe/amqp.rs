@@ -410,7 +410,7 @@ pub fn classify(code: u16, text: &str) -> ProbeError {
 /// The AMQP 0-9-1 (RabbitMQ) kind.
 pub struct Amqp;
 
-impl super::Kind for Amqp {
+impl super::kind::Kind for Amqp {
     fn name(&self) -> &'static str {
         "amqp"
     }
@@ -426,13 +426,13 @@ impl super::Kind for Amqp {
             "AMQP 0-9-1 handshake reaches Open-Ok (amqps://)",
         )
     }
-    fn parse(&self, url: &Url, env: &Env) -> Result<Box<dyn super::Check>, String> {
+    fn parse(&self, url: &Url, env: &Env) -> Result<Box<dyn super::kind::Check>, String> {
         Ok(Box::new(parse(url, env)?))
     }
 }
 
-impl super::Check for AmqpTarget {
-    fn probe<'a>(&'a self, ctx: &'a super::Ctx) -> super::Attempt<'a> {
+impl super::kind::Check for AmqpTarget {
+    fn probe<'a>(&'a self, ctx: &'a super::kind::Ctx) -> super::kind::Attempt<'a> {
         Box::pin(probe(self, &ctx.tls))
     }
 }

@@ -25,7 +25,7 @@
 //! killed, so that no zombie piles up and none is COMMAND's.
 
 use super::error::{io_reason, ProbeError};
-use super::{Attempt, Check, Ctx, Kind};
+use super::kind::{Attempt, Check, Ctx, Kind};
 use crate::env::Env;
 use std::os::fd::OwnedFd;
 use std::process::{Command, ExitStatus, Stdio};

@@ -11,8 +11,8 @@
 //! starting another, so a hung mount holds one thread, not one per attempt.
 
 use super::error::{io_reason, ProbeError};
+use super::kind::{Attempt, Check, Ctx, Kind};
 use super::watch::Watch;
-use super::{Attempt, Check, Ctx, Kind};
 use crate::endpoint::local_path;
 use crate::env::Env;
 use std::future::Future;

@@ -14,9 +14,10 @@
 
 use super::error::{io_reason, tls_failure, ProbeError};
 use super::http2;
+use super::kind::{Attempt, Check, Ctx, Kind};
+use super::net;
 use super::tls::{self, Tls};
 use super::wire::{Cursor, VarintError};
-use super::{net, Attempt, Check, Ctx, Kind};
 use crate::endpoint::{decode, url_endpoint, Endpoint};
 use crate::env::Env;
 use std::sync::{Arc, OnceLock};

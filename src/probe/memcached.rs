@@ -16,8 +16,9 @@
 //! a server going away: it keeps waiting and says why (SASL is not supported).
 
 use super::error::{io_reason, ProbeError};
+use super::kind::{Attempt, Check, Ctx, Kind};
+use super::net;
 use super::wire::{LineError, Lines};
-use super::{net, Attempt, Check, Ctx, Kind};
 use crate::endpoint::{decode, url_endpoint, Endpoint};
 use crate::env::Env;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};

@@ -328,7 +328,7 @@ pub fn classify(version: MqttVersion, code: u8, short: bool) -> ProbeError {
 /// The MQTT kind.
 pub struct Mqtt;
 
-impl super::Kind for Mqtt {
+impl super::kind::Kind for Mqtt {
     fn name(&self) -> &'static str {
         "mqtt"
     }
@@ -344,13 +344,13 @@ impl super::Kind for Mqtt {
             "CONNACK accepts the CONNECT (?protocol=5)",
         )
     }
-    fn parse(&self, url: &Url, env: &Env) -> Result<Box<dyn super::Check>, String> {
+    fn parse(&self, url: &Url, env: &Env) -> Result<Box<dyn super::kind::Check>, String> {
         Ok(Box::new(parse(url, env)?))
     }
 }
 
-impl super::Check for MqttTarget {
-    fn probe<'a>(&'a self, ctx: &'a super::Ctx) -> super::Attempt<'a> {
+impl super::kind::Check for MqttTarget {
+    fn probe<'a>(&'a self, ctx: &'a super::kind::Ctx) -> super::kind::Attempt<'a> {
         Box::pin(probe(self, &ctx.tls))
     }
 }

@@ -257,7 +257,7 @@ pub fn classify(message: &str) -> ProbeError {
 /// The NATS kind.
 pub struct Nats;
 
-impl super::Kind for Nats {
+impl super::kind::Kind for Nats {
     fn name(&self) -> &'static str {
         "nats"
     }
@@ -276,13 +276,13 @@ impl super::Kind for Nats {
     fn user_is_token(&self) -> bool {
         true
     }
-    fn parse(&self, url: &Url, env: &Env) -> Result<Box<dyn super::Check>, String> {
+    fn parse(&self, url: &Url, env: &Env) -> Result<Box<dyn super::kind::Check>, String> {
         Ok(Box::new(parse(url, env)?))
     }
 }
 
-impl super::Check for NatsTarget {
-    fn probe<'a>(&'a self, ctx: &'a super::Ctx) -> super::Attempt<'a> {
+impl super::kind::Check for NatsTarget {
+    fn probe<'a>(&'a self, ctx: &'a super::kind::Ctx) -> super::kind::Attempt<'a> {
         Box::pin(probe(self, &ctx.tls))
     }
 }

@@ -20,9 +20,10 @@ pub mod capped;
 pub mod expect;
 
 use super::error::{find_in_chain, io_reason, tls_failure, ProbeError};
+use super::kind::{Attempt, Check, Ctx, Kind};
+use super::net;
 use super::sql::Expectation;
 use super::tls;
-use super::{net, Attempt, Check, Ctx, Kind};
 use crate::endpoint::{decode, parse_host, parse_port, Endpoint, Host};
 use crate::env::Env;
 use rustls::pki_types::CertificateDer;

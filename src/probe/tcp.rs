@@ -1,7 +1,8 @@
 //! `HOST:PORT`, `tcp://HOST:PORT`, `[IPV6]:PORT`: ready when a TCP connection is
 //! established; it is then closed cleanly (FIN, not RST).
 
-use super::{net, Attempt, Check, Ctx, Kind, ProbeError};
+use super::kind::{Attempt, Check, Ctx, Kind};
+use super::{net, ProbeError};
 use crate::endpoint::{url_endpoint, Endpoint};
 use crate::env::Env;
 use url::Url;

@@ -412,7 +412,7 @@ pub async fn connect<S>(
     stream: S,
     host: &crate::endpoint::Host,
     config: Arc<ClientConfig>,
-) -> Result<tokio_rustls::client::TlsStream<S>, super::ProbeError>
+) -> Result<tokio_rustls::client::TlsStream<S>, super::error::ProbeError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {

@@ -6,8 +6,8 @@
 //! exists while its server has not started listening ([`super::watch`]).
 
 use super::error::{io_reason, ProbeError};
+use super::kind::{Attempt, Check, Ctx, Kind};
 use super::watch::Watch;
-use super::{Attempt, Check, Ctx, Kind};
 use crate::endpoint::local_path;
 use crate::env::Env;
 use std::future::Future;

@@ -30,7 +30,7 @@ pub use transport::nameservers;
 pub(crate) use transport::{ask, servers};
 
 use super::error::ProbeError;
-use super::{Attempt, Check, Ctx, Kind};
+use super::kind::{Attempt, Check, Ctx, Kind};
 use crate::env::Env;
 use std::net::SocketAddr;
 use url::Url;

@@ -3,11 +3,11 @@
 //! with hyper's HTTP/1.1, following at most [`MAX_REDIRECTS`] redirects.
 
 use super::spec::{expectations, status_reason, Answer, BODY_LIMIT};
-use super::status::StatusSet;
 use super::HttpTarget;
 use crate::endpoint::{decode, Endpoint, Host};
 use crate::probe::error::{find_io, io_reason, tls_failure, ProbeError};
 use crate::probe::net;
+use crate::probe::status::StatusSet;
 use crate::probe::tls::{self, Tls};
 use base64::Engine;
 use http_body_util::{BodyExt, Full};

@@ -15,20 +15,18 @@
 //! the fragment says that whenready does not understand is a usage error.
 
 //!
-//! Files: [`spec`] reads the fragment and judges an answer, [`status`] holds the
-//! `--http-status` lists, [`client`] sends the requests and follows redirects.
+//! Files: [`spec`] reads the fragment and judges an answer (the statuses it accepts:
+//! [`crate::probe::status`]), [`client`] sends the requests and follows redirects.
 
 pub mod client;
 pub mod spec;
-pub mod status;
 
 pub use client::{tls_config, LazyTls, MAX_REDIRECTS};
 pub use spec::{JsonExpectation, Pattern, Spec, BODY_LIMIT};
-pub use status::StatusSet;
 
 use super::error::io_reason;
+use super::kind::{Attempt, Check, Ctx, Kind};
 use super::tls;
-use super::{Attempt, Check, Ctx, Kind};
 use crate::endpoint::decode;
 use crate::env::Env;
 use hyper::header::{HeaderName, HeaderValue};

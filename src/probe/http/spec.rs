@@ -2,12 +2,12 @@
 //! it asks for and the expectations an answer must meet, and the judging of an
 //! answer against them ([`expectations`]), whose reasons say what was seen.
 
-use super::status::StatusSet;
 use crate::endpoint::decode;
 use crate::env::Env;
 use crate::probe::error::ProbeError;
 pub use crate::probe::pointer::JsonExpectation;
 use crate::probe::pointer::Scalar;
+use crate::probe::status::StatusSet;
 use hyper::body::Bytes;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::Method;

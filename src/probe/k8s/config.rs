@@ -91,7 +91,7 @@ impl Credentials {
     /// The bearer token to send now (a token file is read again every time, an exec
     /// plugin runs again when its token expires), registered as a secret so that no
     /// reason shows it.
-    pub async fn token(&self) -> Result<Option<String>, crate::probe::ProbeError> {
+    pub async fn token(&self) -> Result<Option<String>, crate::probe::error::ProbeError> {
         let token = self.fresh_token().await?;
         if let Some(t) = &token {
             crate::secret::register(t);
@@ -99,14 +99,14 @@ impl Credentials {
         Ok(token)
     }
 
-    async fn fresh_token(&self) -> Result<Option<String>, crate::probe::ProbeError> {
+    async fn fresh_token(&self) -> Result<Option<String>, crate::probe::error::ProbeError> {
         match &self.auth {
             Auth::None => Ok(None),
             Auth::Token(t) => Ok(Some(t.clone())),
             Auth::TokenFile(p) => std::fs::read_to_string(p)
                 .map(|t| Some(t.trim().to_string()))
                 .map_err(|e| {
-                    crate::probe::ProbeError::permanent(format!(
+                    crate::probe::error::ProbeError::permanent(format!(
                         "cannot read the token {}: {}",
                         p.display(),
                         crate::probe::error::io_reason(&e)

@@ -38,7 +38,7 @@ pub mod spec;
 pub mod what;
 
 use super::error::ProbeError;
-use super::{Attempt, Check, Ctx, Kind};
+use super::kind::{Attempt, Check, Ctx, Kind};
 use crate::env::Env;
 use api::{Client, Failure, Watch, WatchError};
 use config::{Credentials, Sources};

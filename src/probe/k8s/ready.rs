@@ -413,8 +413,8 @@ pub fn for_test(rule: Rule, select: Select, min: u64) -> What {
 mod tests {
     use super::super::object::{item, Objects};
     use super::super::spec::CondWant;
-    use crate::probe::pointer::JsonExpectation;
     use super::*;
+    use crate::probe::pointer::JsonExpectation;
     use serde_json::{json, Value};
 
     /// Objects as the API would send them, as readiness keeps them.

@@ -9,8 +9,8 @@
 //! ([`Conn::call`]), and no count inside it can make the decoder read past its end
 //! or allocate for elements that are not there.
 
-use super::super::error::{io_reason, tls_failure, ProbeError};
-use super::super::wire::Cursor;
+use crate::probe::error::{io_reason, tls_failure, ProbeError};
+use crate::probe::wire::Cursor;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Builds a request body.

@@ -31,7 +31,7 @@ pub mod target;
 pub use target::{parse, KafkaTarget};
 
 use super::cluster::{first_ok, name, summarize};
-use super::{Attempt, Check, Ctx, Kind};
+use super::kind::{Attempt, Check, Ctx, Kind};
 use crate::env::Env;
 use url::Url;
 

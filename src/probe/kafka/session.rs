@@ -14,8 +14,10 @@ use super::target::{KafkaTarget, Mechanism, Sasl};
 use super::{error_text, MAX_ITERATIONS};
 use crate::endpoint::Endpoint;
 use crate::probe::error::ProbeError;
+use crate::probe::kind::Ctx;
+use crate::probe::net;
 use crate::probe::scram::{self, Refusal};
-use crate::probe::{net, tls, Ctx};
+use crate::probe::tls;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// The largest Metadata response read: enough for every topic of a big cluster

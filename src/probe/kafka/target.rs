@@ -3,9 +3,9 @@
 //! (`authMechanism=` as wait4x writes it). Credentials need a mechanism, and a
 //! mechanism needs credentials: neither is guessed, and neither is dropped.
 
-use super::super::cluster::host_list;
-use super::super::scram::{Hash, KeyCache};
 use crate::endpoint::{decode, Endpoint};
+use crate::probe::cluster::host_list;
+use crate::probe::scram::{Hash, KeyCache};
 use std::sync::Arc;
 use url::Url;
 

@@ -29,7 +29,8 @@ pub use target::{parse, MongoTarget};
 
 use super::cluster::{first_ok, host_list, name, summarize, Entrant};
 use super::error::ProbeError;
-use super::{tls, Attempt, Check, Ctx, Kind};
+use super::kind::{Attempt, Check, Ctx, Kind};
+use super::tls;
 use crate::endpoint::Endpoint;
 use crate::env::Env;
 use std::sync::Mutex;

@@ -14,7 +14,9 @@ use super::message::{garbage, Conn};
 use super::target::{MongoTarget, Shared};
 use crate::endpoint::Endpoint;
 use crate::probe::error::ProbeError;
-use crate::probe::{net, tls, Ctx};
+use crate::probe::kind::Ctx;
+use crate::probe::net;
+use crate::probe::tls;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncWrite};
 

@@ -246,7 +246,7 @@ pub async fn probe(t: &MysqlTarget) -> Result<(), ProbeError> {
 /// The MySQL / MariaDB kind.
 pub struct Mysql;
 
-impl super::Kind for Mysql {
+impl super::kind::Kind for Mysql {
     fn name(&self) -> &'static str {
         "mysql"
     }
@@ -271,13 +271,13 @@ impl super::Kind for Mysql {
     fn fragment_as_given(&self) -> bool {
         true
     }
-    fn parse(&self, url: &Url, env: &Env) -> Result<Box<dyn super::Check>, String> {
+    fn parse(&self, url: &Url, env: &Env) -> Result<Box<dyn super::kind::Check>, String> {
         Ok(Box::new(parse(url, env)?))
     }
 }
 
-impl super::Check for MysqlTarget {
-    fn probe<'a>(&'a self, _ctx: &'a super::Ctx) -> super::Attempt<'a> {
+impl super::kind::Check for MysqlTarget {
+    fn probe<'a>(&'a self, _ctx: &'a super::kind::Ctx) -> super::kind::Attempt<'a> {
         Box::pin(probe(self))
     }
 }

@@ -10,8 +10,9 @@
 //! `#key=NAME` and `#key=NAME:REGEX` ask for a key instead of PING ([`key`]).
 
 use super::error::{io_reason, tls_failure, ProbeError};
+use super::kind::{Attempt, Check, Ctx, Kind};
+use super::net;
 use super::tls::{self, Tls};
-use super::{net, Attempt, Check, Ctx, Kind};
 use crate::endpoint::{decode, url_endpoint, Endpoint};
 use crate::env::Env;
 use resp::{ReadError, Reader, Reply};
