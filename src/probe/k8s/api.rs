@@ -14,7 +14,8 @@
 //! across attempts holds at most one line.
 
 use super::config::Credentials;
-use super::object::{self, Bad, Event, Objects, PageMeta};
+use super::object;
+use super::page::{self, Bad, Event, Objects, PageMeta};
 use super::what::What;
 use crate::endpoint::{Endpoint, Host};
 use crate::probe::error::{find_io, io_reason, tls_failure, ProbeError};
@@ -31,7 +32,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 /// The largest answer (a page of a list) or watch event line whenready reads: 4 MiB.
 /// One object is at most etcd's 1.5 MiB request limit (`--max-request-bytes`), a
-/// little more as JSON; a page of [`super::PAGE`] ordinary objects (a pod is 5 to
+/// little more as JSON; a page of [`super::informer::PAGE`] ordinary objects (a pod is 5 to
 /// 20 KiB with its managed fields) is well under it, and a page over it makes the
 /// next list ask for half as many.
 pub const MAX_BODY: usize = 4 << 20;
@@ -117,7 +118,7 @@ impl Watch {
                 let parsed = if line.iter().all(u8::is_ascii_whitespace) {
                     None
                 } else {
-                    Some(object::event(line, &self.what))
+                    Some(page::event(line, &self.what))
                 };
                 self.buf.drain(..=end);
                 if self.buf.capacity() > SMALL && self.buf.len() <= SMALL {
@@ -184,7 +185,7 @@ impl Client {
         let mut query = format!("{query}&limit={limit}");
         if let Some(token) = next {
             query.push_str("&continue=");
-            query.push_str(&super::encode(token));
+            query.push_str(&encode(token));
         }
         let (status, _, body, _driver) = self.get(path, &query, JSON).await?;
         if status != 200 {
@@ -194,7 +195,7 @@ impl Client {
         let Some(bytes) = read_body(body, MAX_BODY).await? else {
             return Err(Failure::TooLarge);
         };
-        object::page(&bytes, what, into).map_err(|bad| match bad {
+        page::page(&bytes, what, into).map_err(|bad| match bad {
             Bad::OverBudget => Failure::Probe(over_budget()),
             Bad::Json(why) => Failure::Probe(ProbeError::transient(format!(
                 "the API server's list is not a list whenready can read: {why}"
@@ -364,6 +365,16 @@ fn room(buf: &mut Vec<u8>, need: usize, max: usize) -> Result<(), ProbeError> {
     let want = if need <= SMALL { SMALL } else { max };
     buf.try_reserve_exact(want - buf.len())
         .map_err(|_| ProbeError::transient(format!("cannot take {} KiB of memory", want >> 10)))
+}
+
+/// A query value, percent-encoded (unreserved characters stay as they are).
+pub fn encode(s: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
 
 /// The objects that match are more than a target keeps.

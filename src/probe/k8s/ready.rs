@@ -376,42 +376,10 @@ fn pod(name: &str, phase: Option<&str>, ready: Option<&Cond>) -> Verdict {
     }
 }
 
-/// A [`What`] for tests: the rule's resource (a built-in one, else
-/// `widgets.example.com`), these objects, at least `min`.
-#[cfg(test)]
-pub fn for_test(rule: Rule, select: Select, min: u64) -> What {
-    use super::discovery::{builtin, endpoint_slices};
-    use super::spec::ResourceName;
-    use super::what::Resource;
-    let named = |n: &str| builtin(&ResourceName::parse(n).unwrap()).unwrap().0;
-    let resource = match rule {
-        Rule::Service { .. } => endpoint_slices(),
-        Rule::Job => named("jobs"),
-        Rule::Deployment => named("deployments"),
-        Rule::StatefulSet => named("statefulsets"),
-        Rule::DaemonSet => named("daemonsets"),
-        Rule::Pod => named("pods"),
-        Rule::Exists | Rule::Expect(_) => Resource {
-            group: "example.com".into(),
-            version: "v1".into(),
-            plural: "widgets".into(),
-            singular: "widget".into(),
-            namespaced: true,
-            list: true,
-            watch: true,
-        },
-    };
-    What {
-        resource,
-        select,
-        rule,
-        min,
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::object::{item, Objects};
+    use super::super::builtin::for_test;
+    use super::super::page::{item, Objects};
     use super::super::spec::CondWant;
     use super::*;
     use crate::probe::pointer::JsonExpectation;
