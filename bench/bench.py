@@ -22,8 +22,8 @@ import time
 import http.server
 
 WHENREADY = os.path.abspath(sys.argv[1])
-SECTIONS = sys.argv[2:] or ["size", "floor", "oneshot", "kinds", "gate", "pathgate", "pggate", "idle", "cost",
-                            "scale"]
+SECTIONS = sys.argv[2:] or ["size", "floor", "oneshot", "kinds", "fakes", "gate", "pathgate", "pggate", "idle",
+                            "cost", "scale"]
 PG_BIN = "/usr/lib/postgresql/15/bin"
 PG_PASSWORD = "bench-pw"
 TMP = tempfile.mkdtemp(prefix="whenready-bench-")
@@ -477,6 +477,74 @@ def kinds():
             print(f"\nNote: {n}")
         for s in skipped:
             print(f"\nSkipped: {s}")
+    finally:
+        for s in reversed(servers):
+            s.stop()
+
+
+# --- Kafka and MongoDB (section fakes) ------------------------------------------------
+# No broker or mongod can be installed on the machines this project runs on: the test
+# suite's fakes (written from the protocols' specifications and checked there with
+# kcat, confluent-kafka, kafka-python and pymongo) stand in, served by benches/fakes.rs.
+CLIENTS_PYTHON = os.environ.get("WHENREADY_CLIENTS_PYTHON") or os.path.expanduser(
+    os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "whenready-ci/clients-venv/bin/python"))
+
+
+class Served:
+    """One of benches/fakes.rs's servers (`kafka` or `mongodb`), for a few minutes."""
+
+    def __init__(self, what):
+        self.proc = subprocess.Popen(["cargo", "bench", "--quiet", "--locked", "--bench", "fakes", "--", what, "900"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                     cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                     start_new_session=True)
+        self.addr = self.proc.stdout.readline().strip()
+        if not self.addr:
+            raise RuntimeError(f"benches/fakes.rs did not start a {what} fake")
+
+    def stop(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+
+def fakes():
+    """One-shot checks of kafka:// and mongodb:// against kcat and pymongo, against the
+    test suite's fakes."""
+    servers = []
+    try:
+        kafka = Served("kafka")
+        servers.append(kafka)
+        mongo = Served("mongodb")
+        servers.append(mongo)
+        ping = ("import pymongo; pymongo.MongoClient('mongodb://app:bench-Pw@%s/?directConnection=true', "
+                "serverSelectionTimeoutMS=5000).admin.command('ping')" % mongo.addr)
+        groups = [
+            ("Kafka (fake broker)", [
+                ("whenready --once 'kafka://…?topic=orders' (ApiVersions, Metadata)",
+                 f"{WHENREADY} --once kafka://{kafka.addr}?topic=orders", 100, {}),
+                ("kcat -L -t orders (librdkafka)", f"kcat -L -b {kafka.addr} -t orders -m 5", 100, {})]),
+            ("MongoDB (fake server, SCRAM-SHA-256)", [
+                ("whenready --once mongodb://app:…@…/ (hello, SCRAM, ping)",
+                 f"{WHENREADY} --once mongodb://app:bench-Pw@{mongo.addr}/", 100, {}),
+                ("python: pymongo MongoClient(…).admin.command('ping') (10 runs, 2 warm-ups)",
+                 f"{CLIENTS_PYTHON} -c \"{ping}\"", 10, {"warmup": 2})]),
+        ]
+        rows = []
+        for label, commands in groups:
+            results = []
+            for name, cmd, runs, opts in commands:
+                results += hyperfine([(name, cmd)], runs=runs, **opts)
+            base = statistics.median(results[0][1])
+            for i, (name, times) in enumerate(results):
+                med = statistics.median(times)
+                rows.append([label, f"`{name}`", len(times), f"{med * 1000:.2f}", f"{pct(times, 0.9) * 1000:.2f}",
+                             "1.00x" if i == 0 else f"{med / base:.2f}x"])
+        table("One-shot check, Kafka and MongoDB against the test suite's fakes (wall time per invocation; "
+              "the fakes run from a release build of benches/fakes.rs, a thread per connection)",
+              ["target", "command", "runs", "median ms", "p90 ms", "vs whenready"], rows)
     finally:
         for s in reversed(servers):
             s.stop()

@@ -3,8 +3,8 @@
 # run, and prints tables (medians, p90, ratios). Figures to publish, not pass/fail.
 #
 #   bash bench/run.sh            # all sections (about 15 minutes)
-#   bash bench/run.sh oneshot    # one section: floor, oneshot, kinds, gate, pathgate, pggate, idle, cost,
-#                                # scale, size
+#   bash bench/run.sh oneshot    # one section: floor, oneshot, kinds, fakes, gate, pathgate, pggate, idle,
+#                                # cost, scale, size
 #
 # Checks are measured by address (127.0.0.1) and by name (localhost) where users
 # write either. Peers that Debian lacks, measured when given: COMPOSE_WAIT_BIN
@@ -18,7 +18,8 @@
 # Needs: hyperfine, nc (netcat-openbsd), pg_isready/psql, redis-cli, curl, strace,
 # /usr/bin/time, PostgreSQL 15 and redis-server (run `bash .ci/run` once, or apt-get);
 # for `kinds` also mosquitto and mosquitto-clients, nats-server, rabbitmq-server and
-# MariaDB (mariadb-server, mariadb-client).
+# MariaDB (mariadb-server, mariadb-client); for `fakes` kcat and the Python clients of
+# .ci/clients (pymongo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
@@ -35,6 +36,12 @@ if [ $# -eq 0 ] || [[ " $* " == *" kinds "* ]]; then
         [ -x "/usr/lib/rabbitmq/bin/$tool" ] || missing+=("$tool")
     done
     packages+=" mosquitto mosquitto-clients nats-server rabbitmq-server mariadb-server mariadb-client"
+fi
+if [ $# -eq 0 ] || [[ " $* " == *" fakes "* ]]; then
+    command -v kcat >/dev/null || missing+=(kcat)
+    packages+=" kcat"
+    clients=${WHENREADY_CLIENTS_PYTHON:-${XDG_CACHE_HOME:-$HOME/.cache}/whenready-ci/clients-venv/bin/python}
+    [ -x "$clients" ] || { echo "missing: the Python clients (bash .ci/clients)" >&2; exit 1; }
 fi
 if ((${#missing[@]})); then
     echo "missing: ${missing[*]} (apt-get install $packages)" >&2

@@ -739,18 +739,3 @@ mod hostile_peers {
         assert!(m.run.elapsed < Duration::from_secs(2), "{:?}", m.run);
     }
 }
-
-/// Not a test: a fake broker for the one-shot bench (`cargo test --test kafka
-/// fake_broker_for_the_bench -- --ignored --nocapture` prints its address on stderr and
-/// serves for WHENREADY_BENCH_SECONDS, 60 by default).
-#[test]
-#[ignore]
-fn fake_broker_for_the_bench() {
-    let k = KafkaFake::start(cluster(), None);
-    eprintln!("kafka fake at {}", k.addr());
-    let seconds = std::env::var("WHENREADY_BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60);
-    std::thread::sleep(Duration::from_secs(seconds));
-}

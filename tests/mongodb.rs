@@ -820,18 +820,3 @@ mod hostile_peers {
         assert_no_secret(&m.run, PW);
     }
 }
-
-/// Not a test: a fake server for the one-shot bench (`cargo test --test mongodb
-/// fake_server_for_the_bench -- --ignored --nocapture` prints its address on stderr and
-/// serves for WHENREADY_BENCH_SECONDS, 60 by default).
-#[test]
-#[ignore]
-fn fake_server_for_the_bench() {
-    let m = MongoFake::start(authed(&["SCRAM-SHA-256"]), None);
-    eprintln!("mongodb fake at {}", m.addr());
-    let seconds = std::env::var("WHENREADY_BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60);
-    std::thread::sleep(Duration::from_secs(seconds));
-}
