@@ -178,6 +178,16 @@ def hyperfine(commands, runs=100, warmup=10, env=None):
     return [(r["command"], r["times"]) for r in results]
 
 
+def understood_by(binary, cmd):
+    """Whether an older build takes this command line: one that exits 2 (a usage
+    error, such as a target form added since) gets no "before:" row."""
+    r = subprocess.run(cmd, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if r.returncode == 2:
+        print(f"(no before: row for `{cmd}`: {os.path.basename(binary)} exits 2, a usage error)")
+        return False
+    return True
+
+
 def oneshot():
     pg, rd, web, tcp = Postgres(), Redis(), Http(), Listener()
     pg.start()
@@ -208,7 +218,8 @@ def oneshot():
         if before:
             for _, commands in groups:
                 commands += [(f"before: {name}", cmd.replace(WHENREADY, before, 1))
-                             for name, cmd in commands if cmd.startswith(WHENREADY)]
+                             for name, cmd in commands if cmd.startswith(WHENREADY)
+                             and understood_by(before, cmd.replace(WHENREADY, before, 1))]
         rows = []
         for label, commands in groups:
             results = hyperfine(commands, runs=100)
