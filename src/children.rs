@@ -1,5 +1,5 @@
-//! The child processes whenready starts (a kubeconfig's exec credential plugins;
-//! `cmd:` targets later), and the promise that none of them outlives it.
+//! The child processes whenready starts (a kubeconfig's exec credential plugins,
+//! `cmd:` targets), and the promise that none of them outlives it.
 //!
 //! A child starts in a process group of its own (`process_group(0)`: its PID is
 //! the group's id) and is recorded here until it has been reaped, so that every
@@ -22,7 +22,8 @@
 //! group's id cannot be taken by another process, so a kill never reaches a
 //! stranger. [`Child::output`] keeps that order: it waits for the leader's exit
 //! without reaping it (a pidfd, else `waitid(WNOWAIT)`), kills what is left of
-//! the group, unrecords it, then reaps.
+//! the group, unrecords it, then reaps the leader and, as PID 1, what the leader
+//! left in its group (see `reap_orphans`).
 
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, WaitOptions};
@@ -222,6 +223,7 @@ impl Child {
         self.reaped = true;
         if recorded {
             out.status = self.child.wait().ok();
+            reap_orphans(self.pgid);
         }
         out
     }
@@ -252,6 +254,25 @@ impl Drop for Child {
         };
         if recorded {
             let _ = self.child.wait();
+            reap_orphans(self.pgid);
+        }
+    }
+}
+
+/// Reaps the members of group `pgid` (its leader reaped, the group killed) that
+/// are whenready's children: as PID 1 or a subreaper, the processes a leader left
+/// behind (a plugin's or a command's `… &`) become whenready's when it exits, and
+/// killed with the group they would stay zombies, then COMMAND's, which reaps
+/// nothing it did not start. Elsewhere none is whenready's: one system call
+/// (ECHILD). Waits at most 100 ms for the killed to die.
+fn reap_orphans(pgid: Pid) {
+    let until = Instant::now() + Duration::from_millis(100);
+    loop {
+        match rustix::process::waitpgid(pgid, WaitOptions::NOHANG) {
+            Ok(Some(_)) => {}
+            Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(1)),
+            // ECHILD: none left; or the time is up.
+            _ => return,
         }
     }
 }

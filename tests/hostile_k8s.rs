@@ -565,3 +565,66 @@ fn an_exec_plugin_token_echoed_by_the_server_is_never_shown() {
         "the fake never saw the plugin's token"
     );
 }
+
+#[test]
+fn as_pid_1_an_exec_plugin_leaves_no_zombie_to_command() {
+    // The plugin gives the token and leaves a process running in its group: as
+    // PID 1 (a container's entrypoint, here under unshare --pid), whenready
+    // inherits it when the plugin exits, kills it with the group, and must reap
+    // it. COMMAND (ps, which reaps nothing) lists any zombie it was left.
+    require("unshare", "util-linux");
+    require("ps", "procps");
+    let api = FakeApi::start();
+    let _cleanup = Cleanup(&api);
+    api.put("pods", pod("web-0", true, json!({})));
+    let script = api.dir.join("leaving-plugin");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nsleep 300 &\nprintf '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{TOKEN}\"}}}}\\n'\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let kc = api.kubeconfig(
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ./leaving-plugin\n      interactiveMode: Never",
+    );
+    let r = run(
+        Command::new("unshare")
+            .args(["--pid", "--fork", "--mount-proc"])
+            .arg(env!("CARGO_BIN_EXE_whenready"))
+            .env("KUBECONFIG", &kc)
+            .args([
+                "-q",
+                "-t",
+                "20s",
+                "k8s://pod/web-0",
+                "--",
+                "ps",
+                "-eo",
+                "pid,ppid,stat,comm",
+            ]),
+        LIMIT,
+    );
+    assert_eq!(r.code, 0, "unshare --pid needs root: {r:?}");
+    assert!(r.stdout.contains(" ps"), "{r:?}");
+    let zombies: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(2)
+                .is_some_and(|s| s.starts_with('Z'))
+        })
+        .collect();
+    assert!(
+        zombies.is_empty(),
+        "zombies left to COMMAND: {zombies:?}\n{r:?}"
+    );
+    assert!(
+        api.requests().iter().all(|(_, t)| t == TOKEN),
+        "{:?}",
+        api.requests()
+    );
+}

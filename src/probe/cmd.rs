@@ -131,11 +131,7 @@ pub async fn run(t: &CmdTarget) -> Result<(), ProbeError> {
     let child = spawned.map_err(|e| spawn_failure(program, &e))?;
     let pgid = child.id();
     let _guard = KillOnDrop(pgid);
-    let mut waiter = tokio::task::spawn_blocking(move || {
-        let output = child.output(0, 0);
-        reap_orphans(pgid);
-        output
-    });
+    let mut waiter = tokio::task::spawn_blocking(move || child.output(0, 0));
     let mut tail = Tail::default();
     let mut pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(read)).ok();
     let outcome = {
@@ -163,29 +159,6 @@ pub async fn run(t: &CmdTarget) -> Result<(), ProbeError> {
         Err(_) => None,
     };
     judge(status, last)
-}
-
-/// Reaps the members of group `pgid` (its leader already reaped, the group killed)
-/// that are whenready's children: as PID 1 or a subreaper, the processes a leader
-/// left behind become whenready's when it exits, and killed with the group they
-/// would stay zombies, then COMMAND's. Elsewhere none is whenready's: one system
-/// call (ECHILD). Waits at most 100 ms for the killed to die.
-fn reap_orphans(pgid: u32) {
-    use rustix::process::{waitpgid, Pid, WaitOptions};
-    let Some(pgid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) else {
-        return;
-    };
-    let until = std::time::Instant::now() + Duration::from_millis(100);
-    loop {
-        match waitpgid(pgid, WaitOptions::NOHANG) {
-            Ok(Some(_)) => {}
-            Ok(None) if std::time::Instant::now() < until => {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            // ECHILD: none left; or the time is up.
-            _ => return,
-        }
-    }
 }
 
 /// Why a command could not be started: a program that is missing, not executable
