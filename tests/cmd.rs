@@ -10,7 +10,6 @@ mod common;
 use common::hostile::assert_no_forged_line;
 use common::*;
 use std::path::Path;
-use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -382,8 +381,6 @@ fn nothing_of_the_commands_group_lives_on_as_commands() {
 fn as_pid_1_no_zombie_is_left_to_command() {
     // Each attempt leaves a grandchild in its group when its shell exits: as PID 1,
     // whenready inherits them. COMMAND (ps, which reaps nothing) lists zombies.
-    require("unshare", "util-linux");
-    require("ps", "procps");
     let dir = TempDir::new("cmd-pid1");
     let count = dir.join("count");
     let check = script(
@@ -395,34 +392,8 @@ fn as_pid_1_no_zombie_is_left_to_command() {
         ),
     );
     let r = run(
-        Command::new("unshare")
-            .args(["--pid", "--fork", "--mount-proc"])
-            .arg(env!("CARGO_BIN_EXE_whenready"))
-            .args([
-                "-q",
-                "-t",
-                "20s",
-                &format!("cmd:{check}"),
-                "--",
-                "ps",
-                "-eo",
-                "pid,ppid,stat,comm",
-            ]),
+        &mut as_pid_1_then_ps(&["-q", "-t", "20s", &format!("cmd:{check}")]),
         Duration::from_secs(30),
     );
-    assert_eq!(r.code, 0, "unshare --pid needs root: {r:?}");
-    assert!(r.stdout.contains(" ps"), "{r:?}");
-    let zombies: Vec<&str> = r
-        .stdout
-        .lines()
-        .filter(|l| {
-            l.split_whitespace()
-                .nth(2)
-                .is_some_and(|s| s.starts_with('Z'))
-        })
-        .collect();
-    assert!(
-        zombies.is_empty(),
-        "zombies left to COMMAND: {zombies:?}\n{r:?}"
-    );
+    assert_no_zombie_left(&r);
 }

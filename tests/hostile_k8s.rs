@@ -306,16 +306,10 @@ fn a_discovery_document_just_under_the_cap_is_read_and_kept_nothing_of() {
 /// starts a grandchild, appends "PLUGIN GRANDCHILD" (their PIDs) to `pids` in the
 /// fake's directory, and sleeps.
 fn hanging_plugin(api: &FakeApi) -> std::path::PathBuf {
-    let script = api.dir.join("hanging-plugin");
-    std::fs::write(
-        &script,
-        "#!/bin/sh\nsleep 1000 &\necho \"$$ $!\" >> \"$(dirname \"$0\")/pids\"\nsleep 1000\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    api.kubeconfig(
-        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ./hanging-plugin\n      interactiveMode: Never",
+    plugin(
+        api,
+        "hanging-plugin",
+        "sleep 1000 &\necho \"$$ $!\" >> \"$(dirname \"$0\")/pids\"\nsleep 1000\n",
     )
 }
 
@@ -435,18 +429,11 @@ fn a_hanging_exec_plugin_dies_with_whenready_on_sigterm() {
 /// A kubeconfig whose plugin hangs on its first run (as [`hanging_plugin`]
 /// does, writing its PIDs) and gives the token on the next ones.
 fn hanging_once_plugin(api: &FakeApi) -> std::path::PathBuf {
-    let script = api.dir.join("hanging-once-plugin");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\ndir=\"$(dirname \"$0\")\"\nif [ ! -e \"$dir/hung\" ]; then\n  : > \"$dir/hung\"\n  sleep 1000 &\n  echo \"$$ $!\" >> \"$dir/pids\"\n  sleep 1000\nfi\nprintf '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{TOKEN}\"}}}}\\n'\n"
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    api.kubeconfig(
-        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ./hanging-once-plugin\n      interactiveMode: Never",
+    token_plugin(
+        api,
+        "hanging-once-plugin",
+        "dir=\"$(dirname \"$0\")\"\nif [ ! -e \"$dir/hung\" ]; then\n  : > \"$dir/hung\"\n  sleep 1000 &\n  echo \"$$ $!\" >> \"$dir/pids\"\n  sleep 1000\nfi",
+        TOKEN,
     )
 }
 
@@ -533,19 +520,7 @@ fn an_exec_plugin_token_echoed_by_the_server_is_never_shown() {
     let api = FakeApi::start();
     api.misbehave(Mischief::EchoUnknownToken);
     let token = "plugin-token-Zq8rT2vK5w";
-    let script = api.dir.join("token-plugin");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nprintf '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{token}\"}}}}\\n'\n"
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let kc = api.kubeconfig(
-        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ./token-plugin\n      interactiveMode: Never",
-    );
+    let kc = token_plugin(&api, "token-plugin", "", token);
     for mode in [&[][..], &["--json"][..]] {
         let r = run(
             whenready()
@@ -566,62 +541,44 @@ fn an_exec_plugin_token_echoed_by_the_server_is_never_shown() {
     );
 }
 
+/// A kubeconfig whose exec plugin is the shell script `body` (after `#!/bin/sh`),
+/// written as `name` in the fake's directory.
+fn plugin(api: &FakeApi, name: &str, body: &str) -> std::path::PathBuf {
+    let script = api.dir.join(name);
+    std::fs::write(&script, format!("#!/bin/sh\n{body}")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    api.kubeconfig(&format!(
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ./{name}\n      interactiveMode: Never"
+    ))
+}
+
+/// A kubeconfig whose exec plugin runs `before`, then gives `token`.
+fn token_plugin(api: &FakeApi, name: &str, before: &str, token: &str) -> std::path::PathBuf {
+    plugin(
+        api,
+        name,
+        &format!(
+            "{before}\nprintf '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{token}\"}}}}\\n'\n"
+        ),
+    )
+}
+
 #[test]
 fn as_pid_1_an_exec_plugin_leaves_no_zombie_to_command() {
     // The plugin gives the token and leaves a process running in its group: as
     // PID 1 (a container's entrypoint, here under unshare --pid), whenready
     // inherits it when the plugin exits, kills it with the group, and must reap
-    // it. COMMAND (ps, which reaps nothing) lists any zombie it was left.
-    require("unshare", "util-linux");
-    require("ps", "procps");
+    // it, or COMMAND is left a zombie.
     let api = FakeApi::start();
     let _cleanup = Cleanup(&api);
     api.put("pods", pod("web-0", true, json!({})));
-    let script = api.dir.join("leaving-plugin");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nsleep 300 &\nprintf '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{TOKEN}\"}}}}\\n'\n"
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let kc = api.kubeconfig(
-        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ./leaving-plugin\n      interactiveMode: Never",
-    );
+    let kc = token_plugin(&api, "leaving-plugin", "sleep 300 &", TOKEN);
     let r = run(
-        Command::new("unshare")
-            .args(["--pid", "--fork", "--mount-proc"])
-            .arg(env!("CARGO_BIN_EXE_whenready"))
-            .env("KUBECONFIG", &kc)
-            .args([
-                "-q",
-                "-t",
-                "20s",
-                "k8s://pod/web-0",
-                "--",
-                "ps",
-                "-eo",
-                "pid,ppid,stat,comm",
-            ]),
+        as_pid_1_then_ps(&["-q", "-t", "20s", "k8s://pod/web-0"]).env("KUBECONFIG", &kc),
         LIMIT,
     );
-    assert_eq!(r.code, 0, "unshare --pid needs root: {r:?}");
-    assert!(r.stdout.contains(" ps"), "{r:?}");
-    let zombies: Vec<&str> = r
-        .stdout
-        .lines()
-        .filter(|l| {
-            l.split_whitespace()
-                .nth(2)
-                .is_some_and(|s| s.starts_with('Z'))
-        })
-        .collect();
-    assert!(
-        zombies.is_empty(),
-        "zombies left to COMMAND: {zombies:?}\n{r:?}"
-    );
+    assert_no_zombie_left(&r);
     assert!(
         api.requests().iter().all(|(_, t)| t == TOKEN),
         "{:?}",

@@ -325,6 +325,41 @@ fn ephemeral_range() -> (usize, usize) {
         .unwrap_or((32_768, 60_999))
 }
 
+/// whenready as PID 1 of a PID namespace of its own (`unshare --pid --fork
+/// --mount-proc`, as root), as in a container: `args` are its targets and options,
+/// and COMMAND is `ps`, which reaps nothing and lists what whenready left it. See
+/// [`assert_no_zombie_left`].
+pub fn as_pid_1_then_ps(args: &[&str]) -> Command {
+    require("unshare", "util-linux");
+    require("ps", "procps");
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--mount-proc"])
+        .arg(env!("CARGO_BIN_EXE_whenready"))
+        .args(args)
+        .args(["--", "ps", "-eo", "pid,ppid,stat,comm"]);
+    cmd
+}
+
+/// Asserts that a run of [`as_pid_1_then_ps`] became `ps`, and that `ps` found no
+/// zombie: no process whenready inherited was left unreaped to COMMAND.
+pub fn assert_no_zombie_left(r: &Run) {
+    assert_eq!(r.code, 0, "unshare --pid needs root: {r:?}");
+    assert!(r.stdout.contains(" ps"), "{r:?}");
+    let zombies: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(2)
+                .is_some_and(|s| s.starts_with('Z'))
+        })
+        .collect();
+    assert!(
+        zombies.is_empty(),
+        "zombies left to COMMAND: {zombies:?}\n{r:?}"
+    );
+}
+
 /// Fails with a message naming what to install when `program` is missing.
 pub fn require(program: &str, package: &str) -> PathBuf {
     let candidates = [PathBuf::from(program)];
