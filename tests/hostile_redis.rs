@@ -6,7 +6,7 @@
 //! password.
 
 mod common;
-use common::hostile::{assert_bounded_memory, assert_within_deadline, run_measured, Measured};
+use common::hostile::{attack, endless, Measured};
 use common::*;
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
@@ -36,31 +36,15 @@ fn attacker(header: &'static [u8], unit: &'static [u8]) -> (Fake, Arc<Mutex<Vec<
             while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
             return;
         }
-        let chunk = unit.repeat((64 * 1024 / unit.len()).max(1));
-        while s.write_all(&chunk).is_ok() {}
+        endless(&mut s, unit);
     });
     (fake, received)
-}
-
-/// Runs whenready with these options before the target, measuring its peak memory.
-fn attack(options: &[&str], url: &str) -> Measured {
-    let mut args: Vec<&str> = options.to_vec();
-    args.push(url);
-    run_measured(whenready().args(&args), Duration::from_secs(40))
 }
 
 /// The checks every attack shares: exit 1 at the deadline (or at once with
 /// `--once`), bounded memory, the reason shown, no password printed.
 fn assert_held(m: &Measured, timeout: Duration, reason: &str) {
-    assert_exited(&m.run, 1);
-    assert_within_deadline(&m.run, timeout);
-    assert_bounded_memory(m);
-    assert!(m.run.stderr.contains(reason), "{reason:?}: {:?}", m.run);
-    assert_no_secret(&m.run, PW);
-    eprintln!(
-        "peak {} KiB, {:?}, reason {reason:?}",
-        m.peak_kib, m.run.elapsed
-    );
+    common::hostile::assert_held(m, timeout, reason, PW);
 }
 
 const FIVE: Duration = Duration::from_secs(5);

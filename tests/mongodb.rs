@@ -621,8 +621,8 @@ fn mongodb_srv_finds_its_seeds_and_options_in_dns() {
 
 mod hostile_peers {
     use super::common::hostile::{
-        assert_bounded_memory, assert_no_forged_line, assert_within_deadline, run_measured,
-        Measured,
+        self, assert_bounded_memory, assert_no_forged_line, assert_within_deadline, attack,
+        endless, Measured,
     };
     use super::common::*;
     use std::io::{Read, Write};
@@ -653,28 +653,10 @@ mod hostile_peers {
         m
     }
 
-    fn endless(s: &mut TcpStream, unit: &[u8]) {
-        let chunk = unit.repeat((64 * 1024 / unit.len()).max(1));
-        while s.write_all(&chunk).is_ok() {}
-    }
-
-    fn attack(options: &[&str], url: &str) -> Measured {
-        let mut args: Vec<&str> = options.to_vec();
-        args.push(url);
-        run_measured(whenready().args(&args), Duration::from_secs(40))
-    }
-
+    /// The shared checks, and no line a peer forged.
     fn assert_held(m: &Measured, reason: &str) {
-        assert_exited(&m.run, 1);
-        assert_within_deadline(&m.run, FIVE);
-        assert_bounded_memory(m);
-        assert!(m.run.stderr.contains(reason), "{reason:?}: {:?}", m.run);
-        assert_no_secret(&m.run, PW);
+        hostile::assert_held(m, FIVE, reason, PW);
         assert_no_forged_line(&m.run, "whenready: forged", 2048);
-        eprintln!(
-            "peak {} KiB, {:?}, reason {reason:?}",
-            m.peak_kib, m.run.elapsed
-        );
     }
 
     #[test]

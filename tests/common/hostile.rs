@@ -2,7 +2,8 @@
 //! from /proc, polled; `wait4`'s figure would include what the test process had
 //! before exec), its exit time, and what it printed, in plain and `--json` output.
 
-use super::{finish, Run, SpawnPiped};
+use super::{assert_exited, assert_no_secret, finish, whenready, Run, SpawnPiped};
+use std::io::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -102,4 +103,33 @@ pub fn assert_no_forged_line(run: &Run, forged: &str, max: usize) {
             &line[..line.len().min(200)]
         );
     }
+}
+
+/// What a hostile fake does after its opening: writes `unit` again and again (in
+/// chunks of about 64 KiB) until the client goes away.
+pub fn endless(s: &mut impl Write, unit: &[u8]) {
+    let chunk = unit.repeat((64 * 1024 / unit.len()).max(1));
+    while s.write_all(&chunk).is_ok() {}
+}
+
+/// Runs whenready with `options` before the target `url`, measuring its peak memory.
+pub fn attack(options: &[&str], url: &str) -> Measured {
+    let mut args: Vec<&str> = options.to_vec();
+    args.push(url);
+    run_measured(whenready().args(&args), Duration::from_secs(40))
+}
+
+/// The checks every attack on a kind shares: exit 1 within the slack of the deadline
+/// `timeout` (or at once with `--once`), bounded memory, `reason` shown, `secret`
+/// never printed.
+pub fn assert_held(m: &Measured, timeout: Duration, reason: &str, secret: &str) {
+    assert_exited(&m.run, 1);
+    assert_within_deadline(&m.run, timeout);
+    assert_bounded_memory(m);
+    assert!(m.run.stderr.contains(reason), "{reason:?}: {:?}", m.run);
+    assert_no_secret(&m.run, secret);
+    eprintln!(
+        "peak {} KiB, {:?}, reason {reason:?}",
+        m.peak_kib, m.run.elapsed
+    );
 }
