@@ -120,21 +120,10 @@ fn ready_late_runs_the_command() {
 
 #[test]
 fn never_ready_exits_1_with_the_reason() {
-    for json in [false, true] {
-        let mut args = vec![
-            "-t",
-            "1s",
-            "cmd:sh -c 'echo db:5432 - no response >&2; exit 2'",
-        ];
-        if json {
-            args.insert(0, "--json");
-        }
-        args.extend(["--", "echo", "ran"]);
-        let r = wr(&args);
-        assert_exited(&r, 1);
-        assert_eq!(r.stdout, "", "{r:?}");
-        assert!(r.stderr.contains("exit 2: db:5432 - no response"), "{r:?}");
-    }
+    assert_never_ready(
+        "cmd:sh -c 'echo db:5432 - no response >&2; exit 2'",
+        "exit 2: db:5432 - no response",
+    );
     // Killed by a signal: transient too, and said so.
     let r = wr(&["-t", "1s", "cmd:sh -c 'kill -9 $$'"]);
     assert_exited(&r, 1);
@@ -166,24 +155,13 @@ fn permanent_failures_exit_3_at_once_without_a_password() {
         ),
     ];
     for (target, reason) in &cases {
-        for json in [false, true] {
-            let mut args = vec!["-t", "30s", target.as_str(), "--", "echo", "ran"];
-            if json {
-                args.insert(0, "--json");
-            }
-            let r = wr(&args);
-            assert_exited(&r, 3);
-            assert!(r.elapsed < Duration::from_secs(10), "at once: {r:?}");
-            assert!(r.stderr.contains(reason), "{reason}: {r:?}");
-            assert_eq!(r.stdout, "", "{r:?}");
-            assert_no_secret(&r, pw);
+        // --once says 1.
+        for r in &assert_permanent(target, reason) {
+            assert_no_secret(r, pw);
         }
-        // --retry-all keeps waiting instead; --once says 1.
+        // --retry-all keeps waiting instead.
         let r = wr(&["-t", "500ms", "--retry-all", target]);
         assert_exited(&r, 1);
-        let r = wr(&["--once", target]);
-        assert_exited(&r, 1);
-        assert_no_secret(&r, pw);
     }
 }
 

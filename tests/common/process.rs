@@ -418,6 +418,48 @@ pub fn assert_no_secret(run: &Run, secret: &str) {
     );
 }
 
+/// Whether `stderr` carries `reason`, as plain output shows it or as `--json`
+/// quotes it (its double quotes escaped).
+pub fn says(stderr: &str, reason: &str) -> bool {
+    stderr.contains(reason) || stderr.contains(&reason.replace('"', "\\\""))
+}
+
+/// Runs whenready with `args` twice: as given, and with `--json` first.
+pub fn plain_and_json(args: &[&str]) -> [Run; 2] {
+    let mut json = vec!["--json"];
+    json.extend_from_slice(args);
+    [wr(args), wr(&json)]
+}
+
+/// Asserts that `target` is never ready within `-t 1s`, in plain and `--json`
+/// output: exit 1, COMMAND not run, `reason` said. Returns both runs, for the
+/// caller's own checks (no secret printed).
+pub fn assert_never_ready(target: &str, reason: &str) -> [Run; 2] {
+    let runs = plain_and_json(&["-t", "1s", target, "--", "echo", "ran"]);
+    for r in &runs {
+        assert_exited(r, 1);
+        assert_eq!(r.stdout, "", "{r:?}");
+        assert!(says(&r.stderr, reason), "{target}: {reason}: {r:?}");
+    }
+    runs
+}
+
+/// Asserts that `target` fails for good, in plain and `--json` output: exit 3 at
+/// once (long before `-t 30s`), COMMAND not run, `reason` said; and exit 1 with
+/// `--once`. Returns the three runs, for the caller's own checks (no secret printed).
+pub fn assert_permanent(target: &str, reason: &str) -> [Run; 3] {
+    let [plain, json] = plain_and_json(&["-t", "30s", target, "--", "echo", "ran"]);
+    for r in [&plain, &json] {
+        assert_exited(r, 3);
+        assert!(r.elapsed < Duration::from_secs(10), "at once: {r:?}");
+        assert!(says(&r.stderr, reason), "{target}: {reason}: {r:?}");
+        assert_eq!(r.stdout, "", "{r:?}");
+    }
+    let once = wr(&["--once", target]);
+    assert_exited(&once, 1);
+    [plain, json, once]
+}
+
 /// `OsStr` helper for non-UTF-8 tests.
 pub fn os(bytes: &[u8]) -> &OsStr {
     use std::os::unix::ffi::OsStrExt;
