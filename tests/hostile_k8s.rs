@@ -96,24 +96,25 @@ fn query_param<'a>(request: &'a str, key: &str) -> Option<&'a str> {
         .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
 }
 
+/// Runs `-t 5s TARGET` against the fake and checks what every attack on the API
+/// server shares: exit 1 within the deadline's slack, no more memory than an
+/// attempt may use, `reason` said.
+fn held(api: &FakeApi, target: &str, reason: &str) {
+    let m = run_measured(with_token(api).args(["-t", "5s", target]), LIMIT);
+    assert_exited(&m.run, 1);
+    assert_within_deadline(&m.run, Duration::from_secs(5));
+    assert_attempt_memory(&m);
+    assert!(m.run.stderr.contains(reason), "{reason}: {:?}", m.run);
+}
+
 #[test]
 fn a_64_mb_list_is_cut_at_the_cap_within_bounded_memory_and_the_deadline() {
     let api = FakeApi::start();
     api.misbehave(Mischief::HugeLists(64_000_000));
-    let timeout = Duration::from_secs(5);
-    let m = run_measured(
-        with_token(&api).args(["-t", "5s", "k8s://pod/web-0"]),
-        LIMIT,
-    );
-    assert_exited(&m.run, 1);
-    assert_within_deadline(&m.run, timeout);
-    assert_attempt_memory(&m);
-    assert!(
-        m.run
-            .stderr
-            .contains("the API server's answer is larger than 4 MiB"),
-        "{:?}",
-        m.run
+    held(
+        &api,
+        "k8s://pod/web-0",
+        "the API server's answer is larger than 4 MiB",
     );
     // Each answer over the cap halves the page size of the next list.
     let limits: Vec<u64> = requests_of(&api, "list ")
@@ -131,20 +132,10 @@ fn an_endless_watch_line_is_cut_and_the_watch_starts_again_with_a_list() {
     let api = FakeApi::start();
     api.put("pods", pod("web-0", false, json!({})));
     api.misbehave(Mischief::EndlessWatchLine);
-    let timeout = Duration::from_secs(5);
-    let m = run_measured(
-        with_token(&api).args(["-t", "5s", "k8s://pod/web-0"]),
-        LIMIT,
-    );
-    assert_exited(&m.run, 1);
-    assert_within_deadline(&m.run, timeout);
-    assert_attempt_memory(&m);
-    assert!(
-        m.run
-            .stderr
-            .contains("the watch sent an event line longer than 4 MiB"),
-        "{:?}",
-        m.run
+    held(
+        &api,
+        "k8s://pod/web-0",
+        "the watch sent an event line longer than 4 MiB",
     );
     // A transient failure: listed again and watched again, not a crash.
     assert!(
@@ -250,20 +241,10 @@ fn an_expired_continue_token_starts_the_list_again() {
 fn a_64_mb_discovery_answer_is_cut_at_the_cap_within_bounded_memory_and_the_deadline() {
     let api = FakeApi::start();
     api.misbehave(Mischief::HugeDiscovery(64_000_000));
-    let timeout = Duration::from_secs(5);
-    let m = run_measured(
-        with_token(&api).args(["-t", "5s", "k8s://certificate/web?condition=Ready"]),
-        LIMIT,
-    );
-    assert_exited(&m.run, 1);
-    assert_within_deadline(&m.run, timeout);
-    assert_attempt_memory(&m);
-    assert!(
-        m.run
-            .stderr
-            .contains("the API server's discovery answer (/api) is larger than 4 MiB"),
-        "{:?}",
-        m.run
+    held(
+        &api,
+        "k8s://certificate/web?condition=Ready",
+        "the API server's discovery answer (/api) is larger than 4 MiB",
     );
     // Transient: asked again, never a list of a resource it could not find.
     assert!(
@@ -283,20 +264,10 @@ fn a_discovery_document_just_under_the_cap_is_read_and_kept_nothing_of() {
     let api = FakeApi::start();
     // About 20,000 resources, none of them the one named.
     api.misbehave(Mischief::HugeDiscovery(3_900_000));
-    let timeout = Duration::from_secs(5);
-    let m = run_measured(
-        with_token(&api).args(["-t", "5s", "k8s://certificate/web?condition=Ready"]),
-        LIMIT,
-    );
-    assert_exited(&m.run, 1);
-    assert_within_deadline(&m.run, timeout);
-    assert_attempt_memory(&m);
-    assert!(
-        m.run
-            .stderr
-            .contains(r#"the API server does not know the resource "certificate""#),
-        "{:?}",
-        m.run
+    held(
+        &api,
+        "k8s://certificate/web?condition=Ready",
+        r#"the API server does not know the resource "certificate""#,
     );
 }
 
