@@ -178,6 +178,23 @@ def hyperfine(commands, runs=100, warmup=10, env=None):
     return [(r["command"], r["times"]) for r in results]
 
 
+def runs_rows(groups):
+    """Table rows for groups of (label, [(name, command, runs, hyperfine options)]):
+    each command timed on its own, with its runs, median, p90 and ratio to the
+    group's first (whenready)."""
+    rows = []
+    for label, commands in groups:
+        results = []
+        for name, cmd, runs, opts in commands:
+            results += hyperfine([(name, cmd)], runs=runs, **opts)
+        base = statistics.median(results[0][1])
+        for i, (name, times) in enumerate(results):
+            med = statistics.median(times)
+            rows.append([label, f"`{name}`", len(times), f"{med * 1000:.2f}", f"{pct(times, 0.9) * 1000:.2f}",
+                         "1.00x" if i == 0 else f"{med / base:.2f}x"])
+    return rows
+
+
 def understood_by(binary, cmd):
     """Whether an older build takes this command line: one that exits 2 (a usage
     error, such as a target form added since) gets no "before:" row."""
@@ -472,16 +489,7 @@ def kinds():
                          "the login (mysqld is alive only on a successful one).")
         else:
             skipped.append("MariaDB: this whenready has no mysql:// kind yet")
-        rows = []
-        for label, commands in groups:
-            results = []
-            for name, cmd, runs, opts in commands:
-                results += hyperfine([(name, cmd)], runs=runs, **opts)
-            base = statistics.median(results[0][1])
-            for i, (name, times) in enumerate(results):
-                med = statistics.median(times)
-                rows.append([label, f"`{name}`", len(times), f"{med * 1000:.2f}", f"{pct(times, 0.9) * 1000:.2f}",
-                             "1.00x" if i == 0 else f"{med / base:.2f}x"])
+        rows = runs_rows(groups)
         table("One-shot check, brokers and MySQL (wall time per invocation; 100 runs after 10 warm-ups "
               "unless said otherwise)", ["target", "command", "runs", "median ms", "p90 ms", "vs whenready"], rows)
         for n in notes:
@@ -543,16 +551,7 @@ def fakes():
                 ("python: pymongo MongoClient(…).admin.command('ping') (10 runs, 2 warm-ups)",
                  f"{CLIENTS_PYTHON} -c \"{ping}\"", 10, {"warmup": 2})]),
         ]
-        rows = []
-        for label, commands in groups:
-            results = []
-            for name, cmd, runs, opts in commands:
-                results += hyperfine([(name, cmd)], runs=runs, **opts)
-            base = statistics.median(results[0][1])
-            for i, (name, times) in enumerate(results):
-                med = statistics.median(times)
-                rows.append([label, f"`{name}`", len(times), f"{med * 1000:.2f}", f"{pct(times, 0.9) * 1000:.2f}",
-                             "1.00x" if i == 0 else f"{med / base:.2f}x"])
+        rows = runs_rows(groups)
         table("One-shot check, Kafka and MongoDB against the test suite's fakes (wall time per invocation; "
               "the fakes run from a release build of benches/fakes.rs, a thread per connection)",
               ["target", "command", "runs", "median ms", "p90 ms", "vs whenready"], rows)
