@@ -108,6 +108,41 @@ fn held(api: &FakeApi, target: &str, reason: &str) {
 }
 
 #[test]
+fn with_reverse_a_silent_api_server_is_not_taken_for_a_deleted_object() {
+    let api = FakeApi::start();
+    api.put("jobs", job("migrate", "Running"));
+    api.misbehave(Mischief::Silent);
+    let timeout = Duration::from_secs(4);
+    let r = run(
+        with_token(&api).args([
+            "--reverse",
+            "--attempt-timeout",
+            "1s",
+            "-t",
+            "4s",
+            "k8s://job/migrate",
+            "--",
+            "echo",
+            "deleted",
+        ]),
+        LIMIT,
+    );
+    // Every attempt was cut unanswered: that says nothing of the Job, which is
+    // still there; the wait ends at the deadline and COMMAND never runs.
+    assert_exited(&r, 1);
+    assert_within_deadline(&r, timeout);
+    assert_eq!(r.stdout, "", "{r:?}");
+    assert!(
+        r.stderr
+            .contains("k8s://job/migrate not gone: no answer within 1.0s")
+            && r.stderr.contains("timed out after 4.0s; 1 of 1 not gone")
+            && !r.stderr.contains("gone after"),
+        "{r:?}"
+    );
+    assert!(api.requests().len() >= 2, "{:?}", api.requests());
+}
+
+#[test]
 fn a_64_mb_list_is_cut_at_the_cap_within_bounded_memory_and_the_deadline() {
     let api = FakeApi::start();
     api.misbehave(Mischief::HugeLists(64_000_000));

@@ -1660,7 +1660,7 @@ fn reverse_waits_until_the_object_is_deleted_not_until_it_is_unready() {
         "echo",
         "deleted",
     ]));
-    w.wait_for_line("not gone: still answers ready", LIMIT);
+    w.wait_for_line("k8s://job/migrate not gone: still there", LIMIT);
     api.wait_for_requests("the watch", watches(1));
     api.delete("jobs", "app", "migrate");
     let r = w.finish(start, LIMIT);

@@ -10,6 +10,10 @@ pub enum Transience {
     Transient,
     /// Stop at once with exit 3: rejected password, missing database, bad certificate.
     Permanent,
+    /// Keep waiting, as `Transient`; but with `--reverse` this does not count as gone
+    /// either: the target is still there (a Kubernetes object that exists), or what
+    /// would tell did not answer (its API server).
+    Unsettled,
 }
 
 /// Why one attempt at a target failed. A reason may quote a peer (an error message,
@@ -25,6 +29,14 @@ pub struct ProbeError {
 }
 
 impl ProbeError {
+    /// A failure of the given transience.
+    pub fn new(transience: Transience, reason: impl Into<Cow<'static, str>>) -> Self {
+        ProbeError {
+            transience,
+            reason: reason.into(),
+        }
+    }
+
     /// A failure that waiting may fix.
     pub fn transient(reason: impl Into<Cow<'static, str>>) -> Self {
         ProbeError {
@@ -37,6 +49,15 @@ impl ProbeError {
     pub fn permanent(reason: impl Into<Cow<'static, str>>) -> Self {
         ProbeError {
             transience: Transience::Permanent,
+            reason: reason.into(),
+        }
+    }
+
+    /// A failure that waiting may fix and that, with `--reverse`, does not show the
+    /// target gone ([`Transience::Unsettled`]).
+    pub fn unsettled(reason: impl Into<Cow<'static, str>>) -> Self {
+        ProbeError {
+            transience: Transience::Unsettled,
             reason: reason.into(),
         }
     }

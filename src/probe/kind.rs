@@ -99,6 +99,13 @@ pub trait Check: Send + Sync {
     fn attempt_now(&self) -> Option<Result<(), ProbeError>> {
         None
     }
+    /// Whether, with `--reverse`, an attempt cut by the attempt timeout (no answer)
+    /// shows the target gone. It does for a service: a server that does not answer
+    /// is not serving. It does not where what is waited on is not the server that
+    /// kept silent (a Kubernetes object, behind its API server).
+    fn silence_is_gone(&self) -> bool {
+        true
+    }
     /// Requests sent to the target's server so far, for kinds whose attempts are
     /// not one request each (k8s watches across attempts); `--json` reports it.
     fn requests(&self) -> Option<u64> {

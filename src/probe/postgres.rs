@@ -509,10 +509,7 @@ where
 pub fn classify(e: &tokio_postgres::Error) -> ProbeError {
     if let Some(db) = e.as_db_error() {
         let reason = format!("{} ({})", db.message(), db.code().code());
-        return match classify_code(db.code()) {
-            super::error::Transience::Permanent => ProbeError::permanent(reason),
-            super::error::Transience::Transient => ProbeError::transient(reason),
-        };
+        return ProbeError::new(classify_code(db.code()), reason);
     }
     if let Some(tls) = tls_failure(e) {
         return tls;

@@ -9,6 +9,7 @@ use super::schedule::{Due, Schedule};
 use super::timer::{Clock, Timer};
 use super::{tell, Outcome, Settings, Targets};
 use crate::duration;
+use crate::probe::error::Transience;
 use crate::probe::ProbeError;
 use crate::report::Reporter;
 use std::collections::VecDeque;
@@ -138,13 +139,18 @@ impl Loop<'_> {
                 .min(d.saturating_duration_since(start)),
             None => self.settings.attempt_timeout,
         };
+        let silence = if self.targets.silence_is_gone(i) {
+            Transience::Transient
+        } else {
+            Transience::Unsettled
+        };
         let task = self.attempts.spawn(async move {
             let result = match tokio::time::timeout_at(start + limit, attempt).await {
                 Ok(result) => result,
-                Err(_) => Err(ProbeError::transient(format!(
-                    "no answer within {}",
-                    duration::show(limit)
-                ))),
+                Err(_) => Err(ProbeError::new(
+                    silence,
+                    format!("no answer within {}", duration::show(limit)),
+                )),
             };
             (i, result)
         });

@@ -98,6 +98,11 @@ pub trait Targets: Send + Sync + 'static {
     fn requests(&self, _i: usize) -> Option<u64> {
         None
     }
+    /// Whether, with `--reverse`, an attempt at target `i` cut by the attempt
+    /// timeout shows it gone ([`crate::probe::Check::silence_is_gone`]).
+    fn silence_is_gone(&self, _i: usize) -> bool {
+        true
+    }
 }
 
 /// Deliberate pauses around the wait (docker-compose-wait's WAIT_BEFORE and

@@ -39,4 +39,7 @@ impl Targets for Probes {
     fn requests(&self, i: usize) -> Option<u64> {
         self.targets[i].check.requests()
     }
+    fn silence_is_gone(&self, i: usize) -> bool {
+        self.targets[i].check.silence_is_gone()
+    }
 }

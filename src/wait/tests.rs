@@ -43,6 +43,8 @@ struct Fake {
     now: Box<Now>,
     probe: Box<Probe>,
     word: Box<Word>,
+    /// What [`Targets::silence_is_gone`] says of every target.
+    silence_is_gone: bool,
 }
 
 impl Targets for Fake {
@@ -58,6 +60,9 @@ impl Targets for Fake {
     fn changed(&self, i: usize) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         (self.word)(i)
     }
+    fn silence_is_gone(&self, _i: usize) -> bool {
+        self.silence_is_gone
+    }
 }
 
 /// `count` targets probed by `probe` (on the runtime only), without a word.
@@ -70,6 +75,7 @@ fn fake(
         now: Box::new(|_| None),
         probe: Box::new(probe),
         word: Box::new(|_| Box::pin(std::future::pending())),
+        silence_is_gone: true,
     })
 }
 
@@ -166,6 +172,37 @@ async fn a_slow_attempt_is_cut_at_the_attempt_timeout() {
     let rep = reporter(1);
     assert_eq!(
         wait(fake(1, hangs), &s, rep.clone(), never()).await,
+        Outcome::Deadline
+    );
+    assert_eq!(rep.attempts(0), 3);
+    assert_eq!(rep.last_reason(0).as_deref(), Some("no answer within 5.0s"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_reverse_a_cut_attempt_is_gone_only_where_silence_says_so() {
+    let mut s = settings(Some(Duration::from_secs(12)));
+    s.reverse = true;
+    // A service that does not answer is not serving: gone.
+    let rep = reporter(1);
+    assert_eq!(
+        wait(fake(1, hangs), &s, rep.clone(), never()).await,
+        Outcome::Ready
+    );
+    assert_eq!(rep.attempts(0), 1);
+    // A Kubernetes object behind a silent API server may still be there: not gone,
+    // whatever the number of attempts, and the reason says why.
+    let mut s = settings(Some(Duration::from_secs(12)));
+    s.reverse = true;
+    let silent: Arc<dyn Targets> = Arc::new(Fake {
+        count: 1,
+        now: Box::new(|_| None),
+        probe: Box::new(hangs),
+        word: Box::new(|_| Box::pin(std::future::pending())),
+        silence_is_gone: false,
+    });
+    let rep = reporter(1);
+    assert_eq!(
+        wait(silent, &s, rep.clone(), never()).await,
         Outcome::Deadline
     );
     assert_eq!(rep.attempts(0), 3);
@@ -339,6 +376,7 @@ async fn a_reported_change_ends_the_pause_at_once() {
             w.fetch_add(1, Ordering::SeqCst);
             Box::pin(async {})
         }),
+        silence_is_gone: true,
     });
     let start = Instant::now();
     assert_eq!(
@@ -449,6 +487,7 @@ fn looked(
             Box::pin(async move { result })
         }),
         word: Box::new(|_| Box::pin(std::future::pending())),
+        silence_is_gone: true,
     })
 }
 

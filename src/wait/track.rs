@@ -5,6 +5,7 @@
 use super::Settings;
 use crate::backoff::Backoff;
 use crate::duration;
+use crate::probe::error::Transience;
 use crate::probe::ProbeError;
 use tokio::time::Instant;
 
@@ -120,8 +121,10 @@ impl Track {
 /// Judges an attempt's result against the goal: `Ok` when it is reached (with, under
 /// `--reverse`, the reason the target is gone). With `--reverse`, a target is gone
 /// when its probe fails transiently (refused, no answer, name gone, not ready any
-/// more); a permanent failure (a rejected password) is not "gone" but a wrong
-/// target, and ends the run with exit 3 unless `--retry-all`.
+/// more), but not when the failure leaves that unsettled (a Kubernetes object
+/// still there, or its API server silent); a permanent failure (a rejected
+/// password) is not "gone" but a wrong target, and ends the run with exit 3
+/// unless `--retry-all`.
 fn judge(
     result: Result<(), ProbeError>,
     settings: &Settings,
@@ -131,6 +134,7 @@ fn judge(
         (false, Err(e)) => Err(e),
         (true, Ok(())) => Err(ProbeError::transient("still answers ready")),
         (true, Err(e)) if e.is_permanent() && !settings.retry_all => Err(e),
+        (true, Err(e)) if e.transience == Transience::Unsettled => Err(e),
         (true, Err(e)) => Ok(Some(e.reason.into_owned())),
     }
 }
@@ -204,7 +208,7 @@ mod tests {
     }
 
     #[test]
-    fn reverse_counts_a_transient_failure_as_gone_and_an_answer_as_not() {
+    fn reverse_counts_a_transient_failure_as_gone_and_an_answer_or_an_unsettled_failure_as_not() {
         let mut s = settings(None);
         s.reverse = true;
         let (told, _) = Track::default().after(refused(), &s, Instant::now(), || 1);
@@ -212,6 +216,13 @@ mod tests {
         let (told, _) = Track::default().after(Ok(()), &s, Instant::now(), || 1);
         assert!(
             matches!(&told, Told::Missed { error, last: false } if error.reason == "still answers ready"),
+            "{told:?}"
+        );
+        // A failure that leaves it unsettled (an object still there) is not gone.
+        let there = Err(ProbeError::unsettled("still there"));
+        let (told, _) = Track::default().after(there, &s, Instant::now(), || 1);
+        assert!(
+            matches!(&told, Told::Missed { error, last: false } if error.reason == "still there"),
             "{told:?}"
         );
         let wrong = Err(ProbeError::permanent("password rejected"));

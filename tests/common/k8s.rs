@@ -259,6 +259,9 @@ pub enum Mischief {
     /// document this many bytes long (chunked, no Content-Length), full of
     /// resources no target names.
     HugeDiscovery(usize),
+    /// Every request is read, recorded and never answered: the connection is held
+    /// until the client goes (an API server that hangs, its etcd down, say).
+    Silent,
 }
 
 /// The fake API server; stops on drop.
@@ -725,6 +728,10 @@ fn handle(
         };
         (user, w.drops)
     };
+    if world.0.lock().unwrap().mischief == Mischief::Silent {
+        let _ = std::io::copy(r, &mut std::io::sink());
+        return false;
+    }
     let Some(user) = user else {
         let echo = world.0.lock().unwrap().mischief == Mischief::EchoUnknownToken;
         let message = match (&req.token, echo) {

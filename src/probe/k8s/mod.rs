@@ -171,12 +171,18 @@ impl Check for K8sTarget {
                 (false, Look::Waiting(e)) => Err(e),
                 // --reverse: gone is the goal, which the wait loop reads from a
                 // transient failure; anything that does not show the objects gone
-                // (they exist, the API server cannot be reached) is not gone.
+                // (they exist, the API server cannot be reached) leaves it
+                // unsettled, with its own reason.
                 (true, Look::Reached(why)) => Err(ProbeError::transient(why.unwrap_or_default())),
                 (true, Look::Waiting(e)) if e.is_permanent() => Err(e),
-                (true, Look::Waiting(_)) => Ok(()),
+                (true, Look::Waiting(e)) => Err(ProbeError::unsettled(e.reason)),
             }
         })
+    }
+
+    /// A silent API server says nothing of whether the objects were deleted.
+    fn silence_is_gone(&self) -> bool {
+        false
     }
 
     fn requests(&self) -> Option<u64> {

@@ -4,7 +4,7 @@
 //! client's login (HandshakeResponse41, also the SSLRequest).
 
 use super::classify;
-use crate::probe::error::{io_reason, ProbeError, Transience};
+use crate::probe::error::{io_reason, ProbeError};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// A byte stream the session can run over: TCP, TLS over TCP, or a test's pipe.
@@ -237,10 +237,7 @@ pub(super) fn server_error(p: &[u8]) -> ProbeError {
     }
     let message = String::from_utf8_lossy(rest);
     let reason = format!("{} ({code})", message.trim());
-    match classify(code) {
-        Transience::Permanent => ProbeError::permanent(reason),
-        Transience::Transient => ProbeError::transient(reason),
-    }
+    ProbeError::new(classify(code), reason)
 }
 
 /// The first 32 bytes of HandshakeResponse41 (also the whole SSLRequest).

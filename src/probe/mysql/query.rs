@@ -174,10 +174,7 @@ async fn query(conn: &mut Conn, sql: &str) -> Result<(), ProbeError> {
 fn query_error(p: &[u8]) -> ProbeError {
     let e = server_error(p);
     let code = p.get(1..3).map_or(0, |c| u16::from_le_bytes([c[0], c[1]]));
-    match classify_query(code) {
-        Transience::Permanent => ProbeError::permanent(e.reason),
-        Transience::Transient => ProbeError::transient(e.reason),
-    }
+    ProbeError::new(classify_query(code), e.reason)
 }
 
 /// The classification table for a statement's error codes (the module's comment

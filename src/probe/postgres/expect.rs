@@ -96,10 +96,7 @@ fn failure(e: &tokio_postgres::Error) -> ProbeError {
     match e.as_db_error() {
         Some(db) => {
             let reason = format!("{} ({})", db.message(), db.code().code());
-            match classify_query(db.code()) {
-                Transience::Permanent => ProbeError::permanent(reason),
-                Transience::Transient => ProbeError::transient(reason),
-            }
+            ProbeError::new(classify_query(db.code()), reason)
         }
         None => classify(e),
     }
