@@ -23,7 +23,7 @@ import http.server
 
 WHENREADY = os.path.abspath(sys.argv[1])
 SECTIONS = sys.argv[2:] or ["size", "floor", "oneshot", "kinds", "fakes", "gate", "pathgate", "pggate", "idle",
-                            "cost", "scale"]
+                            "cost", "charge", "scale"]
 PG_BIN = "/usr/lib/postgresql/15/bin"
 PG_PASSWORD = "bench-pw"
 TMP = tempfile.mkdtemp(prefix="whenready-bench-")
@@ -195,12 +195,24 @@ def runs_rows(groups):
     return rows
 
 
+def befores():
+    """Older builds to measure beside this one, for the ratio of a change:
+    WHENREADY_BEFORE holds one path, or several `LABEL=PATH` separated by commas
+    (e.g. `non-PIE=/tmp/a/whenready,ffd3316=/tmp/b/whenready`). Each gives rows
+    tagged with its label ("before" when it has none)."""
+    found = []
+    for item in filter(None, os.environ.get("WHENREADY_BEFORE", "").split(",")):
+        label, _, path = item.rpartition("=")
+        found.append((label or "before", os.path.abspath(path)))
+    return found
+
+
 def understood_by(binary, cmd):
     """Whether an older build takes this command line: one that exits 2 (a usage
     error, such as a target form added since) gets no "before:" row."""
     r = subprocess.run(cmd, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if r.returncode == 2:
-        print(f"(no before: row for `{cmd}`: {os.path.basename(binary)} exits 2, a usage error)")
+        print(f"(no row for `{cmd}`: {binary} exits 2, a usage error)")
         return False
     return True
 
@@ -231,10 +243,9 @@ def oneshot():
                       ("whenready --once, by localhost", f"{WHENREADY} --once http://localhost:{web.port}/"),
                       ("curl -fsS", f"curl -fsS -o /dev/null http://127.0.0.1:{web.port}/")]),
         ]
-        before = os.environ.get("WHENREADY_BEFORE")  # an older build, for the ratio of a change
-        if before:
+        for tag, before in befores():
             for _, commands in groups:
-                commands += [(f"before: {name}", cmd.replace(WHENREADY, before, 1))
+                commands += [(f"{tag}: {name}", cmd.replace(WHENREADY, before, 1))
                              for name, cmd in commands if cmd.startswith(WHENREADY)
                              and understood_by(before, cmd.replace(WHENREADY, before, 1))]
         rows = []
@@ -609,10 +620,7 @@ def floor():
                      ("docker-compose-wait /wait, WAIT_HOSTS=localhost:PORT", f"env WAIT_HOSTS={by_name} {quiet} {cw}"),
                      ("docker-compose-wait /wait with WAIT_COMMAND=/bin/true",
                       f"env WAIT_HOSTS={target} {quiet} WAIT_COMMAND=/bin/true {cw}")]
-    whenreadys = [("", WHENREADY)]
-    before = os.environ.get("WHENREADY_BEFORE")  # an older build, for the ratio of a change
-    if before:
-        whenreadys.append(("before: ", before))
+    whenreadys = [("", WHENREADY)] + [(f"{tag}: ", before) for tag, before in befores()]
     for tag, binary in whenreadys:
         commands += [(f"{tag}whenready --once 127.0.0.1:PORT", f"env {binary} --once {target}"),
                      (f"{tag}whenready --once localhost:PORT", f"env {binary} --once {by_name}"),
@@ -707,9 +715,8 @@ def cost():
         for host, families in (("127.0.0.1", "1"), ("localhost", "2")):
             targets = [f"{host}:{p}" for p in ports]
             waiters.append((f"whenready -t 10s {host}:PORT", [WHENREADY, "-t", "10s"] + targets, None))
-            if os.environ.get("WHENREADY_BEFORE"):
-                waiters.append((f"before: whenready -t 10s {host}:PORT",
-                                [os.environ["WHENREADY_BEFORE"], "-t", "10s"] + targets, None))
+            for tag, before in befores():
+                waiters.append((f"{tag}: whenready -t 10s {host}:PORT", [before, "-t", "10s"] + targets, None))
             if floor_bin:
                 share = "1" if n > 1 else "0"
                 waiters.append((f"floor: C loop, same backoff{', shared wake-ups' if n > 1 else ''}, {host}",
@@ -723,7 +730,7 @@ def cost():
             runs = sorted((cpu_of(cmd, env) for _ in range(3)), key=lambda r: r[1])
             code, cpu, err = runs[1]
             _, _, rss, nvcsw, _ = rusage_of(cmd, env)
-            if name.startswith(("whenready", "before")):
+            if name.startswith(("whenready",) + tuple(f"{tag}: " for tag, _ in befores())):
                 # The summary says how many attempts each target had.
                 attempts = sum(int(w.split("(")[-1].split()[0]) for w in err.splitlines() if w.endswith("attempts)"))
             elif name.startswith("floor"):
@@ -737,6 +744,87 @@ def cost():
           "time; attempts from the final summary, or connect() calls under strace for docker-compose-wait)",
           ["targets", "waiter", "exit", "CPU ms", "attempts", "CPU ms per attempt", "peak RSS MiB",
            "voluntary context switches"], rows)
+    missing_peers([] if cw else ["docker-compose-wait"])
+
+
+def memory_cgroup():
+    """A directory in which to make memory cgroups, and how to read one's peak
+    charge: ("v2", dir) where the unified hierarchy has the memory controller (the
+    cgroup's memory.peak, Linux 5.19+), ("v1", dir) for the memory controller's own
+    hierarchy; None without either, or without the right to make one."""
+    v2 = "/sys/fs/cgroup"
+    try:
+        with open(os.path.join(v2, "cgroup.controllers")) as f:
+            if "memory" in f.read().split():
+                return "v2", v2
+    except OSError:
+        pass
+    v1 = "/sys/fs/cgroup/memory"
+    if os.path.exists(os.path.join(v1, "memory.max_usage_in_bytes")):
+        return "v1", v1
+    return None
+
+
+def charged(cmd, cgroup, env=None):
+    """Runs cmd (its program a fresh copy, so that none of its pages is in the page
+    cache) alone in a new memory cgroup after dropping clean caches; returns the
+    cgroup's peak charge and its page cache, in KiB: what a container's memory
+    limit counts for this command, the binary's file pages included."""
+    kind, root = cgroup
+    cg = os.path.join(root, f"whenready-bench-{os.getpid()}")
+    copy = os.path.join(TMP, "charged-" + os.path.basename(cmd[0]))
+    shutil.copy(cmd[0], copy)
+    os.sync()
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("3\n")
+    os.mkdir(cg)
+    try:
+        procs = os.path.join(cg, "cgroup.procs")
+        subprocess.run(["sh", "-c", f'echo $$ > {procs} && exec "$@"', "sh", copy] + cmd[1:],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        with open(os.path.join(cg, "memory.peak" if kind == "v2" else "memory.max_usage_in_bytes")) as f:
+            peak = int(f.read()) // 1024
+        with open(os.path.join(cg, "memory.stat")) as f:
+            stat = dict(line.split() for line in f)
+        cache = int(stat.get("file", stat.get("cache", 0))) // 1024
+    finally:
+        for _ in range(50):  # an empty cgroup may be busy for a moment
+            try:
+                os.rmdir(cg)
+                break
+            except OSError:
+                time.sleep(0.1)
+        os.remove(copy)
+    return peak, cache
+
+
+def charge():
+    """What a container's memory limit is charged for waiting 2 s on a refused
+    `localhost` port, from a cold page cache (a memory cgroup of its own; root
+    only): the peak charge and the page cache in it. Peak RSS counts the binary's
+    pages a run maps; the charge counts every page read into the page cache
+    (readahead reads most of a small binary) and the process's own memory."""
+    cgroup = memory_cgroup()
+    if os.geteuid() != 0 or cgroup is None:
+        print("\n(Not measured: charge needs root and a memory cgroup controller.)")
+        return
+    port = free_port()
+    args = ["-t", "2s", f"localhost:{port}"]
+    waiters = [("whenready -t 2s localhost:PORT", [WHENREADY] + args, None)]
+    waiters += [(f"{tag}: whenready -t 2s localhost:PORT", [before] + args, None) for tag, before in befores()]
+    floor_bin = waitfloor()
+    if floor_bin:
+        waiters.append(("floor: C loop, same backoff, localhost", [floor_bin, "2", "0", "2", str(port)], None))
+    cw = compose_wait()
+    if cw:
+        env = dict(os.environ, WAIT_HOSTS=f"localhost:{port}", WAIT_TIMEOUT="2", WAIT_LOGGER_LEVEL="off")
+        waiters.append(("docker-compose-wait, WAIT_TIMEOUT=2, localhost:PORT", [cw], env))
+    rows = []
+    for name, cmd, env in waiters:
+        peak, cache = sorted(charged(cmd, cgroup, env) for _ in range(3))[1]
+        rows.append([f"`{name}`", f"{os.stat(cmd[0]).st_size // 1024:,}", f"{cache:,}", f"{peak:,}"])
+    table(f"What a memory cgroup ({cgroup[0]}) is charged for a 2 s wait from a cold page cache (the run with "
+          "the median peak of three)", ["waiter", "binary KiB", "page cache KiB", "peak charge KiB"], rows)
     missing_peers([] if cw else ["docker-compose-wait"])
 
 
@@ -832,9 +920,8 @@ def gate():
     if compose_wait():
         tools.append(("docker-compose-wait (defaults)", ["env", "WAIT_HOSTS=127.0.0.1:PORT", "WAIT_LOGGER_LEVEL=off",
                                                          "WAIT_COMMAND=date +%s.%N", compose_wait()]))
-    if os.environ.get("WHENREADY_BEFORE"):
-        tools.insert(1, ("before: whenready (defaults)",
-                         [os.environ["WHENREADY_BEFORE"], "-q", "127.0.0.1:PORT", "--", "date", "+%s.%N"]))
+    for i, (tag, before) in enumerate(befores()):
+        tools.insert(1 + i, (f"{tag}: whenready (defaults)", [before, "-q", "127.0.0.1:PORT", "--", "date", "+%s.%N"]))
     # At the default 250 ms interval the pauses lie in [125, 250] ms, so the port opens
     # 95 ms before the next attempt in the median (p90 181 ms, standard deviation 59 ms,
     # by simulation): the median of 20 trials varies by 19 ms between runs, of 40 by 14.

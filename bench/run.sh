@@ -4,12 +4,13 @@
 #
 #   bash bench/run.sh            # all sections (about 15 minutes)
 #   bash bench/run.sh oneshot    # one section: floor, oneshot, kinds, fakes, gate, pathgate, pggate, idle,
-#                                # cost, scale, size
+#                                # cost, charge, scale, size
 #
 # Checks are measured by address (127.0.0.1) and by name (localhost) where users
 # write either. Peers that Debian lacks, measured when given: COMPOSE_WAIT_BIN
 # (docker-compose-wait's /wait) or COMPOSE_WAIT_SRC (its checkout, built here), WAIT_ON (npm install wait-on;
-# node_modules/.bin/wait-on), WHENREADY_BEFORE (an older whenready build), GATE_TRIALS
+# node_modules/.bin/wait-on), WHENREADY_BEFORE (an older whenready build, or
+# several as LABEL=PATH,LABEL=PATH), GATE_TRIALS
 # (trials per waiter in gate, 40 by default); with
 # inotify-tools installed, pathgate measures inotifywait as the floor; with a C compiler
 # (cc), cost measures bench/waitfloor.c, the same attempts with nothing on top, as the
