@@ -210,6 +210,69 @@ fn silence_and_garbage_keep_it_waiting() {
 }
 
 #[test]
+fn reverse_waits_for_the_record_to_go_not_for_its_server() {
+    let mut srv = Dnsmasq::new(&[]);
+    srv.set_hosts("10.0.0.1 old.test\n");
+    srv.start();
+    let url = dns("old.test", "type=A&expect=10.0.0.1", &srv.server());
+    let mut w =
+        Watched::spawn(whenready().args(["--reverse", "-t", "30s", &url, "--", "echo", "moved"]));
+    let start = Instant::now();
+    w.wait_for_line("not gone: still answers ready", Duration::from_secs(10));
+    // The server goes away: that says nothing of the record.
+    srv.stop();
+    w.wait_for_line("connection refused", Duration::from_secs(10));
+    // It comes back with the name moved: the record is gone.
+    srv.set_hosts("10.0.0.2 old.test\n");
+    srv.start();
+    let r = w.finish(start, Duration::from_secs(40));
+    assert_exited(&r, 0);
+    assert_eq!(r.stdout, "moved\n");
+    assert!(
+        r.stderr.contains("not gone: 127.0.0.1:")
+            && r.stderr.contains("gone after")
+            && r.stderr
+                .contains("no A record of old.test matches expect (found 10.0.0.2)"),
+        "{r:?}"
+    );
+    // A silent server, and one that answers SERVFAIL, are not the name gone.
+    let silent = UdpFake::start(|_| vec![]);
+    let r = wr(&[
+        "--reverse",
+        "-t",
+        "3s",
+        &format!("dns://x.test?server={}", silent.addr()),
+    ]);
+    assert_exited(&r, 1);
+    assert!(
+        r.stderr.contains("not gone: ") && r.stderr.contains("no answer within 2s"),
+        "{r:?}"
+    );
+    let servfail = UdpFake::start(|q| {
+        let mut m = q.to_vec();
+        m[2] = 0x81;
+        m[3] = 0x82;
+        vec![m]
+    });
+    let r = wr(&[
+        "--reverse",
+        "-t",
+        "1s",
+        &format!("dns://x.test?server={}", servfail.addr()),
+    ]);
+    assert_exited(&r, 1);
+    assert!(r.stderr.contains("answered SERVFAIL"), "{r:?}");
+    // NXDOMAIN from the real server is gone, at once.
+    let r = wr(&[
+        "--reverse",
+        "--once",
+        &dns("nothere.test", "type=A", &srv.server()),
+    ]);
+    assert_exited(&r, 0);
+    assert!(r.stderr.contains("NXDOMAIN"), "{r:?}");
+}
+
+#[test]
 fn bad_parameters_are_usage_errors_naming_them() {
     for (url, needle) in [
         ("dns://x.test?type=PTR", "PTR"),

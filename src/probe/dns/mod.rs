@@ -84,12 +84,13 @@ fn judge(t: &DnsTarget, answer: Answer, server: SocketAddr) -> Result<(), ProbeE
             "{} does not exist (NXDOMAIN from {server})",
             t.name
         ))),
-        Answer::Rcode(code) => Err(ProbeError::transient(format!(
+        // The server failed, not the name: with --reverse, not gone either.
+        Answer::Rcode(code) => Err(ProbeError::unsettled(format!(
             "{server} answered {}",
             rcode_name(code)
         ))),
         // Only after TCP, which never sets TC in a way we follow again.
-        Answer::Truncated => Err(ProbeError::transient(format!(
+        Answer::Truncated => Err(ProbeError::unsettled(format!(
             "{server} answered truncated even over TCP"
         ))),
     }
@@ -109,18 +110,32 @@ impl Check for DnsTarget {
     fn probe<'a>(&'a self, _ctx: &'a Ctx) -> Attempt<'a> {
         Box::pin(probe(self))
     }
+
+    /// What is waited on is a record: a silent server says nothing of it.
+    fn silence_is_gone(&self) -> bool {
+        false
+    }
 }
 
 /// One attempt: every server in turn until one gives an answer to our question.
+/// Only an answer can show the record gone (NXDOMAIN, NODATA, no match for
+/// `expect`); a server that cannot be found, reached or understood leaves that
+/// unsettled under `--reverse`.
 async fn probe(t: &DnsTarget) -> Result<(), ProbeError> {
+    let servers = transport::servers(t)
+        .await
+        .map_err(|e| match e.is_permanent() {
+            true => e,
+            false => ProbeError::unsettled(e.reason),
+        })?;
     let mut failures = Vec::new();
-    for server in transport::servers(t).await? {
+    for server in servers {
         match transport::ask(t, server).await {
             Ok(answer) => return judge(t, answer, server),
             Err(why) => failures.push(format!("{server}: {why}")),
         }
     }
-    Err(ProbeError::transient(if failures.len() == 1 {
+    Err(ProbeError::unsettled(if failures.len() == 1 {
         failures.remove(0)
     } else {
         failures.join("; ")
