@@ -11,8 +11,9 @@ pub enum Transience {
     /// Stop at once with exit 3: rejected password, missing database, bad certificate.
     Permanent,
     /// Keep waiting, as `Transient`; but with `--reverse` this does not count as gone
-    /// either: the target is still there (a Kubernetes object that exists), or what
-    /// would tell did not answer (its API server).
+    /// either: the target is still there (a Kubernetes object that exists), or the
+    /// server that would tell could not be reached or did not answer (an API server,
+    /// a DNS server).
     Unsettled,
 }
 

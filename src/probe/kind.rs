@@ -102,7 +102,7 @@ pub trait Check: Send + Sync {
     /// Whether, with `--reverse`, an attempt cut by the attempt timeout (no answer)
     /// shows the target gone. It does for a service: a server that does not answer
     /// is not serving. It does not where what is waited on is not the server that
-    /// kept silent (a Kubernetes object, behind its API server).
+    /// kept silent (a Kubernetes object behind its API server, a DNS record).
     fn silence_is_gone(&self) -> bool {
         true
     }
