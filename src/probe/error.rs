@@ -40,27 +40,18 @@ impl ProbeError {
 
     /// A failure that waiting may fix.
     pub fn transient(reason: impl Into<Cow<'static, str>>) -> Self {
-        ProbeError {
-            transience: Transience::Transient,
-            reason: reason.into(),
-        }
+        Self::new(Transience::Transient, reason)
     }
 
     /// A failure that waiting cannot fix.
     pub fn permanent(reason: impl Into<Cow<'static, str>>) -> Self {
-        ProbeError {
-            transience: Transience::Permanent,
-            reason: reason.into(),
-        }
+        Self::new(Transience::Permanent, reason)
     }
 
     /// A failure that waiting may fix and that, with `--reverse`, does not show the
     /// target gone ([`Transience::Unsettled`]).
     pub fn unsettled(reason: impl Into<Cow<'static, str>>) -> Self {
-        ProbeError {
-            transience: Transience::Unsettled,
-            reason: reason.into(),
-        }
+        Self::new(Transience::Unsettled, reason)
     }
 
     /// Whether this failure ends the run (unless `--retry-all`).

@@ -122,12 +122,13 @@ impl Check for DnsTarget {
 /// `expect`); a server that cannot be found, reached or understood leaves that
 /// unsettled under `--reverse`.
 async fn probe(t: &DnsTarget) -> Result<(), ProbeError> {
-    let servers = transport::servers(t)
-        .await
-        .map_err(|e| match e.is_permanent() {
-            true => e,
-            false => ProbeError::unsettled(e.reason),
-        })?;
+    let servers = transport::servers(t).await.map_err(|e| {
+        if e.is_permanent() {
+            e
+        } else {
+            ProbeError::unsettled(e.reason)
+        }
+    })?;
     let mut failures = Vec::new();
     for server in servers {
         match transport::ask(t, server).await {
