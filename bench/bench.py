@@ -22,6 +22,21 @@ import time
 import http.server
 
 WHENREADY = os.path.abspath(sys.argv[1])
+
+
+def _befores():
+    """Older builds to measure beside this one, for the ratio of a change:
+    WHENREADY_BEFORE holds one path, or several `LABEL=PATH` separated by commas
+    (e.g. `non-PIE=/tmp/a/whenready,ffd3316=/tmp/b/whenready`). Each gives rows
+    tagged with its label ("before" when it has none)."""
+    found = []
+    for item in filter(None, os.environ.get("WHENREADY_BEFORE", "").split(",")):
+        label, _, path = item.rpartition("=")
+        found.append((label or "before", os.path.abspath(path)))
+    return found
+
+
+BEFORES = _befores()
 SECTIONS = sys.argv[2:] or ["size", "floor", "oneshot", "kinds", "fakes", "gate", "pathgate", "pggate", "idle",
                             "cost", "charge", "scale"]
 PG_BIN = "/usr/lib/postgresql/15/bin"
@@ -195,18 +210,6 @@ def runs_rows(groups):
     return rows
 
 
-def befores():
-    """Older builds to measure beside this one, for the ratio of a change:
-    WHENREADY_BEFORE holds one path, or several `LABEL=PATH` separated by commas
-    (e.g. `non-PIE=/tmp/a/whenready,ffd3316=/tmp/b/whenready`). Each gives rows
-    tagged with its label ("before" when it has none)."""
-    found = []
-    for item in filter(None, os.environ.get("WHENREADY_BEFORE", "").split(",")):
-        label, _, path = item.rpartition("=")
-        found.append((label or "before", os.path.abspath(path)))
-    return found
-
-
 def understood_by(binary, cmd):
     """Whether an older build takes this command line: one that exits 2 (a usage
     error, such as a target form added since) gets no "before:" row."""
@@ -243,7 +246,7 @@ def oneshot():
                       ("whenready --once, by localhost", f"{WHENREADY} --once http://localhost:{web.port}/"),
                       ("curl -fsS", f"curl -fsS -o /dev/null http://127.0.0.1:{web.port}/")]),
         ]
-        for tag, before in befores():
+        for tag, before in BEFORES:
             for _, commands in groups:
                 commands += [(f"{tag}: {name}", cmd.replace(WHENREADY, before, 1))
                              for name, cmd in commands if cmd.startswith(WHENREADY)
@@ -620,7 +623,7 @@ def floor():
                      ("docker-compose-wait /wait, WAIT_HOSTS=localhost:PORT", f"env WAIT_HOSTS={by_name} {quiet} {cw}"),
                      ("docker-compose-wait /wait with WAIT_COMMAND=/bin/true",
                       f"env WAIT_HOSTS={target} {quiet} WAIT_COMMAND=/bin/true {cw}")]
-    whenreadys = [("", WHENREADY)] + [(f"{tag}: ", before) for tag, before in befores()]
+    whenreadys = [("", WHENREADY)] + [(f"{tag}: ", before) for tag, before in BEFORES]
     for tag, binary in whenreadys:
         commands += [(f"{tag}whenready --once 127.0.0.1:PORT", f"env {binary} --once {target}"),
                      (f"{tag}whenready --once localhost:PORT", f"env {binary} --once {by_name}"),
@@ -715,7 +718,7 @@ def cost():
         for host, families in (("127.0.0.1", "1"), ("localhost", "2")):
             targets = [f"{host}:{p}" for p in ports]
             waiters.append((f"whenready -t 10s {host}:PORT", [WHENREADY, "-t", "10s"] + targets, None))
-            for tag, before in befores():
+            for tag, before in BEFORES:
                 waiters.append((f"{tag}: whenready -t 10s {host}:PORT", [before, "-t", "10s"] + targets, None))
             if floor_bin:
                 share = "1" if n > 1 else "0"
@@ -730,7 +733,7 @@ def cost():
             runs = sorted((cpu_of(cmd, env) for _ in range(3)), key=lambda r: r[1])
             code, cpu, err = runs[1]
             _, _, rss, nvcsw, _ = rusage_of(cmd, env)
-            if name.startswith(("whenready",) + tuple(f"{tag}: " for tag, _ in befores())):
+            if name.startswith(("whenready",) + tuple(f"{tag}: " for tag, _ in BEFORES)):
                 # The summary says how many attempts each target had.
                 attempts = sum(int(w.split("(")[-1].split()[0]) for w in err.splitlines() if w.endswith("attempts)"))
             elif name.startswith("floor"):
@@ -811,7 +814,7 @@ def charge():
     port = free_port()
     args = ["-t", "2s", f"localhost:{port}"]
     waiters = [("whenready -t 2s localhost:PORT", [WHENREADY] + args, None)]
-    waiters += [(f"{tag}: whenready -t 2s localhost:PORT", [before] + args, None) for tag, before in befores()]
+    waiters += [(f"{tag}: whenready -t 2s localhost:PORT", [before] + args, None) for tag, before in BEFORES]
     floor_bin = waitfloor()
     if floor_bin:
         waiters.append(("floor: C loop, same backoff, localhost", [floor_bin, "2", "0", "2", str(port)], None))
@@ -920,7 +923,7 @@ def gate():
     if compose_wait():
         tools.append(("docker-compose-wait (defaults)", ["env", "WAIT_HOSTS=127.0.0.1:PORT", "WAIT_LOGGER_LEVEL=off",
                                                          "WAIT_COMMAND=date +%s.%N", compose_wait()]))
-    for i, (tag, before) in enumerate(befores()):
+    for i, (tag, before) in enumerate(BEFORES):
         tools.insert(1 + i, (f"{tag}: whenready (defaults)", [before, "-q", "127.0.0.1:PORT", "--", "date", "+%s.%N"]))
     # At the default 250 ms interval the pauses lie in [125, 250] ms, so the port opens
     # 95 ms before the next attempt in the median (p90 181 ms, standard deviation 59 ms,
